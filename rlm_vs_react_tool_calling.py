@@ -1,0 +1,91 @@
+"""Benchmark: ReAct vs RLM Direct vs RLM-planner + ReAct-executor on a simulated drug database.
+
+    uv run python rlm_vs_react_tool_calling.py --model oracle --runs 3   # offline
+    uv run python rlm_vs_react_tool_calling.py --runs 3                  # Groq, needs GROQ_API_KEY
+
+SIMULATED DATA - not medical advice; never use it for clinical decisions.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+import rlmbench  # noqa: F401  (sets the offline environment before DSPy loads)
+from dotenv import load_dotenv
+
+from rlmbench.approaches import APPROACHES, ApproachConfig
+from rlmbench.benchmark import BenchmarkSettings, run
+from rlmbench.models import DEFAULT_MAX_TOKENS, DEFAULT_MODEL, ModelSettings
+
+
+def positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
+    return value
+
+
+def non_negative_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"must be 0 or more, got {value}")
+    return value
+
+
+def approach_list(text: str) -> tuple[str, ...]:
+    names = tuple(dict.fromkeys(n.strip().lower() for n in text.split(",") if n.strip()))
+    unknown = [n for n in names if n not in APPROACHES]
+    if unknown or not names:
+        raise argparse.ArgumentTypeError(
+            f"unknown approach {', '.join(unknown) or '(none)'}; choose from {', '.join(APPROACHES)}"
+        )
+    return names
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--runs", type=positive_int, default=3, help="uncached runs per approach (default 3)")
+    parser.add_argument("--model", default=DEFAULT_MODEL,
+                        help=f"DSPy/LiteLLM model string, or 'oracle' for the offline model (default {DEFAULT_MODEL})")
+    parser.add_argument("--api-base", help="base URL of an OpenAI-compatible server (vLLM, Ollama, llama.cpp, LM Studio)")
+    parser.add_argument("--api-key", help="API key for --api-base or the provider (default: from the environment)")
+    parser.add_argument("--max-tokens", type=positive_int, default=DEFAULT_MAX_TOKENS,
+                        help=f"completion token limit per LM call (default {DEFAULT_MAX_TOKENS})")
+    parser.add_argument("--retries", type=non_negative_int, default=3,
+                        help="retries DSPy makes for a transient provider error (default 3)")
+    parser.add_argument("--approaches", type=approach_list, default=APPROACHES,
+                        help=f"comma-separated subset of {','.join(APPROACHES)} (default: all)")
+    parser.add_argument("--react-max-iters", type=positive_int, default=40,
+                        help="ReAct step limit; 35 checks need at least 36 (default 40; DSPy's own default is 20)")
+    parser.add_argument("--rlm-max-iters", type=positive_int, default=10, help="RLM REPL iterations (default 10)")
+    parser.add_argument("--rlm-max-llm-calls", type=positive_int, default=20,
+                        help="sub-LLM calls an RLM run may make from its code (default 20)")
+    parser.add_argument("--output", type=Path, help="results JSON path (default results/results_<time>_<model>.json)")
+    return parser.parse_args(argv)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    load_dotenv()
+    settings = BenchmarkSettings(
+        model=ModelSettings(model=args.model, api_base=args.api_base, api_key=args.api_key,
+                            max_tokens=args.max_tokens, retries=args.retries),
+        approaches=args.approaches,
+        runs=args.runs,
+        approach_config=ApproachConfig(react_max_iters=args.react_max_iters, rlm_max_iters=args.rlm_max_iters,
+                                       rlm_max_llm_calls=args.rlm_max_llm_calls),
+        output=args.output,
+    )
+    return run(settings)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,247 @@
+"""A deterministic offline model that plays each approach's model role perfectly.
+
+It is a real DSPy engine (`dspy.LM(..., engine=OracleEngine())`): it receives the same
+system and user messages a hosted model would, through DSPy's real ChatAdapter, and answers
+in the adapter's `[[ ## field ## ]]` format. It decides what to do only from those messages:
+- ReAct step (outputs `next_tool_name`): the next required check that the trajectory does not
+  show yet, one per step, then `finish`; in the hybrid executor, the next step of the plan.
+- RLM action (outputs `code`): first a loop over every pair and condition that prints its
+  findings, then SUBMIT in the next step, as DSPy's RLM instructions ask.
+- Anything else (ReAct extract, RLM fallback): a report built from the observations in the prompt.
+
+Because its choices are perfect and free, its numbers measure each architecture's own cost
+(LM calls, prompt growth, sandbox and harness time), never a model's judgement.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import os
+import re
+from pathlib import Path
+
+from dspy.lm15 import Message, Response, TextPart, Usage, response_to_events
+
+ORACLE_MODEL_NAME = "oracle"
+ORACLE_NOTICE = (
+    "Offline oracle model: these numbers measure each architecture's own cost "
+    "(LM calls, prompt growth, sandbox and harness time), not any model's quality."
+)
+
+_SECTION = re.compile(r"^\[\[ ## (\w+) ## \]\]$", re.MULTILINE)
+_RESPOND = "\n\nRespond with the corresponding output fields"
+_FINDING = re.compile(r"^(?:(MAJOR|MODERATE|MINOR) interaction between .*|CONTRAINDICATED: .*)$", re.MULTILINE)
+
+
+class OracleError(RuntimeError):
+    """The oracle was asked something it has no scripted answer for."""
+
+
+@functools.cache
+def _encoding():
+    """o200k_base from the copy LiteLLM ships: tiktoken cannot download encodings offline."""
+    import litellm
+
+    bundled = Path(litellm.__file__).parent / "litellm_core_utils" / "tokenizers"
+    os.environ.setdefault("TIKTOKEN_CACHE_DIR", str(bundled))
+    import tiktoken
+
+    return tiktoken.get_encoding("o200k_base")
+
+
+def count_tokens(text: str) -> int:
+    return len(_encoding().encode(text, disallowed_special=()))
+
+
+def _text(content) -> str:
+    if content is None:
+        return ""
+    if isinstance(content, str):
+        return content
+    return "".join(getattr(part, "text", "") or "" for part in content)
+
+
+def parse_sections(text: str) -> dict[str, str]:
+    """Split a ChatAdapter message into its `[[ ## name ## ]]` sections (nested trajectory keys included)."""
+    text = text.split(_RESPOND, 1)[0]
+    parts = _SECTION.split(text)
+    return {parts[i]: parts[i + 1].strip() for i in range(1, len(parts) - 1, 2)}
+
+
+def output_fields(system: str) -> list[str]:
+    block = system.split("Your output fields are:", 1)[-1].split("All interactions will be structured", 1)[0]
+    return re.findall(r"^\d+\. `(\w+)`", block, re.MULTILINE)
+
+
+def _format(fields: dict[str, str]) -> str:
+    body = "\n\n".join(f"[[ ## {name} ## ]]\n{value}" for name, value in fields.items())
+    return body + "\n\n[[ ## completed ## ]]"
+
+
+def _load_list(raw: str, what: str) -> list:
+    try:
+        value = json.loads(raw)
+    except json.JSONDecodeError as exc:
+        raise OracleError(f"oracle could not read `{what}` as JSON: {raw[:80]!r}") from exc
+    if not isinstance(value, list):
+        raise OracleError(f"oracle expected `{what}` to be a list")
+    return value
+
+
+def _key(tool: str, args: dict) -> tuple:
+    norm = {k: re.sub(r"[\s\-_]+", "_", str(v).strip().lower()) for k, v in args.items()}
+    if tool == "check_drug_interaction":
+        return tool, tuple(sorted((norm.get("drug_a", ""), norm.get("drug_b", ""))))
+    return tool, tuple(sorted(norm.items()))
+
+
+def planned_checks(medications: list[str], conditions: list[str]) -> list[dict]:
+    """Every required check, in the order the oracle performs them."""
+    checks = [
+        {"tool": "check_drug_interaction", "args": {"drug_a": a, "drug_b": b}}
+        for i, a in enumerate(medications)
+        for b in medications[i + 1:]
+    ]
+    checks += [
+        {"tool": "check_contraindication", "args": {"drug": d, "condition": c}}
+        for d in medications
+        for c in conditions
+    ]
+    return checks
+
+
+def _react_step(sections: dict[str, str], system: str) -> dict[str, str]:
+    if "plan" in sections:
+        todo = _load_list(sections["plan"], "plan")
+    else:
+        todo = planned_checks(_load_list(sections.get("medications", "[]"), "medications"),
+                              _load_list(sections.get("conditions", "[]"), "conditions"))
+    done = set()
+    i = 0
+    while f"tool_name_{i}" in sections:
+        try:
+            args = json.loads(sections.get(f"tool_args_{i}", "{}"))
+        except json.JSONDecodeError:
+            args = {}
+        done.add(_key(sections[f"tool_name_{i}"], args if isinstance(args, dict) else {}))
+        i += 1
+    for step in todo:
+        if not isinstance(step, dict) or "tool" not in step:
+            continue
+        if _key(step["tool"], step.get("args", {})) not in done:
+            if f"({step['tool']}," not in system and f") {step['tool']}," not in system:
+                raise OracleError(f"oracle needs tool {step['tool']!r} but the prompt does not offer it")
+            return {
+                "next_thought": f"Step {i + 1}: run {step['tool']} for {', '.join(map(str, step['args'].values()))}.",
+                "next_tool_name": step["tool"],
+                "next_tool_args": json.dumps(step["args"]),
+            }
+    return {
+        "next_thought": f"All {len(todo)} checks are done; finishing.",
+        "next_tool_name": "finish",
+        "next_tool_args": "{}",
+    }
+
+
+_CHECK_CODE = '''\
+interactions, contraindications = [], []
+n_pairs = n_conditions = 0
+for i, drug_a in enumerate(medications):
+    for drug_b in medications[i + 1:]:
+        n_pairs += 1
+        result = check_drug_interaction(drug_a=drug_a, drug_b=drug_b)
+        if not result.startswith("No known"):
+            interactions.append(result)
+for drug in medications:
+    for condition in conditions:
+        n_conditions += 1
+        result = check_contraindication(drug=drug, condition=condition)
+        if result.startswith("CONTRAINDICATED"):
+            contraindications.append(result)
+report = "\\n".join(
+    [f"Risk assessment: checked {n_pairs} drug pairs and {n_conditions} drug-condition combinations."]
+    + [f"- {line}" for line in interactions + contraindications]
+    + ["No other interactions or contraindications were found in the checks above."]
+)
+print(report)'''
+
+_PLAN_CODE = '''\
+plan = [{"tool": "check_drug_interaction", "args": {"drug_a": a, "drug_b": b}}
+        for i, a in enumerate(medications) for b in medications[i + 1:]]
+plan += [{"tool": "check_contraindication", "args": {"drug": d, "condition": c}}
+         for d in medications for c in conditions]
+print(len(plan), "checks planned; first:", plan[:2])'''
+
+
+def _rlm_step(sections: dict[str, str], system: str) -> dict[str, str]:
+    submit = re.search(r"`SUBMIT\(([^)]*)\)`", system)
+    names = [n.strip() for n in submit.group(1).split(",")] if submit else []
+    if len(names) != 1:
+        raise OracleError(f"oracle RLM answers a single output field, got SUBMIT({', '.join(names)})")
+    history = sections.get("repl_history", "")
+    steps = len(re.findall(r"^=== Step \d+ ===$", history, re.MULTILINE))
+    build, var = (_PLAN_CODE, "plan") if names[0] == "plan" else (_CHECK_CODE, "report")
+    if steps == 0:
+        return {"reasoning": "Loop over every pair and every condition with the tools, and print the findings.",
+                "code": f"```python\n{build}\n```"}
+    return {"reasoning": "The loop ran and printed its findings; submit them.",
+            "code": f"```python\nSUBMIT({names[0]}={var})\n```"}
+
+
+def _final_answer(fields: list[str], prompt: str) -> dict[str, str]:
+    findings = list(dict.fromkeys(m.group(0) for m in _FINDING.finditer(prompt)))
+    report = "\n".join(
+        ["Risk assessment from the checks in the trajectory:"]
+        + [f"- {line}" for line in findings]
+        + ["No other interactions or contraindications were found in the checks above."]
+    )
+    answer = {}
+    for name in fields:
+        if name == "reasoning":
+            answer[name] = f"The trajectory reports {len(findings)} findings."
+        elif name == "plan":
+            answer[name] = "[]"
+        else:
+            answer[name] = report
+    return answer
+
+
+def respond(system: str, user: str) -> str:
+    """The oracle's whole policy: the reply text for one request."""
+    fields = output_fields(system)
+    sections = parse_sections(user)
+    if "next_tool_name" in fields:
+        return _format(_react_step(sections, system))
+    if "code" in fields:
+        return _format(_rlm_step(sections, system))
+    if not fields:
+        raise OracleError("oracle found no output fields in the system prompt (is this a ChatAdapter request?)")
+    return _format(_final_answer(fields, user))
+
+
+class OracleEngine:
+    """A `dspy.LM` engine: complete(Request) -> Response, with real token counts."""
+
+    def complete(self, request):
+        system = _text(request.system)
+        messages = [_text(m.parts) for m in request.messages]
+        user = next((text for m, text in zip(reversed(request.messages), reversed(messages)) if m.role == "user"), "")
+        text = respond(system, user)
+        usage = Usage(input_tokens=count_tokens(system) + sum(count_tokens(m) for m in messages),
+                      output_tokens=count_tokens(text))
+        return Response(id=None, model=ORACLE_MODEL_NAME, message=Message.assistant([TextPart(text)]),
+                        finish_reason="stop", usage=usage)
+
+    def stream(self, request):
+        return response_to_events(self.complete(request))
+
+    def close(self) -> None:
+        pass
+
+    def dump_state(self) -> dict:
+        return {}
+
+    @classmethod
+    def load_state(cls, state: dict) -> "OracleEngine":
+        return cls()

@@ -1,0 +1,101 @@
+"""The summary a user reads and pastes into a report, and the results file a script reads.
+
+Every number printed here is computed from the run records of this invocation; a figure
+that was not measured is shown as "n/a", never estimated.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import statistics
+import tempfile
+from collections import Counter
+from pathlib import Path
+
+from rlmbench.approaches import APPROACH_LABELS
+from rlmbench.runner import RunRecord
+
+
+def _mean_sd(values: list[float], unit: str = "s", digits: int = 2) -> str:
+    if not values:
+        return "n/a"
+    mean = statistics.fmean(values)
+    if len(values) < 2:
+        return f"{mean:.{digits}f} {unit} (n=1, no sd)"
+    return f"{mean:.{digits}f} +/- {statistics.stdev(values):.{digits}f} {unit}"
+
+
+def _per_run(records: list[RunRecord], covered: str, required: str) -> str:
+    if not records:
+        return "n/a"
+    return ", ".join(
+        f"{r.coverage[covered]}/{r.coverage[required]}" + ("" if r.ok else "*") for r in records
+    )
+
+
+def _mean_int(values: list[int]) -> str:
+    if not values:
+        return "n/a"
+    mean = statistics.fmean(values)
+    low, high = min(values), max(values)
+    return f"{mean:,.0f}" if low == high else f"{mean:,.0f} ({low:,}-{high:,})"
+
+
+def notable_failure(records: list[RunRecord]) -> str:
+    failures = [r.failure for r in records if r.failure]
+    if not failures:
+        return "none"
+    category, count = Counter(f["category"] for f in failures).most_common(1)[0]
+    example = next(f for f in failures if f["category"] == category)
+    message = " ".join(example["message"].split())[:90]
+    return f"{category} x{count}: {example['type']}: {message}"
+
+
+def summary_rows(records: list[RunRecord], approaches: list[str]) -> list[tuple[str, list[str]]]:
+    by = {a: [r for r in records if r.approach == a] for a in approaches}
+    ok = {a: [r for r in by[a] if r.ok] for a in approaches}
+    return [
+        ("Wall time, successful runs", [_mean_sd([r.wall_time_s for r in ok[a]]) for a in approaches]),
+        ("Successful runs", [f"{len(ok[a])} / {len(by[a])}" for a in approaches]),
+        ("Pairwise coverage", [_per_run(by[a], "pairs_covered", "pairs_required") for a in approaches]),
+        ("Contraindication coverage",
+         [_per_run(by[a], "conditions_covered", "conditions_required") for a in approaches]),
+        ("Tool calls per run", [_mean_int([r.coverage["tool_calls"] for r in by[a]]) for a in approaches]),
+        ("LM calls per run", [_mean_int([r.lm_calls for r in by[a]]) for a in approaches]),
+        ("Prompt tokens per run", [_mean_int([r.prompt_tokens for r in by[a]]) for a in approaches]),
+        ("Completion tokens per run", [_mean_int([r.completion_tokens for r in by[a]]) for a in approaches]),
+        ("Notable failure", [notable_failure(by[a]) for a in approaches]),
+    ]
+
+
+def render_table(header: list[str], rows: list[tuple[str, list[str]]]) -> str:
+    widths = [max(len(header[0]), *(len(label) for label, _ in rows))]
+    for i in range(1, len(header)):
+        widths.append(max(len(header[i]), *(len(cells[i - 1]) for _, cells in rows)))
+    line = lambda cells: "  ".join(c.ljust(w) for c, w in zip(cells, widths)).rstrip()  # noqa: E731
+    out = [line(header), line(["-" * w for w in widths])]
+    out += [line([label, *cells]) for label, cells in rows]
+    return "\n".join(out)
+
+
+def render_summary(records: list[RunRecord], approaches: list[str], meta: dict, notices: list[str]) -> str:
+    header = ["Metric", *(APPROACH_LABELS.get(a, a) for a in approaches)]
+    parts = [
+        f"Model: {meta['model']['model']}   runs per approach: {meta['runs']}   DSPy {meta['dspy_version']}",
+        "",
+        render_table(header, summary_rows(records, approaches)),
+        "",
+        "* failed run (coverage counts the checks it made before failing)",
+        *notices,
+    ]
+    return "\n".join(parts)
+
+
+def write_json_atomic(path: Path, payload: dict) -> None:
+    """Write-then-rename, so an interrupted write never leaves a truncated results file."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=path.name, suffix=".tmp")
+    with os.fdopen(fd, "w") as handle:
+        json.dump(payload, handle, indent=2, default=str)
+    os.replace(tmp, path)
