@@ -13,7 +13,7 @@ import sys
 from pathlib import Path
 
 import rlmbench  # noqa: F401  (sets the offline environment before DSPy loads)
-from dotenv import load_dotenv
+from dotenv import find_dotenv, load_dotenv
 
 from rlmbench.approaches import APPROACHES, ApproachConfig
 from rlmbench.benchmark import BenchmarkSettings, run
@@ -74,7 +74,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
-    load_dotenv()
+    load_dotenv(find_dotenv(usecwd=True))  # the .env of the directory the user runs from
     settings = BenchmarkSettings(
         model=ModelSettings(model=args.model, api_base=args.api_base, api_key=args.api_key,
                             max_tokens=args.max_tokens, retries=args.retries),

@@ -79,6 +79,8 @@ def build_lm(settings: ModelSettings) -> dspy.LM:
     if settings.timeout:
         kwargs["timeout"] = settings.timeout
     if settings.api_base:
+        import litellm  # noqa: F401  (a one-time ~3 s import, paid here rather than inside the first timed run)
+
         kwargs.update(engine="litellm", api_base=settings.api_base,
                       api_key=settings.api_key or os.environ.get("OPENAI_API_KEY") or "no-key-needed")
     elif settings.api_key:

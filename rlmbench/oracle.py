@@ -16,6 +16,7 @@ Because its choices are perfect and free, its numbers measure each architecture'
 from __future__ import annotations
 
 import functools
+import importlib.util
 import json
 import os
 import re
@@ -41,9 +42,10 @@ class OracleError(RuntimeError):
 @functools.cache
 def _encoding():
     """o200k_base from the copy LiteLLM ships: tiktoken cannot download encodings offline."""
-    import litellm
-
-    bundled = Path(litellm.__file__).parent / "litellm_core_utils" / "tokenizers"
+    spec = importlib.util.find_spec("litellm")  # locate without importing: LiteLLM takes ~3 s to import
+    if spec is None or not spec.submodule_search_locations:
+        raise OracleError("the oracle counts tokens with LiteLLM's bundled o200k_base, but LiteLLM is not installed")
+    bundled = Path(spec.submodule_search_locations[0]) / "litellm_core_utils" / "tokenizers"
     os.environ.setdefault("TIKTOKEN_CACHE_DIR", str(bundled))
     import tiktoken
 
@@ -222,6 +224,9 @@ def respond(system: str, user: str) -> str:
 
 class OracleEngine:
     """A `dspy.LM` engine: complete(Request) -> Response, with real token counts."""
+
+    def __init__(self) -> None:
+        _encoding()  # load the tokenizer now, not inside the first timed run
 
     def complete(self, request):
         system = _text(request.system)

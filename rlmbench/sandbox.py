@@ -7,6 +7,11 @@ DSPy's own default launch: the command it builds, its Deno version check, its
 `DENO_NO_PACKAGE_JSON` environment and its read/env/network permissions. The interpreter is
 still created through `PythonInterpreter.__init__`, so sandboxed code gets no more access
 than DSPy grants by default (no host files, environment, network or subprocesses).
+
+One flag is added besides the map: `--no-prompt`. Without it, sandboxed code that touches a
+denied permission (`from js import Deno; Deno.env.get(...)`) makes Deno ask for permission on
+stdin, which is the JSON-RPC channel: the session hangs or dies. With it, the attempt raises
+inside the sandbox and the run goes on.
 """
 
 from __future__ import annotations
@@ -25,7 +30,7 @@ IMPORT_MAP = Path(__file__).with_name("deno_import_map.json").resolve()
 
 
 class OfflinePythonInterpreter(PythonInterpreter):
-    """`dspy.PythonInterpreter` whose runner resolves its std import locally."""
+    """`dspy.PythonInterpreter` whose runner resolves its std import locally and never prompts."""
 
     def __init__(self, **kwargs) -> None:
         if kwargs.get("deno_command"):
@@ -33,7 +38,7 @@ class OfflinePythonInterpreter(PythonInterpreter):
         super().__init__(**kwargs)
         # Keep DSPy's command (and so its version check and environment), add only the map.
         run_at = self.deno_command.index("run")
-        self.deno_command.insert(run_at + 1, f"--import-map={IMPORT_MAP}")
+        self.deno_command[run_at + 1:run_at + 1] = [f"--import-map={IMPORT_MAP}", "--no-prompt"]
 
 
 def check_deno() -> str:

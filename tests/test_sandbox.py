@@ -1,0 +1,127 @@
+"""The real Deno/Pyodide sandbox, started offline through the import map.
+
+Python-level attempts (open, os.environ, urllib, subprocess) raise ordinary errors, so they
+share one interpreter, which must still work afterwards. Attempts through Deno's own API
+(`from js import Deno`) are denied by Deno; DSPy 3.4.1's runner cannot serialise the
+resulting JS exception and ends the session, so each of those gets a fresh interpreter and
+must fail without leaking anything: for a benchmark run that is a recorded sandbox_error.
+"""
+
+import os
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+import pytest
+from dspy.primitives.code_interpreter import CodeExecutionError, CodeInterpreterError
+
+from rlmbench.sandbox import OfflinePythonInterpreter
+
+SECRET = "sk-test-secret-do-not-leak"
+
+
+@pytest.fixture(scope="module")
+def sandbox():
+    os.environ["RLMBENCH_TEST_SECRET"] = SECRET
+    os.environ.setdefault("GROQ_API_KEY", SECRET)
+    interp = OfflinePythonInterpreter(tools={"echo": lambda text: text})
+    interp.start()
+    yield interp
+    interp.shutdown()
+    assert interp.deno_process is None
+
+
+def run(sandbox, code):
+    """Output of the code, or the text of the error it raised."""
+    try:
+        return str(sandbox.execute(code))
+    except (CodeExecutionError, SyntaxError) as exc:
+        return f"ERROR {exc}"
+
+
+def run_fresh(code):
+    """Run code in its own interpreter: for attempts that end the session."""
+    interp = OfflinePythonInterpreter()
+    try:
+        return str(interp.execute(code))
+    except (CodeExecutionError, CodeInterpreterError, SyntaxError) as exc:
+        return f"ERROR {exc}"
+    finally:
+        interp.shutdown()
+
+
+@pytest.fixture(autouse=True)
+def shared_session_survives(request):
+    yield
+    if "sandbox" in request.fixturenames:
+        assert run(request.getfixturevalue("sandbox"), "print('still alive')").strip() == "still alive"
+
+
+def test_runner_starts_without_deno_land(sandbox):
+    assert any(arg.startswith("--import-map=") for arg in sandbox.deno_command)
+    assert run(sandbox, "print(6 * 7)").strip() == "42"
+
+
+def test_tool_bridge_carries_large_and_unicode_payloads(sandbox):
+    # Lines longer than the shim's 64 KiB read buffer and multi-byte characters must survive intact.
+    out = run(sandbox, "s = echo(text='ä€' * 50000 + '\\n' + 'x' * 100000)\nprint(len(s), s[:2], s[-1])")
+    assert out.split() == ["200001", "ä€", "x"]
+
+
+def test_cannot_read_host_files(sandbox, tmp_path):
+    secret_file = tmp_path / "secret.txt"
+    secret_file.write_text(SECRET)
+    assert SECRET not in run(sandbox, f"print(open({str(secret_file)!r}).read())")
+    out = run_fresh(f"from js import Deno\nprint(Deno.readTextFileSync({str(secret_file)!r}))")
+    assert out.startswith("ERROR") and SECRET not in out
+
+
+def test_cannot_read_host_environment(sandbox):
+    out = run(sandbox, "import os\nprint(os.environ.get('RLMBENCH_TEST_SECRET'), os.environ.get('GROQ_API_KEY'))")
+    assert out.strip() == "None None"
+    out = run_fresh("from js import Deno\nprint(Deno.env.get('RLMBENCH_TEST_SECRET'))")
+    assert out.startswith("ERROR") and SECRET not in out
+
+
+def test_cannot_open_network_connections():
+    hits = []
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_GET(self):
+            hits.append(self.path)
+            self.send_response(200)
+            self.end_headers()
+
+        def log_message(self, *args):
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    url = f"http://127.0.0.1:{server.server_address[1]}/leak"
+    try:
+        fetched = run_fresh(f"from pyodide.http import pyfetch\nr = await pyfetch({url!r})\nprint(r.status)")
+        socketed = run_fresh(f"import urllib.request\nprint(urllib.request.urlopen({url!r}).status)")
+    finally:
+        server.shutdown()
+        server.server_close()
+    assert fetched.startswith("ERROR") and socketed.startswith("ERROR")
+    assert hits == []
+
+
+def test_cannot_start_processes(sandbox):
+    assert run(sandbox, "import subprocess\nsubprocess.run(['id'])").startswith("ERROR")
+    out = run_fresh("from js import Deno\nDeno.Command.new('id').outputSync()")
+    assert out.startswith("ERROR")
+
+
+def test_writes_stay_in_the_sandbox_memory_filesystem(sandbox, tmp_path):
+    # /tmp exists both in Pyodide's memory filesystem and on the host: a write there must stay inside.
+    target = f"/tmp/rlmbench-sandbox-write-{os.getpid()}.txt"
+    try:
+        assert run(sandbox, f"open({target!r}, 'w').write('x')\nprint(open({target!r}).read())").strip() == "x"
+        assert not os.path.exists(target)
+        host_target = tmp_path / "written.txt"
+        assert run_fresh(f"from js import Deno\nDeno.writeTextFileSync({str(host_target)!r}, 'y')").startswith("ERROR")
+        assert not host_target.exists()
+    finally:
+        if os.path.exists(target):
+            os.remove(target)
