@@ -12,6 +12,7 @@ from typing import Any, Callable, Literal
 
 import dspy
 import pydantic
+from dspy.utils.exceptions import AdapterParseError
 
 from rlmbench.sandbox import OfflinePythonInterpreter
 
@@ -104,7 +105,12 @@ def run_react(case: Case, tools: list[Callable], config: ApproachConfig) -> Appr
 
 def run_rlm(case: Case, tools: list[Callable], config: ApproachConfig) -> ApproachOutput:
     pred = build_rlm(tools, config)(medications=case.medications, conditions=case.conditions)
-    return ApproachOutput(pred.risk_assessment, {"trajectory": pred.trajectory})
+    return ApproachOutput(pred.risk_assessment, {"trajectory": pred.trajectory, "submitted": rlm_submitted(pred)})
+
+
+def rlm_submitted(pred: dspy.Prediction) -> bool:
+    """False when the RLM ran out of iterations and DSPy forced an answer out of its history."""
+    return pred.get("final_reasoning") != "Extract forced final output"
 
 
 def run_hybrid(case: Case, tools: list[Callable], config: ApproachConfig) -> ApproachOutput:
@@ -116,9 +122,12 @@ def run_hybrid(case: Case, tools: list[Callable], config: ApproachConfig) -> App
     )
     planner = dspy.RLM(planner_sig, max_iters=config.rlm_max_iters, max_llm_calls=config.rlm_max_llm_calls,
                        interpreter_factory=config.interpreter_factory)
-    planned = planner(medications=case.medications, conditions=case.conditions)
+    try:
+        planned = planner(medications=case.medications, conditions=case.conditions)
+    except AdapterParseError as exc:  # the planner's final answer could not be read as a plan
+        raise PlanError(f"planner returned no usable plan: {exc}") from exc
     plan = getattr(planned, "plan", None)
-    trace: dict[str, Any] = {"planner_trajectory": planned.get("trajectory")}
+    trace: dict[str, Any] = {"planner_trajectory": planned.get("trajectory"), "planner_submitted": rlm_submitted(planned)}
     if not isinstance(plan, list) or not plan or not all(isinstance(p, PlannedCheck) for p in plan):
         raise PlanError(f"planner returned no usable plan: {str(plan)[:200]!r}")
     trace["plan"] = [p.model_dump() for p in plan]

@@ -61,6 +61,7 @@ def summary_rows(records: list[RunRecord], approaches: list[str]) -> list[tuple[
         ("Pairwise coverage", [_per_run(by[a], "pairs_covered", "pairs_required") for a in approaches]),
         ("Contraindication coverage",
          [_per_run(by[a], "conditions_covered", "conditions_required") for a in approaches]),
+        ("Hit iteration limit", [f"{sum(r.finished is False for r in by[a])} / {len(by[a])}" for a in approaches]),
         ("Tool calls per run", [_mean_int([r.coverage["tool_calls"] for r in by[a]]) for a in approaches]),
         ("LM calls per run", [_mean_int([r.lm_calls for r in by[a]]) for a in approaches]),
         ("Prompt tokens per run", [_mean_int([r.prompt_tokens for r in by[a]]) for a in approaches]),

@@ -48,7 +48,7 @@ class RunRecord:
     usage_per_call: list[dict] = field(default_factory=list)
     failure: dict | None = None
     steps: int | None = None
-    finished: bool | None = None
+    finished: bool | None = None  # False: the agent hit its iteration limit instead of finishing
     report: str | None = None
 
     def to_dict(self) -> dict:
@@ -126,9 +126,11 @@ def run_once(
         wall = time.perf_counter() - started
     per_call, prompt_tokens, completion_tokens = _usage(tracker)
     trace: dict[str, Any] = dict(output.trace) if output else {}
-    steps, finished = _react_progress(trace.get("trajectory")) if approach != "rlm" else (None, None)
-    if approach == "rlm" and trace.get("trajectory") is not None:
-        steps = len(trace["trajectory"])
+    if approach == "rlm":
+        steps = len(trace["trajectory"]) if trace.get("trajectory") is not None else None
+        finished = trace.get("submitted")
+    else:
+        steps, finished = _react_progress(trace.get("trajectory"))
     record = RunRecord(
         approach=approach,
         run=run,

@@ -1,0 +1,26 @@
+"""Running the benchmark script the way a user does: a subprocess, from a directory of its own."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+SCRIPT = ROOT / "rlm_vs_react_tool_calling.py"
+PROVIDER_KEYS = ("GROQ_API_KEY", "OPENAI_API_KEY", "ANTHROPIC_API_KEY")
+
+
+def clean_env(**extra: str) -> dict[str, str]:
+    """The environment of a user with no provider key set."""
+    env = {k: v for k, v in os.environ.items() if k not in PROVIDER_KEYS}
+    env.update(extra)
+    return env
+
+
+def run_script(args: list[str], cwd: Path, timeout: float = 240, script: Path = SCRIPT, **env: str):
+    return subprocess.run(
+        [sys.executable, str(script), *args],
+        cwd=cwd, env=clean_env(**env), capture_output=True, text=True, timeout=timeout,
+    )

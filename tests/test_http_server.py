@@ -1,0 +1,80 @@
+"""The benchmark against an OpenAI-compatible server on 127.0.0.1, over real HTTP."""
+
+import json
+
+from helpers import run_script
+from openai_server import OpenAICompatibleServer
+
+
+def _records(path):
+    return json.loads(path.read_text())["records"]
+
+
+def test_all_approaches_reach_a_local_server_and_honour_max_tokens(tmp_path):
+    with OpenAICompatibleServer() as server:
+        result = run_script(["--model", "openai/oracle", "--api-base", server.url, "--runs", "1",
+                             "--max-tokens", "1234", "--output", "r.json"], tmp_path)
+    assert result.returncode == 0, result.stderr[-2000:]
+    records = _records(tmp_path / "r.json")
+    assert [r["ok"] for r in records] == [True, True, True]
+    assert all(r["coverage"]["pairs_covered"] == 21 and r["coverage"]["conditions_covered"] == 14 for r in records)
+    assert len(server.requests) == sum(r["lm_calls"] for r in records) == 37 + 2 + 39
+    # llama.cpp's server ignores max_completion_tokens; the limit must arrive as max_tokens.
+    assert all(body.get("max_tokens") == 1234 and "max_completion_tokens" not in body for body in server.requests)
+    assert "not any model's quality" not in result.stdout  # only oracle runs carry the oracle notice
+
+
+def _without_code(body, system, user):
+    if "`code`" in system:  # an RLM action request
+        return "[[ ## reasoning ## ]]\nI will think about it.\n\n[[ ## completed ## ]]"
+    return None
+
+
+def test_a_reply_without_code_is_a_recorded_failure_and_other_runs_complete(tmp_path):
+    with OpenAICompatibleServer(_without_code) as server:
+        result = run_script(["--model", "openai/oracle", "--api-base", server.url, "--runs", "2", "--retries", "0",
+                             "--approaches", "rlm,react", "--output", "r.json"], tmp_path)
+    assert result.returncode == 0, result.stderr[-2000:]
+    records = _records(tmp_path / "r.json")
+    rlm = [r for r in records if r["approach"] == "rlm"]
+    assert [r["ok"] for r in rlm] == [False, False]
+    assert {r["failure"]["category"] for r in rlm} == {"parse_error"}
+    assert all(r["ok"] for r in records if r["approach"] == "react")
+    assert "Successful runs             0 / 2" in result.stdout
+    assert "parse_error x2: AdapterParseError" in result.stdout
+
+
+def _null_code(body, system, user):
+    if "`code`" in system:
+        return '{"reasoning": "nothing to run", "code": null}'
+    return None
+
+
+def test_an_rlm_that_never_submits_is_marked_as_hitting_its_iteration_limit(tmp_path):
+    with OpenAICompatibleServer(_null_code) as server:
+        result = run_script(["--model", "openai/oracle", "--api-base", server.url, "--runs", "1", "--retries", "0",
+                             "--approaches", "rlm", "--rlm-max-iters", "2", "--output", "r.json"], tmp_path)
+    assert result.returncode == 0, result.stderr[-2000:]
+    (record,) = _records(tmp_path / "r.json")
+    assert record["finished"] is False
+    assert record["coverage"]["pairs_covered"] == 0
+    assert "Hit iteration limit         1 / 1" in result.stdout
+
+
+def _malformed_plan(body, system, user):
+    if "SUBMIT(plan)" in system:
+        return "[[ ## reasoning ## ]]\nDone.\n\n[[ ## code ## ]]\n```python\nSUBMIT(plan='check everything')\n```\n\n[[ ## completed ## ]]"
+    if "Your output fields are:\n1. `plan`" in system:  # the RLM's extract fallback
+        return "[[ ## plan ## ]]\nnot a plan\n\n[[ ## completed ## ]]"
+    return None
+
+
+def test_a_malformed_plan_fails_the_hybrid_run_as_plan_invalid(tmp_path):
+    with OpenAICompatibleServer(_malformed_plan) as server:
+        result = run_script(["--model", "openai/oracle", "--api-base", server.url, "--runs", "1", "--retries", "0",
+                             "--approaches", "hybrid,rlm", "--rlm-max-iters", "2", "--output", "r.json"], tmp_path)
+    assert result.returncode == 0, result.stderr[-2000:]
+    hybrid, rlm = _records(tmp_path / "r.json")
+    assert hybrid["ok"] is False and hybrid["failure"]["category"] == "plan_invalid"
+    assert hybrid["coverage"]["tool_calls"] == 0
+    assert rlm["ok"] is True and rlm["coverage"]["pairs_covered"] == 21

@@ -1,0 +1,50 @@
+"""Ctrl-C: the runs that finished are summarised and saved, and no sandbox process is left behind."""
+
+import json
+import signal
+import subprocess
+import sys
+import time
+
+from helpers import SCRIPT, clean_env
+
+
+def _deno_children(pid: int) -> list[int]:
+    out = subprocess.run(["ps", "-o", "pid=,args=", "--ppid", str(pid)], capture_output=True, text=True).stdout
+    return [int(line.split()[0]) for line in out.splitlines() if "deno" in line]
+
+
+def _alive(pid: int) -> bool:
+    try:
+        with open(f"/proc/{pid}/stat") as handle:
+            return handle.read().split(")")[-1].split()[0] != "Z"
+    except FileNotFoundError:
+        return False
+
+
+def test_ctrl_c_keeps_finished_runs(tmp_path):
+    proc = subprocess.Popen(
+        [sys.executable, str(SCRIPT), "--model", "oracle", "--runs", "50", "--approaches", "rlm",
+         "--output", "r.json"],
+        cwd=tmp_path, env=clean_env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )
+    seen = ""
+    deadline = time.monotonic() + 120
+    while "[RLM Direct 2/50]" not in seen and time.monotonic() < deadline:
+        seen += proc.stderr.readline()
+    sandboxes: list[int] = []
+    while not sandboxes and time.monotonic() < deadline:  # interrupt while a sandbox is running
+        sandboxes = _deno_children(proc.pid)
+    assert sandboxes, "no sandbox process was seen"
+    proc.send_signal(signal.SIGINT)
+    out, err = proc.communicate(timeout=60)
+    assert proc.returncode == 130, err[-2000:]
+    data = json.loads((tmp_path / "r.json").read_text())
+    finished = len(data["records"])
+    assert 2 <= finished < 50 and data["interrupted"] is True and data["finished"] is False
+    assert all(r["ok"] for r in data["records"])
+    assert f"Interrupted (Ctrl-C): summary of the {finished} runs that finished." in out
+    assert f"Successful runs             {finished} / {finished}" in out
+    assert "Traceback" not in err
+    time.sleep(0.5)
+    assert [pid for pid in sandboxes if _alive(pid)] == []
