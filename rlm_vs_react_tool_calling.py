@@ -68,6 +68,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--rlm-max-iters", type=positive_int, default=10, help="RLM REPL iterations (default 10)")
     parser.add_argument("--rlm-max-llm-calls", type=positive_int, default=20,
                         help="sub-LLM calls an RLM run may make from its code (default 20)")
+    parser.add_argument("--cold-sandbox", action="store_true",
+                        help="boot each RLM sandbox inside its run's wall time instead of from a warm pool")
     parser.add_argument("--output", type=Path, help="results JSON path (default results/results_<time>_<model>.json)")
     return parser.parse_args(argv)
 
@@ -83,6 +85,7 @@ def main(argv: list[str] | None = None) -> int:
         approach_config=ApproachConfig(react_max_iters=args.react_max_iters, rlm_max_iters=args.rlm_max_iters,
                                        rlm_max_llm_calls=args.rlm_max_llm_calls),
         output=args.output,
+        cold_sandbox=args.cold_sandbox,
     )
     return run(settings)
 

@@ -17,6 +17,7 @@ from dspy.utils.exceptions import AdapterParseError
 from rlmbench.sandbox import OfflinePythonInterpreter
 
 APPROACHES = ("react", "rlm", "hybrid")
+SANDBOX_APPROACHES = frozenset({"rlm", "hybrid"})
 APPROACH_LABELS = {
     "react": "ReAct",
     "rlm": "RLM Direct",

@@ -12,12 +12,12 @@ from pathlib import Path
 
 import dspy
 
-from rlmbench.approaches import APPROACH_LABELS, ApproachConfig, Case
+from rlmbench.approaches import APPROACH_LABELS, SANDBOX_APPROACHES, ApproachConfig, Case
 from rlmbench.models import ModelSettings, build_lm, missing_key_message
 from rlmbench.oracle import ORACLE_NOTICE
 from rlmbench.report import render_summary, write_json_atomic
 from rlmbench.runner import RunRecord, run_benchmark
-from rlmbench.sandbox import check_deno
+from rlmbench.sandbox import SandboxSupply, check_deno
 from dspy.primitives.code_interpreter import CodeInterpreterError
 from tools import DEFAULT_SCENARIO, SIMULATED_DATA_NOTICE
 
@@ -32,6 +32,7 @@ class BenchmarkSettings:
     runs: int
     approach_config: ApproachConfig
     output: Path | None = None
+    cold_sandbox: bool = False
 
 
 def default_output_path(model: str, now: dt.datetime) -> Path:
@@ -59,7 +60,8 @@ def run(settings: BenchmarkSettings) -> int:
         print(problem, file=sys.stderr)
         return EXIT_CONFIG
     deno_version = None
-    if any(a in ("rlm", "hybrid") for a in settings.approaches):
+    uses_sandbox = any(a in SANDBOX_APPROACHES for a in settings.approaches)
+    if uses_sandbox:
         try:
             deno_version = check_deno()
         except CodeInterpreterError as exc:
@@ -83,6 +85,8 @@ def run(settings: BenchmarkSettings) -> int:
         "case": asdict(case),
         "started_at": started.isoformat(),
         "cache": False,
+        "sandbox": None if not uses_sandbox else ("cold: boot inside each run's wall time" if settings.cold_sandbox
+                                                   else "warm pool: boot before each run's clock starts"),
         "notice": SIMULATED_DATA_NOTICE,
     }
     notices = [SIMULATED_DATA_NOTICE]
@@ -113,7 +117,13 @@ def run(settings: BenchmarkSettings) -> int:
 
     print(f"Running {', '.join(APPROACH_LABELS[a] for a in settings.approaches)} x {settings.runs} "
           f"on {settings.model.model}; results: {output}", file=sys.stderr, flush=True)
-    _, interrupted = run_benchmark(list(settings.approaches), settings.runs, case, lm, config, on_record)
+    sandboxes = SandboxSupply(warm=not settings.cold_sandbox) if uses_sandbox else None
+    try:
+        _, interrupted = run_benchmark(list(settings.approaches), settings.runs, case, lm, config, on_record,
+                                       sandboxes=sandboxes)
+    finally:
+        if sandboxes is not None:
+            sandboxes.close()
     if interrupted:
         notices.append(f"Interrupted (Ctrl-C): summary of the {len(records)} runs that finished.")
     save(finished=not interrupted, interrupted=interrupted)

@@ -42,6 +42,14 @@ def _mean_int(values: list[int]) -> str:
     return f"{mean:,.0f}" if low == high else f"{mean:,.0f} ({low:,}-{high:,})"
 
 
+def _sandbox_boot(records: list[RunRecord]) -> str:
+    boots = [r.sandbox_boot_s for r in records if r.sandbox_boot_s is not None]
+    if not boots:
+        return "n/a (no sandbox)"
+    inside = any(r.sandbox_boot_in_wall_time for r in records)
+    return f"{_mean_sd(boots)}, {'in' if inside else 'not in'} wall time"
+
+
 def notable_failure(records: list[RunRecord]) -> str:
     failures = [r.failure for r in records if r.failure]
     if not failures:
@@ -57,6 +65,7 @@ def summary_rows(records: list[RunRecord], approaches: list[str]) -> list[tuple[
     ok = {a: [r for r in by[a] if r.ok] for a in approaches}
     return [
         ("Wall time, successful runs", [_mean_sd([r.wall_time_s for r in ok[a]]) for a in approaches]),
+        ("Sandbox boot per run", [_sandbox_boot(by[a]) for a in approaches]),
         ("Successful runs", [f"{len(ok[a])} / {len(by[a])}" for a in approaches]),
         ("Pairwise coverage", [_per_run(by[a], "pairs_covered", "pairs_required") for a in approaches]),
         ("Contraindication coverage",

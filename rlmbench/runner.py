@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import time
 import traceback
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from typing import Any, Callable
 
 import dspy
@@ -25,7 +25,8 @@ from dspy.utils.exceptions import (
 )
 from dspy.utils.usage_tracker import track_usage
 
-from rlmbench.approaches import RUNNERS, ApproachConfig, Case, PlanError
+from rlmbench.approaches import RUNNERS, SANDBOX_APPROACHES, ApproachConfig, Case, PlanError
+from rlmbench.sandbox import SandboxSupply
 from rlmbench.ledger import ToolLedger, measure_coverage
 from tools import DEFAULT_SCENARIO, Scenario, make_tools
 
@@ -50,6 +51,9 @@ class RunRecord:
     steps: int | None = None
     finished: bool | None = None  # False: the agent hit its iteration limit instead of finishing
     report: str | None = None
+    sandbox_boot_s: float | None = None  # None: this run used no sandbox
+    sandbox_boot_in_wall_time: bool | None = None  # True with --cold-sandbox
+    sandbox_wait_s: float | None = None  # waiting for a warm sandbox, before the clock started
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -104,8 +108,16 @@ def run_once(
     lm: dspy.LM,
     config: ApproachConfig,
     scenario: Scenario = DEFAULT_SCENARIO,
+    sandboxes: SandboxSupply | None = None,
 ) -> tuple[RunRecord, dict]:
-    """One uncached run of one approach; returns its record and its trace. Never raises for a run failure."""
+    """One uncached run of one approach; returns its record and its trace. Never raises for a run failure.
+
+    With `sandboxes`, a warm interpreter is reserved before the clock starts, and the boot
+    figures of the interpreters the run used are recorded beside its wall time.
+    """
+    if sandboxes is not None and approach in SANDBOX_APPROACHES:
+        config = replace(config, interpreter_factory=sandboxes)
+        sandboxes.reserve()
     ledger = ToolLedger()
     tools = make_tools(scenario, ledger.record)
     output = None
@@ -125,6 +137,7 @@ def run_once(
             }
         wall = time.perf_counter() - started
     per_call, prompt_tokens, completion_tokens = _usage(tracker)
+    boots = sandboxes.take_stats() if sandboxes is not None and approach in SANDBOX_APPROACHES else []
     trace: dict[str, Any] = dict(output.trace) if output else {}
     if approach == "rlm":
         steps = len(trace["trajectory"]) if trace.get("trajectory") is not None else None
@@ -145,6 +158,9 @@ def run_once(
         steps=steps,
         finished=finished,
         report=output.report if output else None,
+        sandbox_boot_s=sum(b["boot_s"] or 0.0 for b in boots) if boots else None,
+        sandbox_boot_in_wall_time=any(b["booted_in_run"] for b in boots) if boots else None,
+        sandbox_wait_s=sum(b["wait_s"] for b in boots) if boots else None,
     )
     trace["tool_calls"] = [{"tool": c.tool, "args": c.args, "valid": c.valid} for c in ledger.calls]
     return record, trace
@@ -158,13 +174,16 @@ def run_benchmark(
     config: ApproachConfig,
     on_record: Callable[[RunRecord, dict], None] = lambda record, trace: None,
     scenario: Scenario = DEFAULT_SCENARIO,
+    sandboxes: SandboxSupply | None = None,
 ) -> tuple[list[RunRecord], bool]:
     """Every approach `runs` times. Returns the finished records and whether Ctrl-C cut the loop short."""
     records: list[RunRecord] = []
+    if sandboxes is not None:
+        sandboxes.expect(runs * sum(a in SANDBOX_APPROACHES for a in approaches))
     try:
         for approach in approaches:
             for run in range(1, runs + 1):
-                record, trace = run_once(approach, run, case, lm, config, scenario)
+                record, trace = run_once(approach, run, case, lm, config, scenario, sandboxes)
                 records.append(record)
                 on_record(record, trace)
     except KeyboardInterrupt:

@@ -16,7 +16,10 @@ inside the sandbox and the run goes on.
 
 from __future__ import annotations
 
+import queue
 import subprocess
+import threading
+import time
 from pathlib import Path
 
 from dspy.primitives.python_interpreter import (
@@ -53,3 +56,157 @@ def check_deno() -> str:
     if result.returncode != 0:
         raise CodeInterpreterError(f"Deno failed to start ({executable}): {result.stderr.strip()[:200]}")
     return result.stdout.splitlines()[0] if result.stdout else "deno (unknown version)"
+
+
+class TimedInterpreter(OfflinePythonInterpreter):
+    """Remembers how long its own boot (Deno start + Pyodide load + health check) took."""
+
+    boot_seconds: float | None = None
+
+    def start(self) -> None:
+        if self.deno_process is None and self.boot_seconds is None:
+            started = time.perf_counter()
+            super().start()
+            self.boot_seconds = time.perf_counter() - started
+        else:
+            super().start()
+
+
+class SandboxSupply:
+    """The RLM's `interpreter_factory`: a fresh interpreter per run, booted ahead of time when warm.
+
+    Warm (the default): `reserve()` (called by the runner before it starts a run's clock) waits
+    for a booted interpreter, and the factory call inside the run hands it over at once. Each
+    hand-out starts the next boot in a background thread, so it overlaps the run that just
+    started, as in a production pool. Nothing boots before the first `reserve()`, and no more
+    boots start than `expected` hand-outs, so the pool does not compete for the CPU with runs
+    that use no sandbox.
+    Cold: the factory returns an unstarted interpreter, so the boot happens inside the run.
+    Interpreters are never reused: each run gets one nobody has executed code in. `close()`
+    shuts down every interpreter still waiting, so no Deno process outlives the benchmark.
+    """
+
+    # RLM reads this from its factory to describe the runtime in its prompt; keep DSPy's text.
+    execution_instructions = PythonInterpreter.execution_instructions
+
+    def __init__(self, warm: bool = True) -> None:
+        self.warm = warm
+        self._boots_left: int | None = None  # None: no limit; see expect()
+        self._ready: queue.Queue[tuple[TimedInterpreter | None, BaseException | None]] = queue.Queue()
+        self._threads: list[threading.Thread] = []
+        self._lock = threading.Lock()
+        self._closed = False
+        self._local = threading.local()
+        self._set_aside: set[TimedInterpreter] = set()  # reserved by some thread, not yet handed out
+        self._booting = 0  # boots started and not yet taken
+
+    def _boot_in_background(self) -> None:
+        with self._lock:
+            if self._closed or self._boots_left == 0:
+                return
+            if self._boots_left is not None:
+                self._boots_left -= 1
+            self._booting += 1
+            thread = threading.Thread(target=self._boot, name="sandbox-boot", daemon=True)
+            self._threads = [t for t in self._threads if t.is_alive()] + [thread]
+            thread.start()
+
+    def _boot(self) -> None:
+        interp = TimedInterpreter()
+        try:
+            interp.start()
+        except BaseException as exc:  # handed to the run that asks for it, which records it
+            interp.shutdown()
+            self._ready.put((None, exc))
+            return
+        with self._lock:
+            closed = self._closed
+        if closed:
+            interp.shutdown()
+        else:
+            self._ready.put((interp, None))
+
+    def _handouts(self) -> list[dict]:
+        if not hasattr(self._local, "handouts"):
+            self._local.handouts = []
+        return self._local.handouts
+
+    def _take_ready(self) -> TimedInterpreter:
+        started = time.perf_counter()
+        with self._lock:
+            idle = self._booting == 0
+        if idle:  # first use, or every earlier boot was taken
+            self._boot_in_background()
+        interp, error = self._ready.get()
+        with self._lock:
+            self._booting -= 1
+        self._boot_in_background()
+        if error is not None:
+            raise CodeInterpreterError(f"sandbox failed to boot: {error}") from error
+        interp._rlmbench_wait = time.perf_counter() - started
+        return interp
+
+    def expect(self, handouts: int) -> None:
+        """No more boots than this many hand-outs will be started."""
+        with self._lock:
+            self._boots_left = handouts
+
+    def reserve(self) -> None:
+        """Wait, outside the timed run, until a booted interpreter is set aside for this thread.
+
+        A failed boot is kept and raised by the factory call inside the run, so it is recorded
+        as that run's sandbox_error like any other failure.
+        """
+        if not self.warm or getattr(self._local, "reserved", None) is not None:
+            return
+        try:
+            interp = self._take_ready()
+        except CodeInterpreterError as exc:
+            self._local.reserved = exc
+            return
+        with self._lock:
+            self._set_aside.add(interp)
+        self._local.reserved = interp
+
+    def __call__(self) -> TimedInterpreter:
+        if not self.warm:
+            interp = TimedInterpreter()
+            self._handouts().append({"interp": interp, "warm": False, "wait_s": 0.0})
+            return interp
+        reserved, self._local.reserved = getattr(self._local, "reserved", None), None
+        if isinstance(reserved, BaseException):
+            raise reserved
+        interp = reserved or self._take_ready()
+        with self._lock:
+            self._set_aside.discard(interp)
+        self._handouts().append({"interp": interp, "warm": True, "wait_s": interp._rlmbench_wait})
+        return interp
+
+    def take_stats(self) -> list[dict]:
+        """Boot figures of the interpreters this thread was handed since the last call."""
+        handouts, self._local.handouts = self._handouts(), []
+        return [
+            {"boot_s": h["interp"].boot_seconds, "booted_in_run": not h["warm"], "wait_s": h["wait_s"]}
+            for h in handouts
+        ]
+
+    def close(self) -> None:
+        with self._lock:
+            self._closed = True
+            threads = list(self._threads)
+        for thread in threads:
+            thread.join(timeout=60)
+        with self._lock:
+            set_aside, self._set_aside = list(self._set_aside), set()
+        for interp in set_aside:
+            interp.shutdown()
+        while not self._ready.empty():
+            interp, _ = self._ready.get_nowait()
+            if interp is not None:
+                interp.shutdown()
+
+    def __enter__(self) -> "SandboxSupply":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()

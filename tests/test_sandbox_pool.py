@@ -1,0 +1,74 @@
+"""The warm sandbox pool: fresh interpreters, boot kept out of the run, nothing left running."""
+
+import os
+import subprocess
+
+import dspy
+import pytest
+
+from rlmbench.approaches import ApproachConfig, Case
+from rlmbench.models import ModelSettings, build_lm
+from rlmbench.runner import run_once
+from rlmbench.sandbox import SandboxSupply, TimedInterpreter
+
+
+def _deno_children() -> list[int]:
+    out = subprocess.run(["ps", "-o", "pid=,args=", "--ppid", str(os.getpid())], capture_output=True, text=True).stdout
+    return [int(line.split()[0]) for line in out.splitlines() if "deno" in line]
+
+
+CASE = Case(["warfarin", "aspirin", "metformin"], ["chronic_kidney_disease"])
+
+
+@pytest.fixture(scope="module")
+def oracle_lm():
+    lm = build_lm(ModelSettings(model="oracle"))
+    with dspy.context(lm=lm):
+        yield lm
+
+
+def test_each_run_gets_a_fresh_interpreter_and_close_leaves_no_deno(oracle_lm):
+    with SandboxSupply(warm=True) as supply:
+        supply.reserve()
+        first = supply()
+        first.execute("leaked = 'from the previous run'")
+        first.shutdown()
+        supply.reserve()
+        second = supply()
+        assert second is not first
+        assert "NameError" in str(pytest.raises(Exception, second.execute, "print(leaked)").value)
+        second.shutdown()
+        supply.reserve()  # one more booted and set aside, never handed out: close must stop it
+        assert _deno_children()
+    assert _deno_children() == []
+
+
+def test_warm_runs_record_the_boot_outside_the_wall_time(oracle_lm):
+    with SandboxSupply(warm=True) as supply:
+        record, _ = run_once("rlm", 1, CASE, oracle_lm, ApproachConfig(), sandboxes=supply)
+    assert record.ok and record.coverage["pairs_covered"] == 3
+    assert record.sandbox_boot_s > 0 and record.sandbox_boot_in_wall_time is False
+    assert record.sandbox_wait_s is not None
+    assert _deno_children() == []
+
+
+def test_cold_runs_record_the_boot_inside_the_wall_time(oracle_lm):
+    with SandboxSupply(warm=False) as supply:
+        record, _ = run_once("hybrid", 1, CASE, oracle_lm, ApproachConfig(), sandboxes=supply)
+    assert record.ok and record.sandbox_boot_in_wall_time is True
+    assert 0 < record.sandbox_boot_s < record.wall_time_s
+    assert _deno_children() == []
+
+
+def test_a_sandbox_that_fails_to_boot_is_a_recorded_run_failure(oracle_lm, monkeypatch):
+    def broken_start(self):
+        raise RuntimeError("deno exploded")
+
+    monkeypatch.setattr(TimedInterpreter, "start", broken_start)
+    with SandboxSupply(warm=True) as supply:
+        record, _ = run_once("rlm", 1, CASE, oracle_lm, ApproachConfig(), sandboxes=supply)
+        react, _ = run_once("react", 2, CASE, oracle_lm, ApproachConfig(), sandboxes=supply)
+    assert not record.ok and record.failure["category"] == "sandbox_error"
+    assert "deno exploded" in record.failure["message"]
+    assert react.ok
+    assert _deno_children() == []
