@@ -1,0 +1,181 @@
+"""What the benchmark harness itself costs, measured on this machine (not a test).
+
+    uv run python benchmarks/harness_overhead.py [--repeats 5] [--bridge-calls 1000]
+
+Reports medians over repeated runs of:
+- sandbox cold boot (Deno start + Pyodide load + DSPy's health check),
+- warm hand-out (the factory call inside a run, once the pool has a booted interpreter),
+- the tool bridge: sandboxed code calling a host tool, as plain calls and through `dspy.Tool`
+  as RLM routes them,
+- each approach end to end on the oracle model, split into model time (inside the oracle
+  engine), tool time (inside the tool functions) and harness time (the rest: DSPy's adapters,
+  prompt building, parsing, the sandbox bridge).
+"""
+
+from __future__ import annotations
+
+import argparse
+import functools
+import statistics
+import sys
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+import rlmbench  # noqa: E402,F401
+import dspy  # noqa: E402
+
+from rlmbench.approaches import APPROACHES, RUNNERS, SANDBOX_APPROACHES, ApproachConfig, Case  # noqa: E402
+from rlmbench.oracle import OracleEngine  # noqa: E402
+from rlmbench.sandbox import SandboxSupply, TimedInterpreter  # noqa: E402
+from tools import DEFAULT_SCENARIO, make_tools  # noqa: E402
+
+
+class Stopwatch:
+    def __init__(self) -> None:
+        self.seconds = 0.0
+
+    def timed(self, fn):
+        @functools.wraps(fn)
+        def wrapper(*args, **kwargs):
+            started = time.perf_counter()
+            try:
+                return fn(*args, **kwargs)
+            finally:
+                self.seconds += time.perf_counter() - started
+
+        return wrapper
+
+
+class TimedOracleEngine(OracleEngine):
+    def __init__(self, stopwatch: Stopwatch) -> None:
+        super().__init__()
+        self.complete = stopwatch.timed(self.complete)
+
+
+def median(values: list[float]) -> float:
+    return statistics.median(values)
+
+
+def cold_boot(repeats: int) -> float:
+    boots = []
+    for _ in range(repeats):
+        interp = TimedInterpreter()
+        interp.start()
+        boots.append(interp.boot_seconds)
+        interp.shutdown()
+    return median(boots)
+
+
+def warm_handout(repeats: int) -> float:
+    times = []
+    with SandboxSupply(warm=True) as supply:
+        for _ in range(repeats):
+            supply.reserve()
+            started = time.perf_counter()
+            interp = supply()
+            times.append(time.perf_counter() - started)
+            interp.shutdown()
+    return median(times)
+
+
+def bridge_rate(calls: int, repeats: int, through_dspy_tool: bool) -> float:
+    def ping(x: int) -> int:
+        return x
+
+    tool = ping
+    if through_dspy_tool:
+        wrapped = dspy.Tool(ping)
+
+        @functools.wraps(ping)
+        def tool(x: int) -> int:
+            return wrapped(x=x)
+
+    interp = TimedInterpreter(tools={"ping": tool})
+    interp.start()
+    rates = []
+    try:
+        interp.execute("ping(x=0)")
+        for _ in range(repeats):
+            started = time.perf_counter()
+            interp.execute(f"for i in range({calls}):\n    ping(x=i)")
+            rates.append(calls / (time.perf_counter() - started))
+    finally:
+        interp.shutdown()
+    return median(rates)
+
+
+class _ReActFormatting:
+    """Time spent in DSPy's own ReAct._format_trajectory (measured, not changed)."""
+
+    def __init__(self) -> None:
+        self.stopwatch = Stopwatch()
+        self._original = dspy.ReAct._format_trajectory
+
+    def __enter__(self) -> Stopwatch:
+        dspy.ReAct._format_trajectory = self.stopwatch.timed(self._original)
+        return self.stopwatch
+
+    def __exit__(self, *exc) -> None:
+        dspy.ReAct._format_trajectory = self._original
+
+
+def end_to_end(approach: str, repeats: int) -> dict:
+    case = Case(list(DEFAULT_SCENARIO.medications), list(DEFAULT_SCENARIO.conditions))
+    rows = []
+    with SandboxSupply(warm=True) as supply:
+        supply.expect(repeats + 1 if approach in SANDBOX_APPROACHES else 0)
+        config = ApproachConfig(interpreter_factory=supply)
+        for _ in range(repeats + 1):  # the first run warms DSPy's caches and is dropped
+            model, tool_time = Stopwatch(), Stopwatch()
+            lm = dspy.LM("oracle/deterministic", engine=TimedOracleEngine(model), cache=False, num_retries=0)
+            tools = [tool_time.timed(t) for t in make_tools(DEFAULT_SCENARIO)]
+            if approach in SANDBOX_APPROACHES:
+                supply.reserve()
+            with dspy.context(lm=lm), dspy.track_usage() as usage, _ReActFormatting() as formatting:
+                started = time.perf_counter()
+                RUNNERS[approach](case, tools, config)
+                wall = time.perf_counter() - started
+            calls = sum(len(v) for v in usage.usage_data.values())
+            rows.append({"wall": wall, "model": model.seconds, "tools": tool_time.seconds,
+                         "harness": wall - model.seconds - tool_time.seconds, "lm_calls": calls,
+                         "react_formatting": formatting.seconds})
+            supply.take_stats()
+    rows = rows[1:]
+    result = {key: median([r[key] for r in rows])
+              for key in ("wall", "model", "tools", "harness", "react_formatting")}
+    result["lm_calls"] = rows[0]["lm_calls"]
+    result["harness_per_lm_call"] = result["harness"] / result["lm_calls"]
+    return result
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--repeats", type=int, default=5)
+    parser.add_argument("--bridge-calls", type=int, default=1000)
+    args = parser.parse_args()
+    dspy.configure(track_usage=True)
+
+    print(f"Harness overhead, medians of {args.repeats} repeats (oracle model, this machine)\n")
+    print(f"Sandbox cold boot                 {cold_boot(args.repeats) * 1000:8.0f} ms")
+    print(f"Sandbox warm hand-out             {warm_handout(args.repeats) * 1000:8.3f} ms")
+    print(f"Tool bridge, plain function       {bridge_rate(args.bridge_calls, args.repeats, False):8.0f} calls/s")
+    print(f"Tool bridge, through dspy.Tool    {bridge_rate(args.bridge_calls, args.repeats, True):8.0f} calls/s")
+    print()
+    print(f"{'Approach (warm pool)':<22}{'wall':>9}{'model':>9}{'tools':>9}{'harness':>9}{'LM calls':>10}"
+          f"{'harness/call':>14}{'of which ReAct formatting':>28}")
+    for approach in APPROACHES:
+        r = end_to_end(approach, args.repeats)
+        print(f"{approach:<22}{r['wall'] * 1000:7.0f}ms{r['model'] * 1000:7.0f}ms{r['tools'] * 1000:7.1f}ms"
+              f"{r['harness'] * 1000:7.0f}ms{r['lm_calls']:>10}{r['harness_per_lm_call'] * 1000:11.2f} ms"
+              f"{r['react_formatting'] * 1000:22.0f} ms")
+    print("\nmodel: inside the oracle engine (parsing its prompt, counting tokens); tools: inside the tool")
+    print("functions; harness: the rest of the wall time (DSPy modules and adapters, the sandbox bridge).")
+    print("'ReAct formatting' is DSPy's ReAct._format_trajectory, which builds a new Signature class")
+    print("from every trajectory key on every step: part of dspy.ReAct as shipped, measured, not changed.")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
