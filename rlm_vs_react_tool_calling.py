@@ -16,28 +16,9 @@ import rlmbench  # noqa: F401  (sets the offline environment before DSPy loads)
 from dotenv import find_dotenv, load_dotenv
 
 from rlmbench.approaches import APPROACHES, ApproachConfig
+from rlmbench.cli_args import non_negative_int, positive_int
 from rlmbench.benchmark import BenchmarkSettings, run
 from rlmbench.models import DEFAULT_MAX_TOKENS, DEFAULT_MODEL, ModelSettings
-
-
-def positive_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
-    return value
-
-
-def non_negative_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"must be 0 or more, got {value}")
-    return value
 
 
 def approach_list(text: str) -> tuple[str, ...]:

@@ -37,15 +37,17 @@ class ToolLedger:
         with self._lock:
             return list(self._calls)
 
-    def pairs_called(self) -> set[tuple[str, str]]:
-        return {
-            tuple(sorted((c.args["drug_a"], c.args["drug_b"])))
-            for c in self.calls
-            if c.tool == "check_drug_interaction" and c.valid
-        }
 
-    def condition_checks_called(self) -> set[tuple[str, str]]:
-        return {(c.args["drug"], c.args["condition"]) for c in self.calls if c.tool == "check_contraindication" and c.valid}
+def pairs_called(calls: list[ToolCall]) -> set[tuple[str, str]]:
+    return {
+        tuple(sorted((c.args["drug_a"], c.args["drug_b"])))
+        for c in calls
+        if c.tool == "check_drug_interaction" and c.valid
+    }
+
+
+def condition_checks_called(calls: list[ToolCall]) -> set[tuple[str, str]]:
+    return {(c.args["drug"], c.args["condition"]) for c in calls if c.tool == "check_contraindication" and c.valid}
 
 
 @dataclass
@@ -84,13 +86,12 @@ class Coverage:
         }
 
 
-def measure_coverage(ledger: ToolLedger, medications: list[str], conditions: list[str]) -> Coverage:
+def measure_coverage(calls: list[ToolCall], medications: list[str], conditions: list[str]) -> Coverage:
     """Set intersection of the required checks with the valid checks the tools actually received."""
     pairs = required_pairs(medications)
     checks = required_condition_checks(medications, conditions)
-    called_pairs = ledger.pairs_called()
-    called_checks = ledger.condition_checks_called()
-    calls = ledger.calls
+    called_pairs = pairs_called(calls)
+    called_checks = condition_checks_called(calls)
     return Coverage(
         pairs_required=len(pairs),
         pairs_covered=sum(p in called_pairs for p in pairs),

@@ -7,6 +7,8 @@ in the adapter's `[[ ## field ## ]]` format. It decides what to do only from tho
   show yet, one per step, then `finish`; in the hybrid executor, the next step of the plan.
 - RLM action (outputs `code`): first a loop over every pair and condition that prints its
   findings, then SUBMIT in the next step, as DSPy's RLM instructions ask.
+- GEPA reflection (outputs `new_instruction`): the current instruction plus one sentence asking
+  for every pair and condition to be checked.
 - Anything else (ReAct extract, RLM fallback): a report built from the observations in the prompt.
 
 Because its choices are perfect and free, its numbers measure each architecture's own cost
@@ -31,7 +33,9 @@ ORACLE_NOTICE = (
 )
 
 _SECTION = re.compile(r"^\[\[ ## (\w+) ## \]\]$", re.MULTILINE)
-_RESPOND = "\n\nRespond with the corresponding output fields"
+_RESPOND = "\n\nRespond with "
+_JSON_REQUEST = "Respond with a JSON object"
+_JSON_VALUED = {"next_tool_args", "plan"}  # fields whose value is itself JSON, not text
 _FINDING = re.compile(r"^(?:(MAJOR|MODERATE|MINOR) interaction between .*|CONTRAINDICATED: .*)$", re.MULTILINE)
 
 
@@ -76,7 +80,10 @@ def output_fields(system: str) -> list[str]:
     return re.findall(r"^\d+\. `(\w+)`", block, re.MULTILINE)
 
 
-def _format(fields: dict[str, str]) -> str:
+def _format(fields: dict[str, str], as_json: bool = False) -> str:
+    """The reply in the format the adapter asked for: ChatAdapter's sections, or JSONAdapter's object."""
+    if as_json:
+        return json.dumps({k: json.loads(v) if k in _JSON_VALUED else v for k, v in fields.items()})
     body = "\n\n".join(f"[[ ## {name} ## ]]\n{value}" for name, value in fields.items())
     return body + "\n\n[[ ## completed ## ]]"
 
@@ -209,17 +216,35 @@ def _final_answer(fields: list[str], prompt: str) -> dict[str, str]:
     return answer
 
 
+COVERAGE_GUIDANCE = (
+    "Check every pair of the patient's medications with check_drug_interaction and every medication "
+    "against every condition with check_contraindication, looping over them in code, before you write "
+    "the assessment; report each finding with its severity."
+)
+
+
+def _propose_instruction(sections: dict[str, str]) -> dict[str, str]:
+    """GEPA reflection: keep the current instruction and add the coverage guidance once."""
+    current = sections.get("current_instruction", "").strip()
+    if COVERAGE_GUIDANCE in current:
+        return {"new_instruction": current}
+    return {"new_instruction": f"{current}\n\n{COVERAGE_GUIDANCE}".strip()}
+
+
 def respond(system: str, user: str) -> str:
     """The oracle's whole policy: the reply text for one request."""
     fields = output_fields(system)
     sections = parse_sections(user)
+    as_json = _JSON_REQUEST in user[-600:]
+    if "new_instruction" in fields:
+        return _format(_propose_instruction(sections), as_json)
     if "next_tool_name" in fields:
-        return _format(_react_step(sections, system))
+        return _format(_react_step(sections, system), as_json)
     if "code" in fields:
-        return _format(_rlm_step(sections, system))
+        return _format(_rlm_step(sections, system), as_json)
     if not fields:
-        raise OracleError("oracle found no output fields in the system prompt (is this a ChatAdapter request?)")
-    return _format(_final_answer(fields, user))
+        raise OracleError("oracle found no output fields in the system prompt (is this a DSPy adapter request?)")
+    return _format(_final_answer(fields, user), as_json)
 
 
 class OracleEngine:

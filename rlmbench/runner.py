@@ -149,7 +149,7 @@ def run_once(
         run=run,
         ok=failure is None,
         wall_time_s=wall,
-        coverage=measure_coverage(ledger, case.medications, case.conditions).to_dict(),
+        coverage=measure_coverage(ledger.calls, case.medications, case.conditions).to_dict(),
         lm_calls=len(per_call),
         prompt_tokens=prompt_tokens,
         completion_tokens=completion_tokens,

@@ -205,6 +205,10 @@ class SandboxSupply:
             if interp is not None:
                 interp.shutdown()
 
+    def __deepcopy__(self, memo: dict) -> "SandboxSupply":
+        # Optimizers deep-copy programs; every copy must draw from this one pool.
+        return self
+
     def __enter__(self) -> "SandboxSupply":
         return self
 

@@ -57,7 +57,7 @@ def test_coverage_counts_only_valid_distinct_calls(ledger_and_tools):
     interaction("aspirin", "warfarin")  # the same pair again
     interaction("metformin", "nope")  # invalid: does not count
     contraindication("metformin", "ckd")
-    coverage = measure_coverage(ledger, meds, conds)
+    coverage = measure_coverage(ledger.calls, meds, conds)
     assert (coverage.pairs_covered, coverage.pairs_required) == (1, 3)
     assert (coverage.conditions_covered, coverage.conditions_required) == (1, 3)
     assert coverage.missed_pairs == [("metformin", "warfarin"), ("aspirin", "metformin")]

@@ -1,0 +1,74 @@
+"""Compile the RLM agent with dspy.GEPA against a deterministic tool-call coverage metric.
+
+    uv run python gepa_train_rlm.py --dry-run                                  # no LLM call
+    uv run python gepa_train_rlm.py --program-model oracle --reflection-model oracle --max-metric-calls 6
+    uv run python gepa_train_rlm.py --max-metric-calls 6 --metric coverage     # Groq, needs GROQ_API_KEY
+
+SIMULATED DATA - not medical advice; never use it for clinical decisions.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+import rlmbench  # noqa: F401  (sets the offline environment before DSPy loads)
+from dotenv import find_dotenv, load_dotenv
+
+from rlmbench.cli_args import non_negative_int, positive_int
+from rlmbench.gepa_compile import CompileSettings, run
+from rlmbench.models import DEFAULT_MAX_TOKENS, DEFAULT_MODEL, ModelSettings
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--dry-run", action="store_true",
+                        help="build the datasets, program and metric, score one hand-made prediction, print the "
+                             "configuration and budget, and exit without any LM call")
+    parser.add_argument("--program-model", default=DEFAULT_MODEL, help=f"model the RLM runs on (default {DEFAULT_MODEL})")
+    parser.add_argument("--reflection-model", default=DEFAULT_MODEL,
+                        help=f"model GEPA reflects and proposes instructions with (default {DEFAULT_MODEL})")
+    parser.add_argument("--api-base", help="OpenAI-compatible server for both models")
+    parser.add_argument("--api-key", help="API key for --api-base or the provider (default: from the environment)")
+    parser.add_argument("--max-tokens", type=positive_int, default=DEFAULT_MAX_TOKENS)
+    parser.add_argument("--retries", type=non_negative_int, default=3)
+    parser.add_argument("--metric", choices=("coverage", "semantic_f1"), default="coverage",
+                        help="coverage: deterministic, from the tool calls (default); semantic_f1: DSPy's SemanticF1 "
+                             "judged by the reflection model (costs LM calls)")
+    parser.add_argument("--max-metric-calls", type=positive_int, default=12,
+                        help="GEPA's budget: program runs it may score (default 12; auto='light' means hundreds)")
+    parser.add_argument("--seed", type=non_negative_int, default=0, help="seed for the cases and GEPA (default 0)")
+    parser.add_argument("--log-dir", type=Path,
+                        help="GEPA's run directory: run again with the same one to resume an interrupted compile")
+    parser.add_argument("--output", type=Path, default=Path("compiled/rlm_gepa.json"),
+                        help="where the compiled program is saved (default compiled/rlm_gepa.json)")
+    parser.add_argument("--rlm-max-iters", type=positive_int, default=10)
+    parser.add_argument("--rlm-max-llm-calls", type=positive_int, default=20)
+    return parser.parse_args(argv)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    load_dotenv(find_dotenv(usecwd=True))
+
+    def model(name: str) -> ModelSettings:
+        return ModelSettings(model=name, api_base=args.api_base, api_key=args.api_key,
+                             max_tokens=args.max_tokens, retries=args.retries)
+
+    return run(CompileSettings(
+        program=model(args.program_model),
+        reflection=model(args.reflection_model),
+        metric=args.metric,
+        max_metric_calls=args.max_metric_calls,
+        seed=args.seed,
+        log_dir=args.log_dir,
+        output=args.output,
+        dry_run=args.dry_run,
+        rlm_max_iters=args.rlm_max_iters,
+        rlm_max_llm_calls=args.rlm_max_llm_calls,
+    ))
+
+
+if __name__ == "__main__":
+    sys.exit(main())
