@@ -16,7 +16,7 @@ import rlmbench  # noqa: F401  (sets the offline environment before DSPy loads)
 from dotenv import find_dotenv, load_dotenv
 
 from rlmbench.approaches import APPROACHES, ApproachConfig
-from rlmbench.cli_args import non_negative_int, positive_int
+from rlmbench.cli_args import non_negative_int, positive_int, positive_seconds
 from rlmbench.benchmark import BenchmarkSettings, run
 from rlmbench.models import DEFAULT_MAX_TOKENS, DEFAULT_MODEL, ModelSettings
 
@@ -51,22 +51,41 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                         help="sub-LLM calls an RLM run may make from its code (default 20)")
     parser.add_argument("--cold-sandbox", action="store_true",
                         help="boot each RLM sandbox inside its run's wall time instead of from a warm pool")
+    parser.add_argument("--timeout", type=positive_seconds,
+                        help="wall-time budget per run in seconds: a run still going is recorded as 'timeout' and "
+                             "stopped, and the benchmark goes on (default: none)")
+    parser.add_argument("--tpm", type=positive_int,
+                        help="pace LM calls to stay under this many tokens per minute (for example a provider's "
+                             "free-tier limit); the wait is part of the wall time and shown in the summary")
+    parser.add_argument("--concurrency", type=positive_int, default=1,
+                        help="runs executed at once, each with its own sandbox (default 1; latency under "
+                             "concurrency is not comparable to sequential runs)")
+    parser.add_argument("--resume", type=Path, metavar="FILE",
+                        help="continue an earlier invocation from its results .jsonl (or .json): runs already "
+                             "recorded are skipped, new ones are appended to the same files")
     parser.add_argument("--output", type=Path, help="results JSON path (default results/results_<time>_<model>.json)")
     return parser.parse_args(argv)
 
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
+    if args.resume and args.output:
+        print("error: --resume writes to the files it continues; leave out --output", file=sys.stderr)
+        return 2
     load_dotenv(find_dotenv(usecwd=True))  # the .env of the directory the user runs from
     settings = BenchmarkSettings(
         model=ModelSettings(model=args.model, api_base=args.api_base, api_key=args.api_key,
-                            max_tokens=args.max_tokens, retries=args.retries),
+                            max_tokens=args.max_tokens, retries=args.retries,
+                            timeout=args.timeout, tokens_per_minute=args.tpm),
         approaches=args.approaches,
         runs=args.runs,
         approach_config=ApproachConfig(react_max_iters=args.react_max_iters, rlm_max_iters=args.rlm_max_iters,
                                        rlm_max_llm_calls=args.rlm_max_llm_calls),
         output=args.output,
         cold_sandbox=args.cold_sandbox,
+        timeout=args.timeout,
+        concurrency=args.concurrency,
+        resume=args.resume,
     )
     return run(settings)
 

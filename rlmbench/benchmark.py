@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import datetime as dt
-import json
 import platform
 import re
 import sys
@@ -15,7 +14,8 @@ import dspy
 from rlmbench.approaches import APPROACH_LABELS, SANDBOX_APPROACHES, ApproachConfig, Case
 from rlmbench.models import ModelSettings, build_lm, missing_key_message
 from rlmbench.oracle import ORACLE_NOTICE
-from rlmbench.report import render_summary, write_json_atomic
+from rlmbench.report import render_summary
+from rlmbench.results_files import ResultsFiles, ResumeError, check_resumable
 from rlmbench.runner import RunRecord, run_benchmark
 from rlmbench.sandbox import SandboxSupply, check_deno
 from dspy.primitives.code_interpreter import CodeInterpreterError
@@ -33,6 +33,12 @@ class BenchmarkSettings:
     approach_config: ApproachConfig
     output: Path | None = None
     cold_sandbox: bool = False
+    timeout: float | None = None  # seconds of wall time per run
+    concurrency: int = 1
+    resume: Path | None = None
+
+CONCURRENCY_NOTICE = ("Runs were executed {k} at a time: their wall times include contention with each other "
+                      "(CPU, sandboxes, provider queues) and are not comparable to sequential runs.")
 
 
 def default_output_path(model: str, now: dt.datetime) -> Path:
@@ -53,6 +59,17 @@ def _progress(record: RunRecord, total: int) -> None:
     )
 
 
+def _notices(settings: BenchmarkSettings, meta: dict) -> list[str]:
+    notices = [SIMULATED_DATA_NOTICE]
+    if settings.model.is_oracle:
+        notices.insert(0, ORACLE_NOTICE)
+    if settings.concurrency > 1:
+        notices.insert(0, CONCURRENCY_NOTICE.format(k=settings.concurrency))
+    if meta.get("resumed_at"):
+        notices.insert(0, f"Resumed {len(meta['resumed_at'])} time(s); runs recorded earlier are included.")
+    return notices
+
+
 def run(settings: BenchmarkSettings) -> int:
     """Run the benchmark and return the process exit code."""
     problem = missing_key_message(settings.model)
@@ -69,8 +86,6 @@ def run(settings: BenchmarkSettings) -> int:
             return EXIT_CONFIG
 
     started = dt.datetime.now().astimezone()
-    output = settings.output or default_output_path(settings.model.model, started)
-    traces_path = output.with_suffix(".traces.jsonl")
     case = Case(list(DEFAULT_SCENARIO.medications), list(DEFAULT_SCENARIO.conditions))
     config = settings.approach_config
     meta = {
@@ -82,6 +97,8 @@ def run(settings: BenchmarkSettings) -> int:
         "python": platform.python_version(),
         "platform": platform.platform(),
         "settings": {k: v for k, v in asdict(config).items() if k != "interpreter_factory"},
+        "run_timeout_s": settings.timeout,
+        "concurrency": settings.concurrency,
         "case": asdict(case),
         "started_at": started.isoformat(),
         "cache": False,
@@ -89,44 +106,52 @@ def run(settings: BenchmarkSettings) -> int:
                                                    else "warm pool: boot before each run's clock starts"),
         "notice": SIMULATED_DATA_NOTICE,
     }
-    notices = [SIMULATED_DATA_NOTICE]
-    if settings.model.is_oracle:
-        notices.insert(0, ORACLE_NOTICE)
+    records: list[RunRecord] = []
+    if settings.resume is not None:
+        files = ResultsFiles.for_resume(settings.resume)
+        try:
+            previous, records = files.load()
+            check_resumable(previous, meta)
+        except ResumeError as exc:
+            print(f"error: {exc}", file=sys.stderr)
+            return EXIT_CONFIG
+        meta = {**meta, "started_at": previous.get("started_at"),
+                "resumed_at": [*previous.get("resumed_at", []), started.isoformat()]}
+        records = [r for r in records if r.approach in settings.approaches and r.run <= settings.runs]
+    else:
+        files = ResultsFiles(settings.output or default_output_path(settings.model.model, started))
+    notices = _notices(settings, meta)
     meta["notices"] = notices
 
     lm = build_lm(settings.model)
     dspy.configure(lm=lm, track_usage=True)
-    records: list[RunRecord] = []
-    traces_path.parent.mkdir(parents=True, exist_ok=True)
-    traces_path.write_text("")
-
-    def save(finished: bool, interrupted: bool = False) -> None:
-        write_json_atomic(output, {
-            **meta,
-            "finished": finished,
-            "interrupted": interrupted,
-            "records": [r.to_dict() for r in records],
-        })
+    if settings.resume is None:
+        files.start(meta)
 
     def on_record(record: RunRecord, trace: dict) -> None:
         records.append(record)
-        save(finished=False)
-        with traces_path.open("a") as handle:
-            handle.write(json.dumps({"approach": record.approach, "run": record.run, **trace}, default=str) + "\n")
+        files.add_run(record, trace)
+        files.snapshot(meta, records, finished=False, interrupted=False)
         _progress(record, settings.runs)
 
+    done = frozenset((r.approach, r.run) for r in records)
     print(f"Running {', '.join(APPROACH_LABELS[a] for a in settings.approaches)} x {settings.runs} "
-          f"on {settings.model.model}; results: {output}", file=sys.stderr, flush=True)
+          f"on {settings.model.model}; results: {files.json_path}"
+          + (f" ({len(done)} runs already recorded, skipped)" if settings.resume else ""), file=sys.stderr, flush=True)
     sandboxes = SandboxSupply(warm=not settings.cold_sandbox) if uses_sandbox else None
     try:
         _, interrupted = run_benchmark(list(settings.approaches), settings.runs, case, lm, config, on_record,
-                                       sandboxes=sandboxes)
+                                       sandboxes=sandboxes, timeout=settings.timeout,
+                                       concurrency=settings.concurrency, skip=done)
     finally:
         if sandboxes is not None:
             sandboxes.close()
     if interrupted:
-        notices.append(f"Interrupted (Ctrl-C): summary of the {len(records)} runs that finished.")
-    save(finished=not interrupted, interrupted=interrupted)
+        notices.append(f"Interrupted (Ctrl-C): summary of the {len(records)} runs that finished. "
+                       f"Continue with --resume {files.log_path}")
+    order = {a: i for i, a in enumerate(settings.approaches)}
+    records.sort(key=lambda r: (order[r.approach], r.run))
+    files.snapshot(meta, records, finished=not interrupted, interrupted=interrupted)
     print(render_summary(records, list(settings.approaches), meta, notices))
-    print(f"\nResults: {output}\nTraces:  {traces_path}")
+    print(f"\nResults: {files.json_path}\nRun log: {files.log_path}\nTraces:  {files.traces_path}")
     return EXIT_INTERRUPTED if interrupted else 0

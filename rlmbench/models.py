@@ -10,6 +10,7 @@ from dataclasses import dataclass
 import dspy
 
 from rlmbench.oracle import ORACLE_MODEL_NAME, OracleEngine
+from rlmbench.run_control import GatedLM, TokenPacer
 
 DEFAULT_MODEL = "groq/openai/gpt-oss-120b"
 DEFAULT_MAX_TOKENS = 8192
@@ -26,7 +27,8 @@ class ModelSettings:
     api_key: str | None = None
     max_tokens: int = DEFAULT_MAX_TOKENS
     retries: int = 3
-    timeout: float | None = None
+    timeout: float | None = None  # seconds per HTTP request
+    tokens_per_minute: int | None = None  # pace LM calls to stay under this budget
 
     @property
     def is_oracle(self) -> bool:
@@ -41,6 +43,7 @@ class ModelSettings:
             "max_tokens": self.max_tokens,
             "retries": self.retries,
             "timeout": self.timeout,
+            "tokens_per_minute": self.tokens_per_minute,
         }
 
 
@@ -66,16 +69,17 @@ def missing_key_message(settings: ModelSettings) -> str | None:
 
 
 def build_lm(settings: ModelSettings) -> dspy.LM:
-    """An uncached LM for the settings.
+    """An uncached LM for the settings, gated by the current run's time budget and the token pace.
 
     A local OpenAI-compatible server (`--api-base`) goes through LiteLLM, which sends
     `max_tokens`: DSPy's native client sends `max_completion_tokens`, which llama.cpp's server
     ignores, generating until its context is full.
     """
+    pacer = TokenPacer(settings.tokens_per_minute) if settings.tokens_per_minute else None
     if settings.is_oracle:
-        return dspy.LM(f"{ORACLE_MODEL_NAME}/deterministic", engine=OracleEngine(), cache=False,
-                       num_retries=0, max_tokens=settings.max_tokens)
-    kwargs: dict = dict(cache=False, num_retries=settings.retries, max_tokens=settings.max_tokens)
+        return GatedLM(f"{ORACLE_MODEL_NAME}/deterministic", engine=OracleEngine(), cache=False,
+                       num_retries=0, max_tokens=settings.max_tokens, pacer=pacer)
+    kwargs: dict = dict(cache=False, num_retries=settings.retries, max_tokens=settings.max_tokens, pacer=pacer)
     if settings.timeout:
         kwargs["timeout"] = settings.timeout
     if settings.api_base:
@@ -85,4 +89,4 @@ def build_lm(settings: ModelSettings) -> dspy.LM:
                       api_key=settings.api_key or os.environ.get("OPENAI_API_KEY") or "no-key-needed")
     elif settings.api_key:
         kwargs["api_key"] = settings.api_key
-    return dspy.LM(settings.model, **kwargs)
+    return GatedLM(settings.model, **kwargs)

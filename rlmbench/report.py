@@ -6,12 +6,8 @@ that was not measured is shown as "n/a", never estimated.
 
 from __future__ import annotations
 
-import json
-import os
 import statistics
-import tempfile
 from collections import Counter
-from pathlib import Path
 
 from rlmbench.approaches import APPROACH_LABELS
 from rlmbench.runner import RunRecord
@@ -60,10 +56,15 @@ def notable_failure(records: list[RunRecord]) -> str:
     return f"{category} x{count}: {example['type']}: {message}"
 
 
-def summary_rows(records: list[RunRecord], approaches: list[str]) -> list[tuple[str, list[str]]]:
+def failure_counts(records: list[RunRecord]) -> str:
+    counts = Counter(r.failure["category"] for r in records if r.failure)
+    return ", ".join(f"{category} {n}" for category, n in counts.most_common()) or "none"
+
+
+def summary_rows(records: list[RunRecord], approaches: list[str], paced: bool = False) -> list[tuple[str, list[str]]]:
     by = {a: [r for r in records if r.approach == a] for a in approaches}
     ok = {a: [r for r in by[a] if r.ok] for a in approaches}
-    return [
+    rows = [
         ("Wall time, successful runs", [_mean_sd([r.wall_time_s for r in ok[a]]) for a in approaches]),
         ("Sandbox boot per run", [_sandbox_boot(by[a]) for a in approaches]),
         ("Successful runs", [f"{len(ok[a])} / {len(by[a])}" for a in approaches]),
@@ -75,8 +76,13 @@ def summary_rows(records: list[RunRecord], approaches: list[str]) -> list[tuple[
         ("LM calls per run", [_mean_int([r.lm_calls for r in by[a]]) for a in approaches]),
         ("Prompt tokens per run", [_mean_int([r.prompt_tokens for r in by[a]]) for a in approaches]),
         ("Completion tokens per run", [_mean_int([r.completion_tokens for r in by[a]]) for a in approaches]),
+        ("Failures by category", [failure_counts(by[a]) for a in approaches]),
         ("Notable failure", [notable_failure(by[a]) for a in approaches]),
     ]
+    if paced:  # --tpm: the wait is inside the wall time, so show how much of it there was
+        rows.insert(1, ("Pacing wait (--tpm), in wall time",
+                        [_mean_sd([r.pacing_wait_s for r in ok[a]]) for a in approaches]))
+    return rows
 
 
 def render_table(header: list[str], rows: list[tuple[str, list[str]]]) -> str:
@@ -94,18 +100,9 @@ def render_summary(records: list[RunRecord], approaches: list[str], meta: dict, 
     parts = [
         f"Model: {meta['model']['model']}   runs per approach: {meta['runs']}   DSPy {meta['dspy_version']}",
         "",
-        render_table(header, summary_rows(records, approaches)),
+        render_table(header, summary_rows(records, approaches, paced=bool(meta["model"].get("tokens_per_minute")))),
         "",
         "* failed run (coverage counts the checks it made before failing)",
         *notices,
     ]
     return "\n".join(parts)
-
-
-def write_json_atomic(path: Path, payload: dict) -> None:
-    """Write-then-rename, so an interrupted write never leaves a truncated results file."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=path.name, suffix=".tmp")
-    with os.fdopen(fd, "w") as handle:
-        json.dump(payload, handle, indent=2, default=str)
-    os.replace(tmp, path)

@@ -3,13 +3,19 @@
 A run that fails is recorded with its cause and the loop goes on; Ctrl-C stops the loop
 but keeps every finished record. Each finished record is handed to `on_record` at once,
 so the caller can save it before the next run starts.
+
+Each run works in a thread of its own while this module's loop keeps the clock: a run that
+passes its time budget is recorded as `timeout` from what it had done so far, and stopped
+through its `RunControl`. The same loop runs up to `concurrency` runs at once.
 """
 
 from __future__ import annotations
 
+import queue
+import threading
 import time
 import traceback
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import asdict, dataclass, field, fields, replace
 from typing import Any, Callable
 
 import dspy
@@ -26,8 +32,9 @@ from dspy.utils.exceptions import (
 from dspy.utils.usage_tracker import track_usage
 
 from rlmbench.approaches import RUNNERS, SANDBOX_APPROACHES, ApproachConfig, Case, PlanError
-from rlmbench.sandbox import SandboxSupply
 from rlmbench.ledger import ToolLedger, measure_coverage
+from rlmbench.run_control import RunCancelled, RunControl, bind_run
+from rlmbench.sandbox import SandboxSupply
 from tools import DEFAULT_SCENARIO, Scenario, make_tools
 
 FAILURE_CATEGORIES = (
@@ -54,9 +61,15 @@ class RunRecord:
     sandbox_boot_s: float | None = None  # None: this run used no sandbox
     sandbox_boot_in_wall_time: bool | None = None  # True with --cold-sandbox
     sandbox_wait_s: float | None = None  # waiting for a warm sandbox, before the clock started
+    pacing_wait_s: float = 0.0  # waiting for --tpm room, inside the wall time
 
     def to_dict(self) -> dict:
         return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict) -> "RunRecord":
+        known = {f.name for f in fields(cls)}
+        return cls(**{k: v for k, v in data.items() if k in known})
 
 
 def classify_failure(exc: BaseException) -> str:
@@ -64,6 +77,8 @@ def classify_failure(exc: BaseException) -> str:
     message = str(exc)
     if isinstance(exc, PlanError):
         return "plan_invalid"
+    if isinstance(exc, RunCancelled):
+        return "timeout"
     if isinstance(exc, AttributeError) and "'NoneType' object has no attribute 'strip'" in message:
         return "no_code"  # DSPy 3.4.1 RLM when the model returns no code (dspy issue 9632)
     if isinstance(exc, LMRateLimitError):
@@ -101,6 +116,84 @@ def _react_progress(trajectory: dict | None) -> tuple[int | None, bool | None]:
     return len(names), bool(names) and names[-1] == "finish"
 
 
+def _failure(exc: BaseException) -> dict:
+    return {
+        "category": classify_failure(exc),
+        "type": type(exc).__name__,
+        "message": str(exc)[:500],
+        "traceback": "".join(traceback.format_exception(exc))[-4000:],
+    }
+
+
+class _RunState:
+    """What a run has produced so far, readable by the loop when the run runs out of time."""
+
+    def __init__(self, approach: str, run: int, case: Case) -> None:
+        self.approach, self.run, self.case = approach, run, case
+        self.control = RunControl()
+        self.ledger = ToolLedger()
+        self.tracker = None
+        self.started: float | None = None
+        self.boots: list[dict] = []
+
+    def record(self, wall: float, output=None, failure: dict | None = None) -> tuple[RunRecord, dict]:
+        per_call, prompt_tokens, completion_tokens = _usage(self.tracker) if self.tracker else ([], 0, 0)
+        trace: dict[str, Any] = dict(output.trace) if output else {}
+        if self.approach == "rlm":
+            steps = len(trace["trajectory"]) if trace.get("trajectory") is not None else None
+            finished = trace.get("submitted")
+        else:
+            steps, finished = _react_progress(trace.get("trajectory"))
+        calls = self.ledger.calls
+        boots = self.boots
+        record = RunRecord(
+            approach=self.approach,
+            run=self.run,
+            ok=failure is None,
+            wall_time_s=wall,
+            coverage=measure_coverage(calls, self.case.medications, self.case.conditions).to_dict(),
+            lm_calls=len(per_call),
+            prompt_tokens=prompt_tokens,
+            completion_tokens=completion_tokens,
+            usage_per_call=per_call,
+            failure=failure,
+            steps=steps,
+            finished=finished,
+            report=output.report if output else None,
+            sandbox_boot_s=sum(b["boot_s"] or 0.0 for b in boots) if boots else None,
+            sandbox_boot_in_wall_time=any(b["booted_in_run"] for b in boots) if boots else None,
+            sandbox_wait_s=sum(b["wait_s"] for b in boots) if boots else None,
+            pacing_wait_s=self.control.pacing_wait_s,
+        )
+        trace["tool_calls"] = [{"tool": c.tool, "args": c.args, "valid": c.valid} for c in calls]
+        return record, trace
+
+
+def _execute(state: _RunState, lm: dspy.LM, config: ApproachConfig, scenario: Scenario,
+             sandboxes: SandboxSupply | None) -> tuple[RunRecord, dict]:
+    """The body of one run, in its own thread. Never raises for a run failure."""
+    bind_run(state.control)
+    uses_sandbox = state.approach in SANDBOX_APPROACHES
+    factory = sandboxes if sandboxes is not None and uses_sandbox else config.interpreter_factory
+    if sandboxes is not None and uses_sandbox:
+        sandboxes.reserve()
+    config = replace(config, interpreter_factory=lambda: state.control.track(factory()))
+    tools = make_tools(scenario, state.ledger.record)
+    output = None
+    failure = None
+    with dspy.context(lm=lm), track_usage() as tracker:
+        state.tracker = tracker
+        state.started = time.perf_counter()
+        try:
+            output = RUNNERS[state.approach](state.case, tools, config)
+        except Exception as exc:  # a failing run is recorded, never fatal
+            failure = _failure(exc)
+        wall = time.perf_counter() - state.started
+    if sandboxes is not None and uses_sandbox:
+        state.boots = sandboxes.take_stats()
+    return state.record(wall, output, failure)
+
+
 def run_once(
     approach: str,
     run: int,
@@ -110,60 +203,12 @@ def run_once(
     scenario: Scenario = DEFAULT_SCENARIO,
     sandboxes: SandboxSupply | None = None,
 ) -> tuple[RunRecord, dict]:
-    """One uncached run of one approach; returns its record and its trace. Never raises for a run failure.
+    """One uncached run of one approach, in this thread and without a time budget; returns its record and trace.
 
     With `sandboxes`, a warm interpreter is reserved before the clock starts, and the boot
     figures of the interpreters the run used are recorded beside its wall time.
     """
-    if sandboxes is not None and approach in SANDBOX_APPROACHES:
-        config = replace(config, interpreter_factory=sandboxes)
-        sandboxes.reserve()
-    ledger = ToolLedger()
-    tools = make_tools(scenario, ledger.record)
-    output = None
-    failure = None
-    with dspy.context(lm=lm), track_usage() as tracker:
-        started = time.perf_counter()
-        try:
-            output = RUNNERS[approach](case, tools, config)
-        except KeyboardInterrupt:
-            raise
-        except Exception as exc:  # a failing run is recorded, never fatal
-            failure = {
-                "category": classify_failure(exc),
-                "type": type(exc).__name__,
-                "message": str(exc)[:500],
-                "traceback": "".join(traceback.format_exception(exc))[-4000:],
-            }
-        wall = time.perf_counter() - started
-    per_call, prompt_tokens, completion_tokens = _usage(tracker)
-    boots = sandboxes.take_stats() if sandboxes is not None and approach in SANDBOX_APPROACHES else []
-    trace: dict[str, Any] = dict(output.trace) if output else {}
-    if approach == "rlm":
-        steps = len(trace["trajectory"]) if trace.get("trajectory") is not None else None
-        finished = trace.get("submitted")
-    else:
-        steps, finished = _react_progress(trace.get("trajectory"))
-    record = RunRecord(
-        approach=approach,
-        run=run,
-        ok=failure is None,
-        wall_time_s=wall,
-        coverage=measure_coverage(ledger.calls, case.medications, case.conditions).to_dict(),
-        lm_calls=len(per_call),
-        prompt_tokens=prompt_tokens,
-        completion_tokens=completion_tokens,
-        usage_per_call=per_call,
-        failure=failure,
-        steps=steps,
-        finished=finished,
-        report=output.report if output else None,
-        sandbox_boot_s=sum(b["boot_s"] or 0.0 for b in boots) if boots else None,
-        sandbox_boot_in_wall_time=any(b["booted_in_run"] for b in boots) if boots else None,
-        sandbox_wait_s=sum(b["wait_s"] for b in boots) if boots else None,
-    )
-    trace["tool_calls"] = [{"tool": c.tool, "args": c.args, "valid": c.valid} for c in ledger.calls]
-    return record, trace
+    return _execute(_RunState(approach, run, case), lm, config, scenario, sandboxes)
 
 
 def run_benchmark(
@@ -175,17 +220,63 @@ def run_benchmark(
     on_record: Callable[[RunRecord, dict], None] = lambda record, trace: None,
     scenario: Scenario = DEFAULT_SCENARIO,
     sandboxes: SandboxSupply | None = None,
+    timeout: float | None = None,
+    concurrency: int = 1,
+    skip: frozenset[tuple[str, int]] = frozenset(),
 ) -> tuple[list[RunRecord], bool]:
-    """Every approach `runs` times. Returns the finished records and whether Ctrl-C cut the loop short."""
-    records: list[RunRecord] = []
+    """Every approach `runs` times, except the (approach, run) pairs in `skip`.
+
+    Returns the records finished here and whether Ctrl-C cut the loop short. A run still
+    going after `timeout` seconds of wall time is recorded as `timeout` and stopped.
+    """
+    jobs = [(a, r) for a in approaches for r in range(1, runs + 1) if (a, r) not in skip]
     if sandboxes is not None:
-        sandboxes.expect(runs * sum(a in SANDBOX_APPROACHES for a in approaches))
+        sandboxes.expect(sum(a in SANDBOX_APPROACHES for a, _ in jobs))
+    records: list[RunRecord] = []
+    finished: queue.Queue = queue.Queue()
+    active: dict[tuple[str, int], _RunState] = {}
+
+    def work(state: _RunState) -> None:
+        try:
+            result = _execute(state, lm, config, scenario, sandboxes)
+        except BaseException as exc:  # a bug in the harness itself: still a recorded run
+            result = state.record(time.perf_counter() - (state.started or time.perf_counter()), failure=_failure(exc))
+        finished.put(((state.approach, state.run), result))
+
+    def emit(result: tuple[RunRecord, dict]) -> None:
+        records.append(result[0])
+        on_record(*result)
+
     try:
-        for approach in approaches:
-            for run in range(1, runs + 1):
-                record, trace = run_once(approach, run, case, lm, config, scenario, sandboxes)
-                records.append(record)
-                on_record(record, trace)
+        while jobs or active:
+            while jobs and len(active) < concurrency:
+                state = _RunState(*jobs.pop(0), case)
+                active[(state.approach, state.run)] = state
+                threading.Thread(target=work, args=(state,), name=f"run-{state.approach}-{state.run}",
+                                 daemon=True).start()
+            wait = 0.5
+            if timeout is not None:
+                now = time.perf_counter()
+                starts = [s.started for s in active.values() if s.started is not None]
+                if starts:
+                    wait = max(0.01, min(wait, min(starts) + timeout - now))
+            try:
+                key, result = finished.get(timeout=wait)
+            except queue.Empty:
+                pass
+            else:
+                if active.pop(key, None) is not None:  # a run already recorded as timed out is ignored
+                    emit(result)
+            if timeout is not None:
+                now = time.perf_counter()
+                for key, state in list(active.items()):
+                    if state.started is not None and now - state.started >= timeout:
+                        del active[key]
+                        state.control.cancel()
+                        emit(state.record(now - state.started, failure=_failure(
+                            RunCancelled(f"the run passed its time budget of {timeout:g} s (--timeout)"))))
     except KeyboardInterrupt:
+        for state in active.values():
+            state.control.cancel()
         return records, True
     return records, False

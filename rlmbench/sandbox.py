@@ -43,6 +43,18 @@ class OfflinePythonInterpreter(PythonInterpreter):
         run_at = self.deno_command.index("run")
         self.deno_command[run_at + 1:run_at + 1] = [f"--import-map={IMPORT_MAP}", "--no-prompt"]
 
+    def kill(self) -> None:
+        """End the Deno process now, even mid-execution.
+
+        DSPy's `shutdown()` asks the runner to exit and waits, which never returns while
+        sandboxed code is stuck in a loop; a run that passed its time budget needs this instead.
+        The run's pending `execute()` then fails with a CodeInterpreterError.
+        """
+        process = self.deno_process
+        if process is not None and process.poll() is None:
+            process.kill()
+            process.wait()
+
 
 def check_deno() -> str:
     """Return the Deno version line, or raise CodeInterpreterError saying why Deno cannot run."""

@@ -24,3 +24,9 @@ def run_script(args: list[str], cwd: Path, timeout: float = 240, script: Path = 
         [sys.executable, str(script), *args],
         cwd=cwd, env=clean_env(**env), capture_output=True, text=True, timeout=timeout,
     )
+
+
+def deno_children(pid: int) -> list[int]:
+    """Deno processes started by process `pid`: none may outlive the run that started them."""
+    out = subprocess.run(["ps", "-o", "pid=,args=", "--ppid", str(pid)], capture_output=True, text=True).stdout
+    return [int(line.split()[0]) for line in out.splitlines() if "deno" in line]

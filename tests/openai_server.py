@@ -19,6 +19,31 @@ from rlmbench.oracle import count_tokens, respond
 Behaviour = Callable[[dict, str, str], "str | None"]
 """behaviour(body, system, user) -> reply text, or None for the oracle's answer."""
 
+Faults = Callable[[int, dict, str, str], "str | None"]
+"""faults(request_number, body, system, user) -> one of FAULTS for that request, or None to answer normally.
+
+request_number counts chat-completion requests from 1, retries included, so a test can fail
+"every other request" or "the first two"."""
+
+FAULTS = (
+    "rate_limited",          # 429 with Retry-After: 1
+    "rate_limited_bare",     # 429 without Retry-After
+    "server_error",          # 500
+    "hang",                  # accept the request, never answer (until the server shuts down)
+    "malformed_json",        # 200 whose body is not JSON
+    "empty_content",         # 200 with an empty message
+    "bad_format",            # 200 with prose that fits no adapter format
+)
+
+
+def every_other(fault: str) -> Faults:
+    """Fail every second request with `fault`: with retries, every run should still finish."""
+    return lambda n, body, system, user: fault if n % 2 == 0 else None
+
+
+def always(fault: str) -> Faults:
+    return lambda n, body, system, user: fault
+
 
 def _content(message: dict) -> str:
     content = message.get("content") or ""
@@ -28,10 +53,13 @@ def _content(message: dict) -> str:
 
 
 class OpenAICompatibleServer:
-    def __init__(self, behaviour: Behaviour | None = None) -> None:
+    def __init__(self, behaviour: Behaviour | None = None, faults: Faults | None = None) -> None:
         self.behaviour = behaviour
+        self.faults = faults
         self.requests: list[dict] = []
+        self.faults_served: list[str] = []
         self._lock = threading.Lock()
+        self._closing = threading.Event()
         server = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -49,13 +77,22 @@ class OpenAICompatibleServer:
                 body = json.loads(self.rfile.read(length) or b"{}")
                 with server._lock:
                     server.requests.append(body)
+                    number = len(server.requests)
                 if not self.path.rstrip("/").endswith("/chat/completions"):
                     self._send(404, {"error": {"message": f"no route {self.path}"}})
                     return
                 messages = body.get("messages", [])
                 system = "\n".join(_content(m) for m in messages if m.get("role") in ("system", "developer"))
                 user = next((_content(m) for m in reversed(messages) if m.get("role") == "user"), "")
-                reply = server.behaviour(body, system, user) if server.behaviour else None
+                fault = server.faults(number, body, system, user) if server.faults else None
+                if fault:
+                    with server._lock:
+                        server.faults_served.append(fault)
+                    if self._serve_fault(fault):
+                        return
+                    reply = "" if fault == "empty_content" else "I have looked at the medications and all seems fine."
+                else:
+                    reply = server.behaviour(body, system, user) if server.behaviour else None
                 if reply is None:
                     reply = respond(system, user)
                 prompt_tokens = sum(count_tokens(_content(m)) for m in messages)
@@ -70,9 +107,28 @@ class OpenAICompatibleServer:
                               "total_tokens": prompt_tokens + count_tokens(reply)},
                 })
 
-            def _send(self, status: int, payload: dict) -> None:
-                data = json.dumps(payload).encode()
+            def _serve_fault(self, fault: str) -> bool:
+                """Send a transport-level fault; False for faults that are a normal 200 with a bad message."""
+                if fault == "rate_limited":
+                    self._send(429, {"error": {"message": "Rate limit reached: tokens per minute", "type": "tokens",
+                                               "code": "rate_limit_exceeded"}}, {"Retry-After": "1"})
+                elif fault == "rate_limited_bare":
+                    self._send(429, {"error": {"message": "Rate limit reached", "code": "rate_limit_exceeded"}})
+                elif fault == "server_error":
+                    self._send(500, {"error": {"message": "internal server error", "type": "server_error"}})
+                elif fault == "hang":
+                    server._closing.wait()
+                elif fault == "malformed_json":
+                    self._send(200, None, raw=b'{"id": "chatcmpl-broken", "choices": [{"message": {"content": "unterminated')
+                else:
+                    return False
+                return True
+
+            def _send(self, status: int, payload: dict | None, headers: dict | None = None, raw: bytes = b"") -> None:
+                data = raw or json.dumps(payload).encode()
                 self.send_response(status)
+                for name, value in (headers or {}).items():
+                    self.send_header(name, value)
                 self.send_header("Content-Type", "application/json")
                 self.send_header("Content-Length", str(len(data)))
                 self.end_headers()
@@ -90,5 +146,6 @@ class OpenAICompatibleServer:
         return self
 
     def __exit__(self, *exc) -> None:
+        self._closing.set()  # releases hung requests
         self._server.shutdown()
         self._server.server_close()

@@ -31,6 +31,8 @@ def test_key_from_a_dotenv_file_is_used(tmp_path):
     (["--runs", "three"], "--runs: expected a whole number"),
     (["--approaches", "react,planner"], "unknown approach planner"),
     (["--max-tokens", "-5"], "--max-tokens: must be at least 1"),
+    (["--timeout", "0"], "--timeout: must be a positive number of seconds"),
+    (["--concurrency", "0"], "--concurrency: must be at least 1"),
 ])
 def test_bad_flags_are_argparse_errors(tmp_path, args, message):
     result = run_script(["--model", "oracle", *args], tmp_path, timeout=60)

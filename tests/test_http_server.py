@@ -78,3 +78,14 @@ def test_a_malformed_plan_fails_the_hybrid_run_as_plan_invalid(tmp_path):
     assert hybrid["ok"] is False and hybrid["failure"]["category"] == "plan_invalid"
     assert hybrid["coverage"]["tool_calls"] == 0
     assert rlm["ok"] is True and rlm["coverage"]["pairs_covered"] == 21
+
+
+def test_timeout_flag_ends_a_hung_request_and_the_summary_counts_it(tmp_path):
+    with OpenAICompatibleServer(faults=lambda n, *_: "hang" if n == 1 else None) as server:
+        result = run_script(["--model", "openai/oracle", "--api-base", server.url, "--runs", "2", "--retries", "0",
+                             "--approaches", "react", "--timeout", "3", "--output", "r.json"], tmp_path)
+    assert result.returncode == 0, result.stderr[-2000:]
+    first, second = _records(tmp_path / "r.json")
+    assert first["failure"]["category"] == "timeout" and second["ok"] is True
+    assert "Failures by category        timeout 1" in result.stdout
+    assert "Successful runs             1 / 2" in result.stdout

@@ -6,12 +6,7 @@ import subprocess
 import sys
 import time
 
-from helpers import SCRIPT, clean_env
-
-
-def _deno_children(pid: int) -> list[int]:
-    out = subprocess.run(["ps", "-o", "pid=,args=", "--ppid", str(pid)], capture_output=True, text=True).stdout
-    return [int(line.split()[0]) for line in out.splitlines() if "deno" in line]
+from helpers import SCRIPT, clean_env, deno_children
 
 
 def _alive(pid: int) -> bool:
@@ -34,7 +29,7 @@ def test_ctrl_c_keeps_finished_runs(tmp_path):
         seen += proc.stderr.readline()
     sandboxes: list[int] = []
     while not sandboxes and time.monotonic() < deadline:  # interrupt while a sandbox is running
-        sandboxes = _deno_children(proc.pid)
+        sandboxes = deno_children(proc.pid)
     assert sandboxes, "no sandbox process was seen"
     proc.send_signal(signal.SIGINT)
     out, err = proc.communicate(timeout=60)

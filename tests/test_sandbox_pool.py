@@ -6,15 +6,11 @@ import subprocess
 import dspy
 import pytest
 
+from helpers import deno_children
 from rlmbench.approaches import ApproachConfig, Case
 from rlmbench.models import ModelSettings, build_lm
 from rlmbench.runner import run_once
 from rlmbench.sandbox import SandboxSupply, TimedInterpreter
-
-
-def _deno_children() -> list[int]:
-    out = subprocess.run(["ps", "-o", "pid=,args=", "--ppid", str(os.getpid())], capture_output=True, text=True).stdout
-    return [int(line.split()[0]) for line in out.splitlines() if "deno" in line]
 
 
 CASE = Case(["warfarin", "aspirin", "metformin"], ["chronic_kidney_disease"])
@@ -39,8 +35,8 @@ def test_each_run_gets_a_fresh_interpreter_and_close_leaves_no_deno(oracle_lm):
         assert "NameError" in str(pytest.raises(Exception, second.execute, "print(leaked)").value)
         second.shutdown()
         supply.reserve()  # one more booted and set aside, never handed out: close must stop it
-        assert _deno_children()
-    assert _deno_children() == []
+        assert deno_children(os.getpid())
+    assert deno_children(os.getpid()) == []
 
 
 def test_warm_runs_record_the_boot_outside_the_wall_time(oracle_lm):
@@ -49,7 +45,7 @@ def test_warm_runs_record_the_boot_outside_the_wall_time(oracle_lm):
     assert record.ok and record.coverage["pairs_covered"] == 3
     assert record.sandbox_boot_s > 0 and record.sandbox_boot_in_wall_time is False
     assert record.sandbox_wait_s is not None
-    assert _deno_children() == []
+    assert deno_children(os.getpid()) == []
 
 
 def test_cold_runs_record_the_boot_inside_the_wall_time(oracle_lm):
@@ -57,7 +53,7 @@ def test_cold_runs_record_the_boot_inside_the_wall_time(oracle_lm):
         record, _ = run_once("hybrid", 1, CASE, oracle_lm, ApproachConfig(), sandboxes=supply)
     assert record.ok and record.sandbox_boot_in_wall_time is True
     assert 0 < record.sandbox_boot_s < record.wall_time_s
-    assert _deno_children() == []
+    assert deno_children(os.getpid()) == []
 
 
 def test_a_sandbox_that_fails_to_boot_is_a_recorded_run_failure(oracle_lm, monkeypatch):
@@ -71,4 +67,4 @@ def test_a_sandbox_that_fails_to_boot_is_a_recorded_run_failure(oracle_lm, monke
     assert not record.ok and record.failure["category"] == "sandbox_error"
     assert "deno exploded" in record.failure["message"]
     assert react.ok
-    assert _deno_children() == []
+    assert deno_children(os.getpid()) == []

@@ -1,0 +1,121 @@
+"""The files a benchmark invocation leaves behind, written so that no finished run is ever lost.
+
+- `<name>.jsonl`: the log. A `meta` line, then one `record` line per run, appended and
+  flushed to disk the moment the run finishes; a crash, a kill or Ctrl-C loses nothing that
+  finished. `--resume` reads it back.
+- `<name>.json`: the same content as one document (settings plus every record), rewritten
+  atomically after each run, for readers that want a single JSON file.
+- `<name>.traces.jsonl`: one line per run with its trajectory, code cells, plan and tool calls.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+from rlmbench.runner import RunRecord
+
+# Settings that must match for a resumed invocation to add runs to the same comparison.
+RESUME_MUST_MATCH = ("model.model", "model.api_base", "model.max_tokens", "settings", "case")
+
+
+class ResumeError(Exception):
+    """The file given to --resume cannot be continued; the message is the one line the user sees."""
+
+
+def write_json_atomic(path: Path, payload: dict) -> None:
+    """Write-then-rename, so an interrupted write never leaves a truncated results file."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=path.name, suffix=".tmp")
+    with os.fdopen(fd, "w") as handle:
+        json.dump(payload, handle, indent=2, default=str)
+    os.replace(tmp, path)
+
+
+def _append_line(path: Path, payload: dict) -> None:
+    with path.open("a") as handle:
+        handle.write(json.dumps(payload, default=str) + "\n")
+        handle.flush()
+        os.fsync(handle.fileno())
+
+
+@dataclass(frozen=True)
+class ResultsFiles:
+    json_path: Path
+
+    @classmethod
+    def for_resume(cls, given: Path) -> "ResultsFiles":
+        """The files of an earlier invocation, from its .jsonl log or its .json document."""
+        base = given.with_suffix("") if given.suffix in (".json", ".jsonl") else given
+        return cls(base.with_suffix(".json"))
+
+    @property
+    def log_path(self) -> Path:
+        return self.json_path.with_suffix(".jsonl")
+
+    @property
+    def traces_path(self) -> Path:
+        return self.json_path.with_suffix(".traces.jsonl")
+
+    def start(self, meta: dict) -> None:
+        self.json_path.parent.mkdir(parents=True, exist_ok=True)
+        self.log_path.write_text("")
+        self.traces_path.write_text("")
+        _append_line(self.log_path, {"kind": "meta", **meta})
+
+    def add_run(self, record: RunRecord, trace: dict) -> None:
+        _append_line(self.log_path, {"kind": "record", **record.to_dict()})
+        _append_line(self.traces_path, {"approach": record.approach, "run": record.run, **trace})
+
+    def snapshot(self, meta: dict, records: list[RunRecord], finished: bool, interrupted: bool) -> None:
+        write_json_atomic(self.json_path, {
+            **meta,
+            "finished": finished,
+            "interrupted": interrupted,
+            "records": [r.to_dict() for r in records],
+        })
+
+    def load(self) -> tuple[dict, list[RunRecord]]:
+        """The meta line and the recorded runs of the log. A torn last line (a kill mid-write) is ignored."""
+        try:
+            lines = self.log_path.read_text().splitlines()
+        except OSError as exc:
+            raise ResumeError(f"cannot read {self.log_path}: {exc.strerror or exc}") from exc
+        entries = []
+        for number, line in enumerate(lines, 1):
+            try:
+                entries.append(json.loads(line))
+            except json.JSONDecodeError:
+                if number == len(lines):
+                    break
+                raise ResumeError(f"{self.log_path} line {number} is not JSON; it is not a results log") from None
+        if not entries or entries[0].get("kind") != "meta":
+            raise ResumeError(f"{self.log_path} does not start with a meta line; it is not a results log")
+        records = {}
+        for entry in entries[1:]:
+            if entry.get("kind") == "record":
+                entry.pop("kind")
+                record = RunRecord.from_dict(entry)
+                records[(record.approach, record.run)] = record
+        meta = dict(entries[0])
+        meta.pop("kind")
+        return meta, list(records.values())
+
+
+def _lookup(meta: dict, dotted: str):
+    value = meta
+    for part in dotted.split("."):
+        value = value.get(part) if isinstance(value, dict) else None
+    return value
+
+
+def check_resumable(previous: dict, current: dict) -> None:
+    """Raise ResumeError naming the first setting that differs: mixed settings would make one summary lie."""
+    for key in RESUME_MUST_MATCH:
+        before, now = _lookup(previous, key), _lookup(current, key)
+        if json.loads(json.dumps(before, default=str)) != json.loads(json.dumps(now, default=str)):
+            raise ResumeError(f"cannot resume: {key} was {before!r} in that file and is {now!r} now; "
+                              f"use the same settings, or start a new results file")

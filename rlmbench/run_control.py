@@ -1,0 +1,179 @@
+"""What guards each LM call of a run: the run's time budget and a tokens-per-minute pace.
+
+A run that exceeds `--timeout` is recorded as `timeout` by the runner and abandoned. Its
+thread cannot be killed, so the run is stopped where it can be: its sandboxes are shut down
+(which ends any code they were running) and its next LM call raises `RunCancelled` instead of
+spending more of the user's budget. `GatedLM` is a `dspy.LM` that does both checks, and waits
+for the shared `TokenPacer` when `--tpm` is set, so a long ReAct run stays under a provider's
+tokens-per-minute limit instead of failing on 429s.
+"""
+
+from __future__ import annotations
+
+import contextvars
+import threading
+import time
+from collections import deque
+from typing import Any
+
+import dspy
+
+from rlmbench.oracle import count_tokens
+
+
+class RunCancelled(Exception):
+    """The run ran out of time; raised at its next LM call so an abandoned run stops calling the model."""
+
+
+class RunControl:
+    """One run's cancellation flag, the sandboxes it started, and the time it spent waiting for pacing."""
+
+    def __init__(self) -> None:
+        self._cancelled = threading.Event()
+        self._lock = threading.Lock()
+        self._interpreters: list[Any] = []
+        self.pacing_wait_s = 0.0
+
+    @property
+    def cancelled(self) -> bool:
+        return self._cancelled.is_set()
+
+    def check(self) -> None:
+        if self._cancelled.is_set():
+            raise RunCancelled("the run's time budget (--timeout) ran out")
+
+    def track(self, interpreter: Any) -> Any:
+        with self._lock:
+            self._interpreters.append(interpreter)
+        if self._cancelled.is_set():
+            _stop(interpreter)
+        return interpreter
+
+    def cancel(self) -> None:
+        """Stop the run where it can be stopped: its sandboxes now, its LM calls at the next one."""
+        self._cancelled.set()
+        with self._lock:
+            interpreters = list(self._interpreters)
+        for interpreter in interpreters:
+            try:
+                _stop(interpreter)
+            except Exception:  # already gone
+                pass
+
+
+def _stop(interpreter: Any) -> None:
+    # kill() ends a sandbox even mid-execution; a plain CodeInterpreter only has shutdown().
+    (getattr(interpreter, "kill", None) or interpreter.shutdown)()
+
+
+_current_run: contextvars.ContextVar[RunControl | None] = contextvars.ContextVar("rlmbench_run", default=None)
+
+
+def bind_run(control: RunControl) -> contextvars.Token:
+    """Make `control` the current run's control in this thread (and in contexts copied from it)."""
+    return _current_run.set(control)
+
+
+def current_run() -> RunControl | None:
+    return _current_run.get()
+
+
+class TokenPacer:
+    """A sliding 60-second window of tokens spent, shared by every run of an invocation.
+
+    Before a call it waits until the window has room for the call's estimate: its prompt
+    (counted with o200k_base) plus the mean completion so far. After the call the booking is
+    corrected to the tokens the provider reported. An estimate larger than the whole budget
+    waits for an empty window and then goes ahead, so one large call is not blocked forever.
+    """
+
+    def __init__(self, tokens_per_minute: int, window_s: float = 60.0) -> None:
+        self.tokens_per_minute = tokens_per_minute
+        self.window_s = window_s
+        self._bookings: deque[list] = deque()  # [booked_at, tokens]
+        self._completions: list[int] = []
+        self._lock = threading.Lock()
+
+    def __deepcopy__(self, memo: dict) -> "TokenPacer":
+        return self  # copies of the LM share one provider budget
+
+    def estimate(self, messages: list[dict] | None, prompt: str | None) -> int:
+        text = prompt or "".join(str(m.get("content") or "") for m in messages or [])
+        with self._lock:
+            completion = sum(self._completions) // len(self._completions) if self._completions else 0
+        return count_tokens(text) + completion
+
+    def book(self, tokens: int) -> tuple[list, float]:
+        """Block until `tokens` fit in the window, then book them; return the booking and the seconds waited."""
+        started = time.monotonic()
+        while True:
+            with self._lock:
+                now = time.monotonic()
+                while self._bookings and now - self._bookings[0][0] >= self.window_s:
+                    self._bookings.popleft()
+                used = sum(tokens for _, tokens in self._bookings)
+                if used + tokens <= self.tokens_per_minute or not self._bookings:
+                    booking = [now, tokens]  # booked before the call, so concurrent runs do not all pass at once
+                    self._bookings.append(booking)
+                    return booking, now - started
+                wait = self.window_s - (now - self._bookings[0][0])
+            time.sleep(min(max(wait, 0.01), 1.0))
+
+    def settle(self, booking: list, tokens: int | None, completion_tokens: int | None) -> None:
+        """Correct a booking to what the provider reported (kept as estimated when it reported nothing)."""
+        with self._lock:
+            if tokens:
+                booking[1] = tokens
+            if completion_tokens is not None:
+                self._completions.append(completion_tokens)
+
+
+def _usage_totals() -> tuple[int, int, int]:
+    """(LM calls, prompt tokens, completion tokens) in the run's own usage tracker (one per run and thread)."""
+    tracker = dspy.settings.usage_tracker
+    entries = [u for lists in tracker.usage_data.values() for u in lists] if tracker is not None else []
+    return (len(entries), sum(int(u.get("prompt_tokens") or 0) for u in entries),
+            sum(int(u.get("completion_tokens") or 0) for u in entries))
+
+
+class GatedLM(dspy.LM):
+    """A `dspy.LM` that honours the current run's cancellation and the shared token pace."""
+
+    def __init__(self, *args: Any, pacer: TokenPacer | None = None, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.pacer = pacer
+
+    def _before(self, prompt: str | None, messages: list[dict] | None) -> tuple[list, tuple[int, int, int]] | None:
+        control = current_run()
+        if control is not None:
+            control.check()
+        if self.pacer is None:
+            return None
+        booking, waited = self.pacer.book(self.pacer.estimate(messages, prompt))
+        if control is not None:
+            control.pacing_wait_s += waited
+            control.check()
+        return booking, _usage_totals()
+
+    def _after(self, state: tuple[list, tuple[int, int, int]] | None) -> None:
+        if state is None:
+            return
+        booking, (calls_before, prompt_before, completion_before) = state
+        calls, prompt, completion = _usage_totals()
+        reported = calls > calls_before
+        completion -= completion_before
+        self.pacer.settle(booking, (prompt - prompt_before) + completion, completion if reported else None)
+
+    def __call__(self, prompt: str | None = None, *, messages: list[dict] | None = None, **kwargs: Any):
+        state = self._before(prompt, messages)
+        try:
+            return super().__call__(prompt, messages=messages, **kwargs)
+        finally:
+            self._after(state)
+
+    async def acall(self, prompt: str | None = None, *, messages: list[dict] | None = None, **kwargs: Any):
+        state = self._before(prompt, messages)
+        try:
+            return await super().acall(prompt, messages=messages, **kwargs)
+        finally:
+            self._after(state)

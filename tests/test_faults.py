@@ -1,0 +1,141 @@
+"""What a user sees when the provider misbehaves: faults served over real HTTP by the tests' own server.
+
+Each test runs real DSPy modules through LiteLLM against `OpenAICompatibleServer` on 127.0.0.1,
+with a fault plan deciding which requests fail and how.
+"""
+
+import os
+
+import dspy
+import pytest
+
+from helpers import deno_children
+from openai_server import OpenAICompatibleServer, always, every_other
+from rlmbench.oracle import respond
+from rlmbench.approaches import ApproachConfig, Case
+from rlmbench.models import ModelSettings, build_lm
+from rlmbench.report import render_summary
+from rlmbench.run_control import TokenPacer
+from rlmbench.runner import run_benchmark
+
+CASE = Case(["warfarin", "aspirin", "metformin"], ["chronic_kidney_disease"])  # 3 pairs, 3 condition checks
+CONFIG = ApproachConfig(react_max_iters=10, rlm_max_iters=4)
+
+
+def _bench(server, approaches, runs=1, retries=0, timeout=None, lm=None, concurrency=1):
+    lm = lm or build_lm(ModelSettings(model="openai/oracle", api_base=server.url, retries=retries, timeout=timeout))
+    with dspy.context(lm=lm, track_usage=True):
+        records, interrupted = run_benchmark(approaches, runs, CASE, lm, CONFIG, timeout=timeout,
+                                             concurrency=concurrency)
+    assert not interrupted
+    return records
+
+
+@pytest.mark.parametrize("fault, category", [
+    ("rate_limited", "rate_limited"),
+    ("rate_limited_bare", "rate_limited"),
+    ("server_error", "server_error"),
+    ("malformed_json", "server_error"),
+    ("empty_content", "parse_error"),
+    ("bad_format", "parse_error"),
+])
+def test_a_fault_without_retries_is_a_failed_run_with_its_category(fault, category):
+    with OpenAICompatibleServer(faults=always(fault)) as server:
+        (record,) = _bench(server, ["react"])
+    assert record.ok is False
+    assert record.failure["category"] == category, record.failure
+    assert record.coverage["tool_calls"] == 0
+    if category == "parse_error":  # the reply arrived and was paid for: its usage is counted
+        assert record.lm_calls >= 1 and record.prompt_tokens > 0
+    else:
+        assert record.lm_calls == 0
+
+
+@pytest.mark.parametrize("fault", ["rate_limited", "server_error"])
+def test_a_transient_fault_is_retried_and_the_run_recovers(fault):
+    with OpenAICompatibleServer(faults=lambda n, *_: fault if n == 1 else None) as server:
+        (record,) = _bench(server, ["react"], retries=2)
+        assert server.faults_served == [fault]
+    assert record.ok, record.failure
+    assert record.coverage["pairs_covered"] == 3 and record.coverage["conditions_covered"] == 3
+    assert len(server.requests) == record.lm_calls + 1  # the failed request was retried once
+
+
+def test_half_the_requests_failing_still_accounts_for_every_run():
+    with OpenAICompatibleServer(faults=every_other("server_error")) as server:
+        records = _bench(server, ["react", "rlm", "hybrid"], runs=2)
+    assert sorted((r.approach, r.run) for r in records) == [
+        ("hybrid", 1), ("hybrid", 2), ("react", 1), ("react", 2), ("rlm", 1), ("rlm", 2)]
+    failed = [r for r in records if not r.ok]
+    assert failed and all(r.failure["category"] == "server_error" for r in failed)
+    summary = render_summary(records, ["react", "rlm", "hybrid"],
+                             {"model": {"model": "openai/oracle"}, "runs": 2, "dspy_version": dspy.__version__}, [])
+    assert "Failures by category" in summary and "server_error" in summary
+
+
+def test_a_hung_provider_ends_the_run_as_timeout_and_the_next_run_goes_on():
+    with OpenAICompatibleServer(faults=lambda n, *_: "hang" if n == 1 else None) as server:
+        first, second = _bench(server, ["react"], runs=2, timeout=3)
+    assert first.failure["category"] == "timeout", first.failure
+    assert second.ok, second.failure
+
+
+def _infinite_loop_once():
+    served = []
+
+    def behaviour(body, system, user):
+        if "`code`" in system and not served:
+            served.append(1)
+            return "[[ ## reasoning ## ]]\nLoop.\n\n[[ ## code ## ]]\n```python\nwhile True:\n    pass\n```\n\n[[ ## completed ## ]]"
+        return None
+    return behaviour
+
+
+def test_a_hung_sandbox_ends_the_run_as_timeout_and_leaves_no_deno_process():
+    with OpenAICompatibleServer(_infinite_loop_once()) as server:
+        first, second = _bench(server, ["rlm"], runs=2, timeout=8)
+        lm_calls_at_timeout = first.lm_calls
+    assert first.failure["category"] == "timeout", first.failure
+    assert lm_calls_at_timeout == 1  # the abandoned run made no further LM calls
+    assert second.ok and second.coverage["pairs_covered"] == 3, second.failure
+    assert deno_children(os.getpid()) == []
+
+
+def _escape_attempt_first(secret_name):
+    served = []
+    code = (f"import os\nfor attempt in (lambda: open('/etc/hostname').read(), lambda: os.environ['{secret_name}'],\n"
+            "                lambda: __import__('js').Deno.env.get('" + secret_name + "')):\n"
+            "    try:\n        print('GOT', attempt())\n    except Exception as e:\n        print('DENIED', type(e).__name__)\n")
+
+    def behaviour(body, system, user):
+        if "`code`" in system and not served:  # the oracle's first cell, with the probe in front of it
+            served.append(1)
+            return respond(system, user).replace("```python\n", "```python\n" + code, 1)
+        return None
+    return behaviour
+
+
+def test_model_code_probing_the_host_is_an_error_inside_the_run_not_a_crash(monkeypatch):
+    monkeypatch.setenv("RLMBENCH_TEST_SECRET", "s3cret-value")
+    with OpenAICompatibleServer(_escape_attempt_first("RLMBENCH_TEST_SECRET")) as server:
+        (record,) = _bench(server, ["rlm"])
+        probe_reply = next(b for b in server.requests[1:] if "DENIED" in str(b["messages"]))
+    assert record.ok and record.coverage["pairs_covered"] == 3, record.failure
+    assert str(probe_reply["messages"]).count("DENIED") >= 3
+    assert "s3cret-value" not in str(server.requests)
+
+
+def test_tpm_pacing_waits_instead_of_exceeding_the_budget():
+    lm = build_lm(ModelSettings(model="oracle"))
+    lm.pacer = TokenPacer(2500, window_s=1.0)  # the oracle's RLM calls are ~1,500 tokens each
+    (record,) = _bench(None, ["rlm"], lm=lm)
+    assert record.ok and record.lm_calls == 2
+    assert record.pacing_wait_s > 0  # the second call had to wait for the window to clear
+    assert record.wall_time_s >= record.pacing_wait_s
+
+
+def test_concurrent_runs_each_get_their_own_record_and_sandbox():
+    lm = build_lm(ModelSettings(model="oracle"))
+    records = _bench(None, ["rlm"], runs=2, lm=lm, concurrency=2)
+    assert sorted(r.run for r in records) == [1, 2]
+    assert all(r.ok and r.coverage["pairs_covered"] == 3 for r in records)

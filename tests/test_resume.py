@@ -1,0 +1,45 @@
+"""Nothing finished is lost: the run log is appended as runs finish, and --resume continues it."""
+
+import json
+
+from helpers import run_script
+
+ARGS = ["--model", "oracle", "--approaches", "react"]
+
+
+def _log_records(path):
+    return [json.loads(line) for line in path.read_text().splitlines() if '"kind": "record"' in line]
+
+
+def test_resume_skips_recorded_runs_and_appends_new_ones(tmp_path):
+    first = run_script([*ARGS, "--runs", "1", "--output", "r.json"], tmp_path)
+    assert first.returncode == 0, first.stderr[-2000:]
+    (run1,) = _log_records(tmp_path / "r.jsonl")
+    with (tmp_path / "r.jsonl").open("a") as log:
+        log.write('{"kind": "record", "approach": "react", "ru')  # a kill in the middle of a write
+
+    resumed = run_script([*ARGS, "--runs", "2", "--resume", "r.jsonl"], tmp_path)
+    assert resumed.returncode == 0, resumed.stderr[-2000:]
+    assert "1 runs already recorded, skipped" in resumed.stderr
+    assert "[ReAct 1/2]" not in resumed.stderr and "[ReAct 2/2] ok" in resumed.stderr
+    records = json.loads((tmp_path / "r.json").read_text())["records"]
+    assert [r["run"] for r in records] == [1, 2]
+    assert records[0]["wall_time_s"] == run1["wall_time_s"]  # the earlier run is kept, not re-run
+    assert "Successful runs             2 / 2" in resumed.stdout
+    assert "Resumed 1 time(s)" in resumed.stdout
+
+
+def test_resume_refuses_different_settings_in_one_line(tmp_path):
+    assert run_script([*ARGS, "--runs", "1", "--output", "r.json"], tmp_path).returncode == 0
+    result = run_script([*ARGS, "--runs", "2", "--react-max-iters", "12", "--resume", "r.json"], tmp_path)
+    assert result.returncode == 2
+    assert result.stderr.strip().splitlines() == [
+        "error: cannot resume: settings was {'react_max_iters': 40, 'rlm_max_iters': 10, 'rlm_max_llm_calls': 20} "
+        "in that file and is {'react_max_iters': 12, 'rlm_max_iters': 10, 'rlm_max_llm_calls': 20} now; "
+        "use the same settings, or start a new results file"]
+
+
+def test_resume_of_a_missing_file_is_one_line(tmp_path):
+    result = run_script([*ARGS, "--resume", "nope.jsonl"], tmp_path, timeout=60)
+    assert result.returncode == 2
+    assert len(result.stderr.strip().splitlines()) == 1 and "cannot read" in result.stderr
