@@ -19,6 +19,8 @@ from rlmbench.approaches import APPROACHES, ApproachConfig
 from rlmbench.cli_args import non_negative_int, positive_int, positive_seconds
 from rlmbench.benchmark import BenchmarkSettings, run
 from rlmbench.models import DEFAULT_MAX_TOKENS, DEFAULT_MODEL, ModelSettings
+from rlmbench.sweep import DEFAULT_REACT_LIMIT
+from rlmbench.synthetic import DEFAULT_SWEEP, parse_sizes
 
 
 def approach_list(text: str) -> tuple[str, ...]:
@@ -29,6 +31,13 @@ def approach_list(text: str) -> tuple[str, ...]:
             f"unknown approach {', '.join(unknown) or '(none)'}; choose from {', '.join(APPROACHES)}"
         )
     return names
+
+
+def size_list(text: str):
+    try:
+        return parse_sizes(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -63,6 +72,15 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--resume", type=Path, metavar="FILE",
                         help="continue an earlier invocation from its results .jsonl (or .json): runs already "
                              "recorded are skipped, new ones are appended to the same files")
+    parser.add_argument("--scale", type=size_list, nargs="?", const=DEFAULT_SWEEP, metavar="SIZES",
+                        help="scale sweep on generated patients instead of the default one: comma-separated "
+                             "DRUGSxCONDITIONS sizes (bare --scale: "
+                             + ",".join(str(s) for s in DEFAULT_SWEEP) + ")")
+    parser.add_argument("--sweep-react-limit", type=positive_int, default=DEFAULT_REACT_LIMIT, metavar="CHECKS",
+                        help="in a sweep, skip one-call-per-check approaches (ReAct, hybrid) above this many "
+                             f"required checks (default {DEFAULT_REACT_LIMIT})")
+    parser.add_argument("--seed", type=non_negative_int, default=0, help="seed of the sweep's generated databases")
+    parser.add_argument("--plot", action="store_true", help="also write PNG charts next to the results file")
     parser.add_argument("--output", type=Path, help="results JSON path (default results/results_<time>_<model>.json)")
     return parser.parse_args(argv)
 
@@ -71,6 +89,10 @@ def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     if args.resume and args.output:
         print("error: --resume writes to the files it continues; leave out --output", file=sys.stderr)
+        return 2
+    if args.resume and args.scale:
+        print("error: --resume continues the default benchmark, not a --scale sweep; run the sweep again",
+              file=sys.stderr)
         return 2
     load_dotenv(find_dotenv(usecwd=True))  # the .env of the directory the user runs from
     settings = BenchmarkSettings(
@@ -86,6 +108,10 @@ def main(argv: list[str] | None = None) -> int:
         timeout=args.timeout,
         concurrency=args.concurrency,
         resume=args.resume,
+        sweep=args.scale,
+        sweep_react_limit=args.sweep_react_limit,
+        seed=args.seed,
+        plot=args.plot,
     )
     return run(settings)
 

@@ -14,14 +14,17 @@ import dspy
 import pydantic
 from dspy.utils.exceptions import AdapterParseError
 
+from rlmbench.findings import FINDING_FIELDS, DrugPair, ReportedContraindication, ReportedInteraction, RiskLevel
 from rlmbench.sandbox import OfflinePythonInterpreter
 
-APPROACHES = ("react", "rlm", "hybrid")
+APPROACHES = ("react", "rlm", "hybrid", "react_v2")
+DEFAULT_APPROACHES = ("react", "rlm", "hybrid")
 SANDBOX_APPROACHES = frozenset({"rlm", "hybrid"})
 APPROACH_LABELS = {
     "react": "ReAct",
     "rlm": "RLM Direct",
     "hybrid": "RLM planner + ReAct executor",
+    "react_v2": "ReActV2",
 }
 
 TASK = (
@@ -30,13 +33,27 @@ TASK = (
 )
 
 
+def _with_findings(signature: type[dspy.Signature]) -> type[dspy.Signature]:
+    """The structured part of every assessment, so each approach's answer is scored the same way."""
+    return (
+        signature
+        .append("interactions", dspy.OutputField(desc="the drug interactions found, each with its severity"),
+                list[ReportedInteraction])
+        .append("contraindications", dspy.OutputField(desc="the drug-condition contraindications found"),
+                list[ReportedContraindication])
+        .append("pairs_without_interaction",
+                dspy.OutputField(desc="the drug pairs you found to have no known interaction"), list[DrugPair])
+        .append("overall_risk", dspy.OutputField(desc="the overall risk of the regimen"), RiskLevel)
+    )
+
+
 class RiskAssessment(dspy.Signature):
     medications: list[str] = dspy.InputField(desc="the patient's current medications")
     conditions: list[str] = dspy.InputField(desc="the patient's medical conditions")
     risk_assessment: str = dspy.OutputField(desc="the risk assessment: each problem found, with its severity")
 
 
-RiskAssessment = RiskAssessment.with_instructions(TASK)
+RiskAssessment = _with_findings(RiskAssessment.with_instructions(TASK))
 
 
 class PlannedCheck(pydantic.BaseModel):
@@ -57,9 +74,9 @@ class ExecutePlan(dspy.Signature):
     risk_assessment: str = dspy.OutputField(desc="the risk assessment: each problem found, with its severity")
 
 
-ExecutePlan = ExecutePlan.with_instructions(
+ExecutePlan = _with_findings(ExecutePlan.with_instructions(
     TASK + " A planner has listed the checks to run: carry them out with the tools, then write the assessment."
-)
+))
 
 
 @dataclass(frozen=True)
@@ -80,6 +97,16 @@ class Case:
 class ApproachOutput:
     report: str
     trace: dict[str, Any] = field(default_factory=dict)
+    findings: dict[str, Any] = field(default_factory=dict)
+
+
+def findings_of(pred: dspy.Prediction) -> dict[str, Any]:
+    """The structured answer as plain data, for scoring and for the results file."""
+    def plain(value):
+        if isinstance(value, list):
+            return [plain(v) for v in value]
+        return value.model_dump() if isinstance(value, pydantic.BaseModel) else value
+    return {name: plain(pred.get(name)) for name in FINDING_FIELDS}
 
 
 class PlanError(RuntimeError):
@@ -101,12 +128,27 @@ def build_rlm(tools: list[Callable], config: ApproachConfig, signature=RiskAsses
 def run_react(case: Case, tools: list[Callable], config: ApproachConfig) -> ApproachOutput:
     agent = dspy.ReAct(RiskAssessment, tools=tools, max_iters=config.react_max_iters)
     pred = agent(medications=case.medications, conditions=case.conditions)
-    return ApproachOutput(pred.risk_assessment, {"trajectory": pred.trajectory})
+    return ApproachOutput(pred.risk_assessment, {"trajectory": pred.trajectory}, findings_of(pred))
+
+
+def run_react_v2(case: Case, tools: list[Callable], config: ApproachConfig) -> ApproachOutput:
+    """DSPy's ReActV2: several tool calls per turn, `submit` as a tool. Same tools, same turn limit as ReAct."""
+    agent = dspy.ReActV2(RiskAssessment, tools=tools, max_iters=config.react_max_iters)
+    pred = agent(medications=case.medications, conditions=case.conditions)
+    turns = [m for m in pred.history.messages if "tool_calls" in m]
+    trace = {
+        "turns": [{"thought": str(m.get("next_thought") or ""),
+                   "tool_calls": [{"name": c.name, "args": c.args} for c in m["tool_calls"].tool_calls]}
+                  for m in turns],
+        "termination_reason": pred.termination_reason,
+    }
+    return ApproachOutput(pred.risk_assessment, trace, findings_of(pred))
 
 
 def run_rlm(case: Case, tools: list[Callable], config: ApproachConfig) -> ApproachOutput:
     pred = build_rlm(tools, config)(medications=case.medications, conditions=case.conditions)
-    return ApproachOutput(pred.risk_assessment, {"trajectory": pred.trajectory, "submitted": rlm_submitted(pred)})
+    return ApproachOutput(pred.risk_assessment, {"trajectory": pred.trajectory, "submitted": rlm_submitted(pred)},
+                          findings_of(pred))
 
 
 def rlm_submitted(pred: dspy.Prediction) -> bool:
@@ -136,11 +178,12 @@ def run_hybrid(case: Case, tools: list[Callable], config: ApproachConfig) -> App
     executor = dspy.ReAct(ExecutePlan, tools=tools, max_iters=config.react_max_iters)
     pred = executor(medications=case.medications, conditions=case.conditions, plan=plan)
     trace["trajectory"] = pred.trajectory
-    return ApproachOutput(pred.risk_assessment, trace)
+    return ApproachOutput(pred.risk_assessment, trace, findings_of(pred))
 
 
 RUNNERS: dict[str, Callable[[Case, list[Callable], ApproachConfig], ApproachOutput]] = {
     "react": run_react,
     "rlm": run_rlm,
     "hybrid": run_hybrid,
+    "react_v2": run_react_v2,
 }

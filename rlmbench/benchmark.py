@@ -18,6 +18,8 @@ from rlmbench.report import render_summary
 from rlmbench.results_files import ResultsFiles, ResumeError, check_resumable
 from rlmbench.runner import RunRecord, run_benchmark
 from rlmbench.sandbox import SandboxSupply, check_deno
+from rlmbench.sweep import DEFAULT_REACT_LIMIT, fits, render_sweep, run_sweep
+from rlmbench.synthetic import Size
 from dspy.primitives.code_interpreter import CodeInterpreterError
 from tools import DEFAULT_SCENARIO, SIMULATED_DATA_NOTICE
 
@@ -36,21 +38,26 @@ class BenchmarkSettings:
     timeout: float | None = None  # seconds of wall time per run
     concurrency: int = 1
     resume: Path | None = None
+    sweep: tuple[Size, ...] | None = None  # --scale: run on generated patients of these sizes instead
+    sweep_react_limit: int = DEFAULT_REACT_LIMIT
+    seed: int = 0
+    plot: bool = False
 
 CONCURRENCY_NOTICE = ("Runs were executed {k} at a time: their wall times include contention with each other "
                       "(CPU, sandboxes, provider queues) and are not comparable to sequential runs.")
 
 
-def default_output_path(model: str, now: dt.datetime) -> Path:
+def default_output_path(model: str, now: dt.datetime, sweep: bool = False) -> Path:
     slug = re.sub(r"[^A-Za-z0-9.]+", "-", model).strip("-")
-    return Path("results") / f"results_{now:%Y%m%d_%H%M%S}_{slug}.json"
+    return Path("results") / f"results_{now:%Y%m%d_%H%M%S}_{slug}{'_sweep' if sweep else ''}.json"
 
 
 def _progress(record: RunRecord, total: int) -> None:
     cov = record.coverage
     outcome = "ok" if record.ok else f"FAILED ({record.failure['category']}: {record.failure['type']})"
+    where = f" {record.case}" if record.case else ""
     print(
-        f"[{APPROACH_LABELS[record.approach]} {record.run}/{total}] {outcome}  {record.wall_time_s:.2f} s  "
+        f"[{APPROACH_LABELS[record.approach]}{where} {record.run}/{total}] {outcome}  {record.wall_time_s:.2f} s  "
         f"pairs {cov['pairs_covered']}/{cov['pairs_required']}  "
         f"contraindications {cov['conditions_covered']}/{cov['conditions_required']}  "
         f"LM calls {record.lm_calls}",
@@ -99,7 +106,11 @@ def run(settings: BenchmarkSettings) -> int:
         "settings": {k: v for k, v in asdict(config).items() if k != "interpreter_factory"},
         "run_timeout_s": settings.timeout,
         "concurrency": settings.concurrency,
-        "case": asdict(case),
+        "case": asdict(case) if settings.sweep is None else None,
+        "sweep": None if settings.sweep is None else {
+            "sizes": [str(size) for size in settings.sweep], "checks": [size.checks for size in settings.sweep],
+            "seed": settings.seed, "react_limit": settings.sweep_react_limit,
+            "react_max_iters": "required checks + 5 at each size"},
         "started_at": started.isoformat(),
         "cache": False,
         "sandbox": None if not uses_sandbox else ("cold: boot inside each run's wall time" if settings.cold_sandbox
@@ -119,7 +130,8 @@ def run(settings: BenchmarkSettings) -> int:
                 "resumed_at": [*previous.get("resumed_at", []), started.isoformat()]}
         records = [r for r in records if r.approach in settings.approaches and r.run <= settings.runs]
     else:
-        files = ResultsFiles(settings.output or default_output_path(settings.model.model, started))
+        files = ResultsFiles(settings.output or default_output_path(settings.model.model, started,
+                                                                    sweep=settings.sweep is not None))
     notices = _notices(settings, meta)
     meta["notices"] = notices
 
@@ -139,19 +151,41 @@ def run(settings: BenchmarkSettings) -> int:
           f"on {settings.model.model}; results: {files.json_path}"
           + (f" ({len(done)} runs already recorded, skipped)" if settings.resume else ""), file=sys.stderr, flush=True)
     sandboxes = SandboxSupply(warm=not settings.cold_sandbox) if uses_sandbox else None
+    approaches = list(settings.approaches)
+    skipped: dict[str, list[str]] = {}
     try:
-        _, interrupted = run_benchmark(list(settings.approaches), settings.runs, case, lm, config, on_record,
-                                       sandboxes=sandboxes, timeout=settings.timeout,
-                                       concurrency=settings.concurrency, skip=done)
+        if settings.sweep is not None:
+            result = run_sweep(approaches, settings.sweep, settings.runs, lm, config, on_record, sandboxes,
+                               seed=settings.seed, react_limit=settings.sweep_react_limit,
+                               timeout=settings.timeout, concurrency=settings.concurrency)
+            interrupted, skipped = result.interrupted, result.skipped
+        else:
+            _, interrupted = run_benchmark(approaches, settings.runs, case, lm, config, on_record,
+                                           sandboxes=sandboxes, timeout=settings.timeout,
+                                           concurrency=settings.concurrency, skip=done)
     finally:
         if sandboxes is not None:
             sandboxes.close()
     if interrupted:
-        notices.append(f"Interrupted (Ctrl-C): summary of the {len(records)} runs that finished. "
-                       f"Continue with --resume {files.log_path}")
-    order = {a: i for i, a in enumerate(settings.approaches)}
-    records.sort(key=lambda r: (order[r.approach], r.run))
+        notices.append(f"Interrupted (Ctrl-C): summary of the {len(records)} runs that finished."
+                       + ("" if settings.sweep else f" Continue with --resume {files.log_path}"))
+    order = {a: i for i, a in enumerate(approaches)}
+    sizes = [str(size) for size in settings.sweep or ()]
+    records.sort(key=lambda r: (sizes.index(r.case) if r.case in sizes else -1, order[r.approach], r.run))
+    if settings.sweep is not None:
+        meta["sweep"].update(fits=fits(records, approaches), skipped=skipped)
     files.snapshot(meta, records, finished=not interrupted, interrupted=interrupted)
-    print(render_summary(records, list(settings.approaches), meta, notices))
+    if settings.sweep is not None:
+        print(f"Model: {settings.model.model}   scale sweep, runs per size: {settings.runs}   "
+              f"DSPy {meta['dspy_version']}\n")
+        print(render_sweep(records, approaches, settings.sweep, skipped, settings.sweep_react_limit))
+        print("\n".join(["", *notices]))
+    else:
+        print(render_summary(records, approaches, meta, notices))
     print(f"\nResults: {files.json_path}\nRun log: {files.log_path}\nTraces:  {files.traces_path}")
+    if settings.plot and records:
+        from rlmbench.plots import write_plots  # matplotlib loads only when asked for
+
+        for path in write_plots(records, approaches, meta, files.json_path):
+            print(f"Chart:   {path}")
     return EXIT_INTERRUPTED if interrupted else 0

@@ -5,11 +5,15 @@ system and user messages a hosted model would, through DSPy's real ChatAdapter, 
 in the adapter's `[[ ## field ## ]]` format. It decides what to do only from those messages:
 - ReAct step (outputs `next_tool_name`): the next required check that the trajectory does not
   show yet, one per step, then `finish`; in the hybrid executor, the next step of the plan.
-- RLM action (outputs `code`): first a loop over every pair and condition that prints its
-  findings, then SUBMIT in the next step, as DSPy's RLM instructions ask.
+- ReActV2 turn (outputs `tool_calls`): every required check in one turn (the architecture
+  allows several calls per turn, and the oracle takes its floor), then `submit` with the findings.
+- RLM action (outputs `code`): first a loop over every pair and condition that builds the
+  structured findings in variables and prints a summary, then SUBMIT of those variables in the
+  next step, as DSPy's RLM instructions ask.
 - GEPA reflection (outputs `new_instruction`): the current instruction plus one sentence asking
   for every pair and condition to be checked.
-- Anything else (ReAct extract, RLM fallback): a report built from the observations in the prompt.
+- Anything else (ReAct extract, RLM fallback): the structured findings and a report, read from
+  the tool results in the conversation.
 
 Because its choices are perfect and free, its numbers measure each architecture's own cost
 (LM calls, prompt growth, sandbox and harness time), never a model's judgement.
@@ -35,8 +39,11 @@ ORACLE_NOTICE = (
 _SECTION = re.compile(r"^\[\[ ## (\w+) ## \]\]$", re.MULTILINE)
 _RESPOND = "\n\nRespond with "
 _JSON_REQUEST = "Respond with a JSON object"
-_JSON_VALUED = {"next_tool_args", "plan"}  # fields whose value is itself JSON, not text
-_FINDING = re.compile(r"^(?:(MAJOR|MODERATE|MINOR) interaction between .*|CONTRAINDICATED: .*)$", re.MULTILINE)
+# Fields whose value is itself JSON, not text.
+_JSON_VALUED = {"next_tool_args", "plan", "tool_calls", "interactions", "contraindications", "pairs_without_interaction"}
+_INTERACTION = re.compile(r"\b(MAJOR|MODERATE|MINOR) interaction between (\w+) and (\w+):")
+_CONTRAINDICATED = re.compile(r"\bCONTRAINDICATED: (\w+) in (\w+)\.")
+_NO_INTERACTION = re.compile(r"\bNo known interaction between (\w+) and (\w+) in the database")
 
 
 class OracleError(RuntimeError):
@@ -154,26 +161,34 @@ def _react_step(sections: dict[str, str], system: str) -> dict[str, str]:
 
 
 _CHECK_CODE = '''\
-interactions, contraindications = [], []
+interactions, contraindications, pairs_without_interaction = [], [], []
 n_pairs = n_conditions = 0
 for i, drug_a in enumerate(medications):
     for drug_b in medications[i + 1:]:
         n_pairs += 1
         result = check_drug_interaction(drug_a=drug_a, drug_b=drug_b)
-        if not result.startswith("No known"):
-            interactions.append(result)
+        if result.startswith("No known"):
+            pairs_without_interaction.append({"drug_a": drug_a, "drug_b": drug_b})
+        elif result.split()[0] in ("MAJOR", "MODERATE", "MINOR"):
+            interactions.append({"drug_a": drug_a, "drug_b": drug_b, "severity": result.split()[0].lower(),
+                                 "text": result})
 for drug in medications:
     for condition in conditions:
         n_conditions += 1
         result = check_contraindication(drug=drug, condition=condition)
         if result.startswith("CONTRAINDICATED"):
-            contraindications.append(result)
-report = "\\n".join(
-    [f"Risk assessment: checked {n_pairs} drug pairs and {n_conditions} drug-condition combinations."]
-    + [f"- {line}" for line in interactions + contraindications]
+            contraindications.append({"drug": drug, "condition": condition, "text": result})
+severities = {f["severity"] for f in interactions}
+overall_risk = ("high" if "major" in severities or contraindications
+                else "moderate" if "moderate" in severities else "low")
+risk_assessment = "\\n".join(
+    [f"Risk assessment: checked {n_pairs} drug pairs and {n_conditions} drug-condition combinations; "
+     f"overall risk {overall_risk}."]
+    + [f"- {f['text']}" for f in interactions + contraindications]
     + ["No other interactions or contraindications were found in the checks above."]
 )
-print(report)'''
+print(f"{len(interactions)} interactions, {len(contraindications)} contraindications, "
+      f"{len(pairs_without_interaction)} pairs without interaction; overall risk {overall_risk}")'''
 
 _PLAN_CODE = '''\
 plan = [{"tool": "check_drug_interaction", "args": {"drug_a": a, "drug_b": b}}
@@ -186,34 +201,70 @@ print(len(plan), "checks planned; first:", plan[:2])'''
 def _rlm_step(sections: dict[str, str], system: str) -> dict[str, str]:
     submit = re.search(r"`SUBMIT\(([^)]*)\)`", system)
     names = [n.strip() for n in submit.group(1).split(",")] if submit else []
-    if len(names) != 1:
-        raise OracleError(f"oracle RLM answers a single output field, got SUBMIT({', '.join(names)})")
+    build = _PLAN_CODE if names == ["plan"] else _CHECK_CODE
+    if not names:
+        raise OracleError("oracle found no SUBMIT(...) signature in the RLM prompt")
     history = sections.get("repl_history", "")
     steps = len(re.findall(r"^=== Step \d+ ===$", history, re.MULTILINE))
-    build, var = (_PLAN_CODE, "plan") if names[0] == "plan" else (_CHECK_CODE, "report")
     if steps == 0:
-        return {"reasoning": "Loop over every pair and every condition with the tools, and print the findings.",
+        return {"reasoning": "Loop over every pair and every condition with the tools, and collect the findings.",
                 "code": f"```python\n{build}\n```"}
-    return {"reasoning": "The loop ran and printed its findings; submit them.",
-            "code": f"```python\nSUBMIT({names[0]}={var})\n```"}
+    return {"reasoning": "The loop ran and collected its findings; submit them.",
+            "code": f"```python\nSUBMIT({', '.join(f'{n}={n}' for n in names)})\n```"}
 
 
-def _final_answer(fields: list[str], prompt: str) -> dict[str, str]:
-    findings = list(dict.fromkeys(m.group(0) for m in _FINDING.finditer(prompt)))
+def findings_in(text: str) -> dict:
+    """The structured findings the tool results in `text` support, and the report that goes with them."""
+    interactions = {tuple(sorted((a, b))): sev.lower() for sev, a, b in _INTERACTION.findall(text)}
+    contraindications = list(dict.fromkeys(_CONTRAINDICATED.findall(text)))
+    clear = list(dict.fromkeys(tuple(sorted(p)) for p in _NO_INTERACTION.findall(text)))
+    severities = set(interactions.values())
+    risk = ("high" if "major" in severities or contraindications
+            else "moderate" if "moderate" in severities else "low")
     report = "\n".join(
-        ["Risk assessment from the checks in the trajectory:"]
-        + [f"- {line}" for line in findings]
+        [f"Risk assessment from the checks made: overall risk {risk}."]
+        + [f"- {sev.upper()} interaction between {a} and {b}" for (a, b), sev in interactions.items()]
+        + [f"- {d} is contraindicated in {c}" for d, c in contraindications]
         + ["No other interactions or contraindications were found in the checks above."]
     )
+    return {
+        "interactions": [{"drug_a": a, "drug_b": b, "severity": sev} for (a, b), sev in interactions.items()],
+        "contraindications": [{"drug": d, "condition": c} for d, c in contraindications],
+        "pairs_without_interaction": [{"drug_a": a, "drug_b": b} for a, b in clear],
+        "overall_risk": risk,
+        "risk_assessment": report,
+    }
+
+
+def _final_answer(fields: list[str], conversation: str) -> dict[str, str]:
+    found = findings_in(conversation)
     answer = {}
     for name in fields:
         if name == "reasoning":
-            answer[name] = f"The trajectory reports {len(findings)} findings."
+            answer[name] = f"The checks report {len(found['interactions'])} interactions."
         elif name == "plan":
             answer[name] = "[]"
+        elif name in found:
+            value = found[name]
+            answer[name] = json.dumps(value) if isinstance(value, list) else value
         else:
-            answer[name] = report
+            answer[name] = found["risk_assessment"]
     return answer
+
+
+def _react_v2_turn(system: str, conversation: str) -> dict[str, str]:
+    """All checks in the first turn, then submit: the fewest turns ReActV2 allows."""
+    if "check_drug_interaction" not in system and "check_drug_interaction" not in conversation:
+        raise OracleError("oracle needs the check tools but the prompt does not offer them")
+    if _INTERACTION.search(conversation) or _NO_INTERACTION.search(conversation):
+        found = findings_in(conversation)
+        return {"next_thought": "Every check has a result; submit the assessment.",
+                "tool_calls": json.dumps({"tool_calls": [{"name": "submit", "args": found}]})}
+    first = parse_sections(conversation)
+    checks = planned_checks(_load_list(first.get("medications", "[]"), "medications"),
+                            _load_list(first.get("conditions", "[]"), "conditions"))
+    return {"next_thought": f"Run all {len(checks)} checks at once.",
+            "tool_calls": json.dumps({"tool_calls": [{"name": c["tool"], "args": c["args"]} for c in checks]})}
 
 
 COVERAGE_GUIDANCE = (
@@ -231,8 +282,13 @@ def _propose_instruction(sections: dict[str, str]) -> dict[str, str]:
     return {"new_instruction": f"{current}\n\n{COVERAGE_GUIDANCE}".strip()}
 
 
-def respond(system: str, user: str) -> str:
-    """The oracle's whole policy: the reply text for one request."""
+def respond(system: str, user: str, conversation: str | None = None) -> str:
+    """The oracle's whole policy: the reply text for one request.
+
+    `user` is the last user message; `conversation` is every message after the system prompt
+    (earlier turns of a multi-turn history included), and defaults to `user`.
+    """
+    conversation = user if conversation is None else conversation
     fields = output_fields(system)
     sections = parse_sections(user)
     as_json = _JSON_REQUEST in user[-600:]
@@ -240,11 +296,13 @@ def respond(system: str, user: str) -> str:
         return _format(_propose_instruction(sections), as_json)
     if "next_tool_name" in fields:
         return _format(_react_step(sections, system), as_json)
+    if "tool_calls" in fields:
+        return _format(_react_v2_turn(system, conversation), as_json)
     if "code" in fields:
         return _format(_rlm_step(sections, system), as_json)
     if not fields:
         raise OracleError("oracle found no output fields in the system prompt (is this a DSPy adapter request?)")
-    return _format(_final_answer(fields, user), as_json)
+    return _format(_final_answer(fields, conversation), as_json)
 
 
 class OracleEngine:
@@ -257,7 +315,7 @@ class OracleEngine:
         system = _text(request.system)
         messages = [_text(m.parts) for m in request.messages]
         user = next((text for m, text in zip(reversed(request.messages), reversed(messages)) if m.role == "user"), "")
-        text = respond(system, user)
+        text = respond(system, user, "\n\n".join(messages))
         usage = Usage(input_tokens=count_tokens(system) + sum(count_tokens(m) for m in messages),
                       output_tokens=count_tokens(text))
         return Response(id=None, model=ORACLE_MODEL_NAME, message=Message.assistant([TextPart(text)]),

@@ -56,6 +56,35 @@ def notable_failure(records: list[RunRecord]) -> str:
     return f"{category} x{count}: {example['type']}: {message}"
 
 
+def _ratio_cell(records: list[RunRecord], key: str) -> str:
+    """Mean of a per-run ratio over the runs that have one, as a percentage; n/a when none do."""
+    values = [r.findings[key] for r in records if r.findings and r.findings.get(key) is not None]
+    if not values:
+        return "n/a"
+    return f"{100 * statistics.fmean(values):.0f}%" + ("" if len(values) == len(records) else f" ({len(values)} runs)")
+
+
+def _pair_cell(records: list[RunRecord], first: str, second: str) -> str:
+    a, b = _ratio_cell(records, first), _ratio_cell(records, second)
+    return "n/a" if a == b == "n/a" else f"{a} / {b}"
+
+
+def _risk_cell(records: list[RunRecord]) -> str:
+    scored = [r.findings for r in records if r.findings]
+    if not scored:
+        return "n/a"
+    return f"{sum(f['overall_risk'] == f['expected_risk'] for f in scored)} / {len(scored)}"
+
+
+def _count_cell(records: list[RunRecord], key: str) -> str:
+    values = [r.findings[key] for r in records if r.findings]
+    return _mean_int(values) if values else "n/a"
+
+
+def _largest_prompt(records: list[RunRecord]) -> str:
+    return _mean_int([max(c["prompt_tokens"] for c in r.usage_per_call) for r in records if r.usage_per_call])
+
+
 def failure_counts(records: list[RunRecord]) -> str:
     counts = Counter(r.failure["category"] for r in records if r.failure)
     return ", ".join(f"{category} {n}" for category, n in counts.most_common()) or "none"
@@ -76,6 +105,14 @@ def summary_rows(records: list[RunRecord], approaches: list[str], paced: bool = 
         ("LM calls per run", [_mean_int([r.lm_calls for r in by[a]]) for a in approaches]),
         ("Prompt tokens per run", [_mean_int([r.prompt_tokens for r in by[a]]) for a in approaches]),
         ("Completion tokens per run", [_mean_int([r.completion_tokens for r in by[a]]) for a in approaches]),
+        ("Largest prompt of a run", [_largest_prompt(by[a]) for a in approaches]),
+        ("Interactions: recall / precision",
+         [_pair_cell(ok[a], "interaction_recall", "interaction_precision") for a in approaches]),
+        ("Severity agreement", [_ratio_cell(ok[a], "severity_agreement") for a in approaches]),
+        ("Contraindications: recall / prec.",
+         [_pair_cell(ok[a], "contraindication_recall", "contraindication_precision") for a in approaches]),
+        ("Claimed safe, never checked", [_count_cell(ok[a], "claimed_safe_never_checked") for a in approaches]),
+        ("Overall risk level right", [_risk_cell(ok[a]) for a in approaches]),
         ("Failures by category", [failure_counts(by[a]) for a in approaches]),
         ("Notable failure", [notable_failure(by[a]) for a in approaches]),
     ]

@@ -32,6 +32,7 @@ from dspy.utils.exceptions import (
 from dspy.utils.usage_tracker import track_usage
 
 from rlmbench.approaches import RUNNERS, SANDBOX_APPROACHES, ApproachConfig, Case, PlanError
+from rlmbench.findings import score_findings
 from rlmbench.ledger import ToolLedger, measure_coverage
 from rlmbench.run_control import RunCancelled, RunControl, bind_run
 from rlmbench.sandbox import SandboxSupply
@@ -62,6 +63,8 @@ class RunRecord:
     sandbox_boot_in_wall_time: bool | None = None  # True with --cold-sandbox
     sandbox_wait_s: float | None = None  # waiting for a warm sandbox, before the clock started
     pacing_wait_s: float = 0.0  # waiting for --tpm room, inside the wall time
+    findings: dict | None = None  # the structured answer scored against the ground truth; None without one
+    case: str | None = None  # the scale sweep's size ("16x6"); None for the default patient
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -128,8 +131,8 @@ def _failure(exc: BaseException) -> dict:
 class _RunState:
     """What a run has produced so far, readable by the loop when the run runs out of time."""
 
-    def __init__(self, approach: str, run: int, case: Case) -> None:
-        self.approach, self.run, self.case = approach, run, case
+    def __init__(self, approach: str, run: int, case: Case, scenario: Scenario = DEFAULT_SCENARIO) -> None:
+        self.approach, self.run, self.case, self.scenario = approach, run, case, scenario
         self.control = RunControl()
         self.ledger = ToolLedger()
         self.tracker = None
@@ -142,6 +145,9 @@ class _RunState:
         if self.approach == "rlm":
             steps = len(trace["trajectory"]) if trace.get("trajectory") is not None else None
             finished = trace.get("submitted")
+        elif self.approach == "react_v2":
+            steps = len(trace["turns"]) if "turns" in trace else None
+            finished = trace["termination_reason"] == "submit" if "termination_reason" in trace else None
         else:
             steps, finished = _react_progress(trace.get("trajectory"))
         calls = self.ledger.calls
@@ -164,12 +170,14 @@ class _RunState:
             sandbox_boot_in_wall_time=any(b["booted_in_run"] for b in boots) if boots else None,
             sandbox_wait_s=sum(b["wait_s"] for b in boots) if boots else None,
             pacing_wait_s=self.control.pacing_wait_s,
+            findings=(score_findings(output.findings, self.scenario, self.case.medications, self.case.conditions,
+                                     calls) if output and output.findings else None),
         )
         trace["tool_calls"] = [{"tool": c.tool, "args": c.args, "valid": c.valid} for c in calls]
         return record, trace
 
 
-def _execute(state: _RunState, lm: dspy.LM, config: ApproachConfig, scenario: Scenario,
+def _execute(state: _RunState, lm: dspy.LM, config: ApproachConfig,
              sandboxes: SandboxSupply | None) -> tuple[RunRecord, dict]:
     """The body of one run, in its own thread. Never raises for a run failure."""
     bind_run(state.control)
@@ -178,7 +186,7 @@ def _execute(state: _RunState, lm: dspy.LM, config: ApproachConfig, scenario: Sc
     if sandboxes is not None and uses_sandbox:
         sandboxes.reserve()
     config = replace(config, interpreter_factory=lambda: state.control.track(factory()))
-    tools = make_tools(scenario, state.ledger.record)
+    tools = make_tools(state.scenario, state.ledger.record)
     output = None
     failure = None
     with dspy.context(lm=lm), track_usage() as tracker:
@@ -208,7 +216,7 @@ def run_once(
     With `sandboxes`, a warm interpreter is reserved before the clock starts, and the boot
     figures of the interpreters the run used are recorded beside its wall time.
     """
-    return _execute(_RunState(approach, run, case), lm, config, scenario, sandboxes)
+    return _execute(_RunState(approach, run, case, scenario), lm, config, sandboxes)
 
 
 def run_benchmark(
@@ -223,6 +231,7 @@ def run_benchmark(
     timeout: float | None = None,
     concurrency: int = 1,
     skip: frozenset[tuple[str, int]] = frozenset(),
+    expect_sandboxes: bool = True,
 ) -> tuple[list[RunRecord], bool]:
     """Every approach `runs` times, except the (approach, run) pairs in `skip`.
 
@@ -230,7 +239,7 @@ def run_benchmark(
     going after `timeout` seconds of wall time is recorded as `timeout` and stopped.
     """
     jobs = [(a, r) for a in approaches for r in range(1, runs + 1) if (a, r) not in skip]
-    if sandboxes is not None:
+    if sandboxes is not None and expect_sandboxes:  # a caller running several batches sets the total itself
         sandboxes.expect(sum(a in SANDBOX_APPROACHES for a, _ in jobs))
     records: list[RunRecord] = []
     finished: queue.Queue = queue.Queue()
@@ -238,7 +247,7 @@ def run_benchmark(
 
     def work(state: _RunState) -> None:
         try:
-            result = _execute(state, lm, config, scenario, sandboxes)
+            result = _execute(state, lm, config, sandboxes)
         except BaseException as exc:  # a bug in the harness itself: still a recorded run
             result = state.record(time.perf_counter() - (state.started or time.perf_counter()), failure=_failure(exc))
         finished.put(((state.approach, state.run), result))
@@ -250,7 +259,7 @@ def run_benchmark(
     try:
         while jobs or active:
             while jobs and len(active) < concurrency:
-                state = _RunState(*jobs.pop(0), case)
+                state = _RunState(*jobs.pop(0), case, scenario)
                 active[(state.approach, state.run)] = state
                 threading.Thread(target=work, args=(state,), name=f"run-{state.approach}-{state.run}",
                                  daemon=True).start()

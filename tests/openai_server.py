@@ -94,7 +94,9 @@ class OpenAICompatibleServer:
                 else:
                     reply = server.behaviour(body, system, user) if server.behaviour else None
                 if reply is None:
-                    reply = respond(system, user)
+                    conversation = "\n\n".join(_content(m) for m in messages
+                                                 if m.get("role") not in ("system", "developer"))
+                    reply = respond(system, user, conversation)
                 prompt_tokens = sum(count_tokens(_content(m)) for m in messages)
                 self._send(200, {
                     "id": f"chatcmpl-test-{len(server.requests)}",

@@ -1,0 +1,98 @@
+"""PNG charts of a results file: what a reader looks at before the table.
+
+- `<results>.png`: coverage, tokens and wall time per approach (the default patient).
+- `<results>.png` for a sweep: tokens and LM calls against the number of required checks, on
+  log-log axes, with each approach's fitted growth exponent in its legend.
+Every chart names the model; an oracle chart says in its title that it shows architecture cost only.
+"""
+
+from __future__ import annotations
+
+import statistics
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")  # files only, never a window
+import matplotlib.pyplot as plt  # noqa: E402
+
+from rlmbench.approaches import APPROACH_LABELS  # noqa: E402
+from rlmbench.oracle import ORACLE_MODEL_NAME  # noqa: E402
+from rlmbench.runner import RunRecord  # noqa: E402
+from rlmbench.sweep import fit_exponent, token_points  # noqa: E402
+
+
+def _title(meta: dict, what: str) -> str:
+    model = meta["model"]["model"]
+    suffix = " (offline oracle: architecture cost only, not model quality)" if model == ORACLE_MODEL_NAME else ""
+    return f"{what}: {model}{suffix}\nSimulated data, not medical advice"
+
+
+def _coverage(record: RunRecord) -> float:
+    c = record.coverage
+    return 100 * (c["pairs_covered"] + c["conditions_covered"]) / max(1, c["pairs_required"] + c["conditions_required"])
+
+
+def _bars(ax, labels: list[str], values: list[list[float]], ylabel: str, errors: bool = False) -> None:
+    means = [statistics.fmean(v) if v else 0.0 for v in values]
+    sds = [statistics.stdev(v) if errors and len(v) > 1 else 0.0 for v in values]
+    bars = ax.bar(labels, means, yerr=sds if errors else None, capsize=4, color="#4C72B0")
+    for bar, v, mean in zip(bars, values, means):
+        ax.annotate("n/a" if not v else f"{mean:,.0f}" if mean >= 100 else f"{mean:.2f}",
+                    (bar.get_x() + bar.get_width() / 2, bar.get_height()), ha="center", va="bottom", fontsize=8)
+    ax.set_ylabel(ylabel)
+    ax.tick_params(axis="x", labelsize=8)
+
+
+def _benchmark_chart(records: list[RunRecord], approaches: list[str], meta: dict, path: Path) -> Path:
+    labels = [APPROACH_LABELS[a].replace(" + ", "\n+ ") for a in approaches]
+    by = {a: [r for r in records if r.approach == a] for a in approaches}
+    fig, axes = plt.subplots(1, 3, figsize=(14, 4.8))
+    _bars(axes[0], labels, [[_coverage(r) for r in by[a]] for a in approaches], "checks covered per run (%)")
+    axes[0].set_ylim(0, 110)
+    _bars(axes[1], labels, [[r.prompt_tokens + r.completion_tokens for r in by[a]] for a in approaches],
+          "tokens per run (prompt + completion)")
+    _bars(axes[2], labels, [[r.wall_time_s for r in by[a] if r.ok] for a in approaches],
+          "wall time per successful run (s), mean and sd", errors=True)
+    fig.suptitle(_title(meta, f"{meta['runs']} runs per approach"), fontsize=10)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return path
+
+
+def _sweep_chart(records: list[RunRecord], approaches: list[str], meta: dict, path: Path) -> Path:
+    fig, axes = plt.subplots(1, 2, figsize=(13, 5))
+    for a in approaches:
+        points = token_points(records, a)
+        if not points:
+            continue
+        k = fit_exponent(points)
+        label = APPROACH_LABELS[a] + (f" (k = {k:.2f})" if k is not None else "")
+        axes[0].plot([c for c, _ in points], [t for _, t in points], marker="o", label=label)
+        calls = {}
+        for r in records:
+            if r.approach == a and r.ok:
+                calls.setdefault(r.coverage["pairs_required"] + r.coverage["conditions_required"], []).append(r.lm_calls)
+        xs = sorted(calls)
+        axes[1].plot(xs, [statistics.fmean(calls[x]) for x in xs], marker="o", label=APPROACH_LABELS[a])
+    for ax, ylabel in ((axes[0], "tokens per run (prompt + completion)"), (axes[1], "LM calls per run")):
+        ax.set_xscale("log")
+        ax.set_yscale("log")
+        ax.set_xlabel("required checks (drug pairs + drug-condition pairs)")
+        ax.set_ylabel(ylabel)
+        ax.grid(True, which="both", alpha=0.3)
+        ax.legend(fontsize=8)
+    axes[0].set_title("tokens = a * checks^k, k fitted per approach", fontsize=9)
+    fig.suptitle(_title(meta, "Scale sweep"), fontsize=10)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return path
+
+
+def write_plots(records: list[RunRecord], approaches: list[str], meta: dict, results_path: Path) -> list[Path]:
+    path = results_path.with_suffix(".png")
+    if meta.get("sweep"):
+        return [_sweep_chart(records, approaches, meta, path)]
+    return [_benchmark_chart(records, approaches, meta, path)]
