@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -30,3 +31,11 @@ def deno_children(pid: int) -> list[int]:
     """Deno processes started by process `pid`: none may outlive the run that started them."""
     out = subprocess.run(["ps", "-o", "pid=,args=", "--ppid", str(pid)], capture_output=True, text=True).stdout
     return [int(line.split()[0]) for line in out.splitlines() if "deno" in line]
+
+
+def summary_row(stdout: str, label: str) -> list[str]:
+    """The cells of one row of the printed summary table (columns are separated by two or more spaces)."""
+    for line in stdout.splitlines():
+        if line.startswith(label + "  "):
+            return re.split(r"\s{2,}", line[len(label):].strip())
+    raise AssertionError(f"no summary row {label!r} in:\n{stdout}")

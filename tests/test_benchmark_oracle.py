@@ -4,13 +4,13 @@ import json
 
 import pytest
 
-from helpers import run_script
+from helpers import run_script, summary_row
 
 
 @pytest.fixture(scope="module")
 def oracle_run(tmp_path_factory):
     cwd = tmp_path_factory.mktemp("oracle")
-    result = run_script(["--model", "oracle", "--runs", "2", "--output", "out/results.json"], cwd)
+    result = run_script(["--model", "oracle", "--runs", "2", "--plot", "--output", "out/results.json"], cwd)
     return result, cwd
 
 
@@ -22,13 +22,26 @@ def test_every_approach_succeeds_with_full_coverage(oracle_run):
     assert data["model"]["model"] == "oracle" and data["cache"] is False
     records = data["records"]
     assert [(r["approach"], r["run"]) for r in records] == [
-        ("react", 1), ("react", 2), ("rlm", 1), ("rlm", 2), ("hybrid", 1), ("hybrid", 2)]
+        ("react", 1), ("react", 2), ("rlm", 1), ("rlm", 2), ("hybrid", 1), ("hybrid", 2),
+        ("react_v2", 1), ("react_v2", 2)]
     for r in records:
         assert r["ok"], r["failure"]
         assert (r["coverage"]["pairs_covered"], r["coverage"]["pairs_required"]) == (21, 21)
         assert (r["coverage"]["conditions_covered"], r["coverage"]["conditions_required"]) == (14, 14)
         assert r["wall_time_s"] > 0
         assert r["lm_calls"] == len(r["usage_per_call"]) and r["prompt_tokens"] > 0
+        assert r["finished"] is True
+
+
+def test_every_structured_answer_is_scored_against_the_ground_truth(oracle_run):
+    _, cwd = oracle_run
+    for r in json.loads((cwd / "out/results.json").read_text())["records"]:
+        f = r["findings"]
+        assert (f["interactions_true"], f["contraindications_true"]) == (8, 2), r["approach"]
+        assert f["interaction_recall"] == f["interaction_precision"] == f["severity_agreement"] == 1.0
+        assert f["contraindication_recall"] == f["contraindication_precision"] == 1.0
+        assert f["pairs_claimed_safe"] == 13 and f["claimed_safe_never_checked"] == 0
+        assert f["overall_risk"] == f["expected_risk"] == "high"
 
 
 def test_the_architectures_differ_in_lm_calls_as_designed(oracle_run):
@@ -36,8 +49,8 @@ def test_the_architectures_differ_in_lm_calls_as_designed(oracle_run):
     records = json.loads((cwd / "out/results.json").read_text())["records"]
     calls = {r["approach"]: r["lm_calls"] for r in records}
     # ReAct: 35 tool steps + finish + extract. RLM: one code cell, one SUBMIT.
-    # Hybrid: the planner's two calls + the executor's 37.
-    assert calls == {"react": 37, "rlm": 2, "hybrid": 39}
+    # Hybrid: the planner's two calls + the executor's 37. ReActV2: every check in one turn, then submit.
+    assert calls == {"react": 37, "rlm": 2, "hybrid": 39, "react_v2": 2}
     react = next(r for r in records if r["approach"] == "react")
     prompts = [c["prompt_tokens"] for c in react["usage_per_call"][:36]]
     assert prompts == sorted(prompts) and prompts[-1] > 3 * prompts[0]  # the trajectory is re-read every step
@@ -50,8 +63,8 @@ def test_summary_is_plain_text_and_says_what_the_oracle_measures(oracle_run):
     result, _ = oracle_run
     out = result.stdout
     assert "\x1b[" not in out  # no terminal escapes when piped
-    assert "Pairwise coverage           21/21, 21/21" in out
-    assert "Successful runs             2 / 2" in out
+    assert summary_row(out, "Pairwise coverage")[0] == "21/21, 21/21"
+    assert summary_row(out, "Successful runs")[0] == "2 / 2"
     assert "not any model's quality" in out
     assert "SIMULATED DATA - not medical advice" in out
     assert "Results: out/results.json" in out
@@ -67,3 +80,12 @@ def test_traces_file_has_one_line_per_run(oracle_run):
     assert len(hybrid["plan"]) == 35 and len(hybrid["tool_calls"]) == 35
     rlm = next(t for t in traces if t["approach"] == "rlm")
     assert "check_drug_interaction(" in rlm["trajectory"][0]["code"]
+    v2 = next(t for t in traces if t["approach"] == "react_v2")
+    assert [len(turn["tool_calls"]) for turn in v2["turns"]] == [35, 1] and v2["termination_reason"] == "submit"
+
+
+def test_plot_writes_a_chart_next_to_the_results(oracle_run):
+    result, cwd = oracle_run
+    png = (cwd / "out/results.png").read_bytes()
+    assert png[:8] == b"\x89PNG\r\n\x1a\n" and len(png) > 20_000
+    assert "Chart:   out/results.png" in result.stdout

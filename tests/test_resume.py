@@ -2,7 +2,7 @@
 
 import json
 
-from helpers import run_script
+from helpers import run_script, summary_row
 
 ARGS = ["--model", "oracle", "--approaches", "react"]
 
@@ -25,7 +25,7 @@ def test_resume_skips_recorded_runs_and_appends_new_ones(tmp_path):
     records = json.loads((tmp_path / "r.json").read_text())["records"]
     assert [r["run"] for r in records] == [1, 2]
     assert records[0]["wall_time_s"] == run1["wall_time_s"]  # the earlier run is kept, not re-run
-    assert "Successful runs             2 / 2" in resumed.stdout
+    assert summary_row(resumed.stdout, "Successful runs")[0] == "2 / 2"
     assert "Resumed 1 time(s)" in resumed.stdout
 
 
