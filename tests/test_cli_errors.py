@@ -19,7 +19,7 @@ def test_key_from_a_dotenv_file_is_used(tmp_path):
     # With a key in .env the key check passes; --approaches with an unknown name then fails in argparse,
     # so use a real run that fails fast instead: point the provider at a closed local port.
     (tmp_path / ".env").write_text("OPENAI_API_KEY=sk-from-dotenv\n")
-    result = run_script(["--model", "openai/gpt-4o-mini", "--approaches", "rlm", "--runs", "1", "--retries", "0",
+    result = run_script(["--model", "openai/gpt-4o-mini", "--approaches", "react", "--runs", "1", "--retries", "0",
                          "--output", "r.json"], tmp_path, timeout=120, OPENAI_BASE_URL="http://127.0.0.1:9/v1")
     assert "needs OPENAI_API_KEY" not in result.stderr
     assert result.returncode == 0, result.stderr[-1500:]
