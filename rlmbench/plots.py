@@ -37,9 +37,11 @@ def _bars(ax, labels: list[str], values: list[list[float]], ylabel: str, errors:
     means = [statistics.fmean(v) if v else 0.0 for v in values]
     sds = [statistics.stdev(v) if errors and len(v) > 1 else 0.0 for v in values]
     bars = ax.bar(labels, means, yerr=sds if errors else None, capsize=4, color="#4C72B0")
-    for bar, v, mean in zip(bars, values, means):
+    for bar, v, mean, sd in zip(bars, values, means, sds):
         ax.annotate("n/a" if not v else f"{mean:,.0f}" if mean >= 100 else f"{mean:.2f}",
-                    (bar.get_x() + bar.get_width() / 2, bar.get_height()), ha="center", va="bottom", fontsize=8)
+                    (bar.get_x() + bar.get_width() / 2, mean + sd), xytext=(0, 2), textcoords="offset points",
+                    ha="center", va="bottom", fontsize=8)  # above the error bar, never under it
+    ax.margins(y=0.12)
     ax.set_ylabel(ylabel)
     ax.tick_params(axis="x", labelsize=8)
 
@@ -61,28 +63,32 @@ def _benchmark_chart(records: list[RunRecord], approaches: list[str], meta: dict
     return path
 
 
+STYLES = ("o-", "s--", "^-.", "D:")  # distinct even where two approaches' lines coincide
+
+
 def _sweep_chart(records: list[RunRecord], approaches: list[str], meta: dict, path: Path) -> Path:
-    fig, axes = plt.subplots(1, 2, figsize=(13, 5))
-    for a in approaches:
+    fig, axes = plt.subplots(1, 2, figsize=(13, 6))
+    for a, style in zip(approaches, STYLES * 2):
         points = token_points(records, a)
         if not points:
             continue
         k = fit_exponent(points)
         label = APPROACH_LABELS[a] + (f" (k = {k:.2f})" if k is not None else "")
-        axes[0].plot([c for c, _ in points], [t for _, t in points], marker="o", label=label)
+        axes[0].plot([c for c, _ in points], [t for _, t in points], style, label=label, markersize=7, alpha=0.85)
         calls = {}
         for r in records:
             if r.approach == a and r.ok:
                 calls.setdefault(r.coverage["pairs_required"] + r.coverage["conditions_required"], []).append(r.lm_calls)
         xs = sorted(calls)
-        axes[1].plot(xs, [statistics.fmean(calls[x]) for x in xs], marker="o", label=APPROACH_LABELS[a])
+        axes[1].plot(xs, [statistics.fmean(calls[x]) for x in xs], style, label=APPROACH_LABELS[a], markersize=7,
+                     alpha=0.85)
     for ax, ylabel in ((axes[0], "tokens per run (prompt + completion)"), (axes[1], "LM calls per run")):
         ax.set_xscale("log")
         ax.set_yscale("log")
         ax.set_xlabel("required checks (drug pairs + drug-condition pairs)")
         ax.set_ylabel(ylabel)
         ax.grid(True, which="both", alpha=0.3)
-        ax.legend(fontsize=8)
+        ax.legend(fontsize=8, loc="upper center", bbox_to_anchor=(0.5, -0.14), ncol=2, frameon=False)
     axes[0].set_title("tokens = a * checks^k, k fitted per approach", fontsize=9)
     fig.suptitle(_title(meta, "Scale sweep"), fontsize=10)
     fig.tight_layout()
