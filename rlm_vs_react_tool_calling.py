@@ -1,7 +1,8 @@
-"""Benchmark: ReAct vs RLM Direct vs RLM-planner + ReAct-executor on a simulated drug database.
+"""Benchmark: ReAct vs RLM Direct vs RLM-planner + ReAct-executor vs ReActV2 on a simulated drug database.
 
-    uv run python rlm_vs_react_tool_calling.py --model oracle --runs 3   # offline
-    uv run python rlm_vs_react_tool_calling.py --runs 3                  # Groq, needs GROQ_API_KEY
+    uv run python rlm_vs_react_tool_calling.py --model oracle --runs 3           # offline
+    uv run python rlm_vs_react_tool_calling.py --runs 3                          # Groq, needs GROQ_API_KEY
+    uv run python rlm_vs_react_tool_calling.py --model oracle --scale --plot     # scale sweep and charts
 
 SIMULATED DATA - not medical advice; never use it for clinical decisions.
 """

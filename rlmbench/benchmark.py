@@ -121,7 +121,7 @@ def run(settings: BenchmarkSettings) -> int:
     if settings.resume is not None:
         files = ResultsFiles.for_resume(settings.resume)
         try:
-            previous, records = files.load()
+            previous, records = files.load_for_resume()
             check_resumable(previous, meta)
         except ResumeError as exc:
             print(f"error: {exc}", file=sys.stderr)
@@ -139,6 +139,8 @@ def run(settings: BenchmarkSettings) -> int:
     dspy.configure(lm=lm, track_usage=True)
     if settings.resume is None:
         files.start(meta)
+    else:
+        files.mark_resumed(started.isoformat())
 
     def on_record(record: RunRecord, trace: dict) -> None:
         records.append(record)

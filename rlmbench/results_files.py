@@ -66,6 +66,9 @@ class ResultsFiles:
         self.traces_path.write_text("")
         _append_line(self.log_path, {"kind": "meta", **meta})
 
+    def mark_resumed(self, at: str) -> None:
+        _append_line(self.log_path, {"kind": "resumed", "at": at})
+
     def add_run(self, record: RunRecord, trace: dict) -> None:
         _append_line(self.log_path, {"kind": "record", **record.to_dict()})
         _append_line(self.traces_path, {"approach": record.approach, "run": record.run, **trace})
@@ -78,30 +81,39 @@ class ResultsFiles:
             "records": [r.to_dict() for r in records],
         })
 
-    def load(self) -> tuple[dict, list[RunRecord]]:
-        """The meta line and the recorded runs of the log. A torn last line (a kill mid-write) is ignored."""
+    def load_for_resume(self) -> tuple[dict, list[RunRecord]]:
+        """The meta line and the recorded runs of the log.
+
+        A torn last line (a kill in the middle of a write) is cut off the file, so the lines
+        the resumed invocation appends start on a line of their own.
+        """
         try:
-            lines = self.log_path.read_text().splitlines()
+            text = self.log_path.read_text()
         except OSError as exc:
             raise ResumeError(f"cannot read {self.log_path}: {exc.strerror or exc}") from exc
+        if text and not text.endswith("\n"):
+            text = text[:text.rfind("\n") + 1]
+            with self.log_path.open("r+") as handle:
+                handle.truncate(len(text.encode()))
+        lines = text.splitlines()
         entries = []
         for number, line in enumerate(lines, 1):
             try:
                 entries.append(json.loads(line))
             except json.JSONDecodeError:
-                if number == len(lines):
-                    break
                 raise ResumeError(f"{self.log_path} line {number} is not JSON; it is not a results log") from None
         if not entries or entries[0].get("kind") != "meta":
             raise ResumeError(f"{self.log_path} does not start with a meta line; it is not a results log")
         records = {}
-        for entry in entries[1:]:
-            if entry.get("kind") == "record":
-                entry.pop("kind")
-                record = RunRecord.from_dict(entry)
-                records[(record.approach, record.run)] = record
         meta = dict(entries[0])
         meta.pop("kind")
+        for entry in entries[1:]:
+            kind = entry.pop("kind", None)
+            if kind == "record":
+                record = RunRecord.from_dict(entry)
+                records[(record.approach, record.run)] = record
+            elif kind == "resumed":
+                meta["resumed_at"] = [*meta.get("resumed_at", []), entry.get("at")]
         return meta, list(records.values())
 
 

@@ -177,6 +177,21 @@ class _RunState:
         return record, trace
 
 
+class _TrackedFactory:
+    """The run's interpreter factory, registering each interpreter with the run so a timeout can stop it.
+
+    RLM reads `execution_instructions` off its factory to describe the runtime in the action
+    prompt, so the wrapper carries the wrapped factory's text: the prompt stays DSPy's own.
+    """
+
+    def __init__(self, factory: Callable[[], Any], control: RunControl) -> None:
+        self._factory, self._control = factory, control
+        self.execution_instructions = getattr(factory, "execution_instructions", "")
+
+    def __call__(self) -> Any:
+        return self._control.track(self._factory())
+
+
 def _execute(state: _RunState, lm: dspy.LM, config: ApproachConfig,
              sandboxes: SandboxSupply | None) -> tuple[RunRecord, dict]:
     """The body of one run, in its own thread. Never raises for a run failure."""
@@ -185,7 +200,7 @@ def _execute(state: _RunState, lm: dspy.LM, config: ApproachConfig,
     factory = sandboxes if sandboxes is not None and uses_sandbox else config.interpreter_factory
     if sandboxes is not None and uses_sandbox:
         sandboxes.reserve()
-    config = replace(config, interpreter_factory=lambda: state.control.track(factory()))
+    config = replace(config, interpreter_factory=_TrackedFactory(factory, state.control))
     tools = make_tools(state.scenario, state.ledger.record)
     output = None
     failure = None

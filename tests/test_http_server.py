@@ -22,6 +22,9 @@ def test_all_approaches_reach_a_local_server_and_honour_max_tokens(tmp_path):
     # llama.cpp's server ignores max_completion_tokens; the limit must arrive as max_tokens.
     assert all(body.get("max_tokens") == 1234 and "max_completion_tokens" not in body for body in server.requests)
     assert "not any model's quality" not in result.stdout  # only oracle runs carry the oracle notice
+    # The RLM's action prompt describes the sandbox in DSPy's own words, through the harness's factory.
+    actions = [json.dumps(b) for b in server.requests if "SUBMIT(" in json.dumps(b)]
+    assert actions and all("Python runs in Pyodide/WebAssembly" in a for a in actions)
 
 
 def _without_code(body, system, user):

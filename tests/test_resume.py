@@ -28,6 +28,10 @@ def test_resume_skips_recorded_runs_and_appends_new_ones(tmp_path):
     assert summary_row(resumed.stdout, "Successful runs")[0] == "2 / 2"
     assert "Resumed 1 time(s)" in resumed.stdout
 
+    again = run_script([*ARGS, "--runs", "3", "--resume", "r.jsonl"], tmp_path)
+    assert again.returncode == 0, again.stderr[-2000:]
+    assert "Resumed 2 time(s)" in again.stdout and summary_row(again.stdout, "Successful runs")[0] == "3 / 3"
+
 
 def test_resume_refuses_different_settings_in_one_line(tmp_path):
     assert run_script([*ARGS, "--runs", "1", "--output", "r.json"], tmp_path).returncode == 0
