@@ -34,10 +34,6 @@ class RunControl:
         self._interpreters: list[Any] = []
         self.pacing_wait_s = 0.0
 
-    @property
-    def cancelled(self) -> bool:
-        return self._cancelled.is_set()
-
     def check(self) -> None:
         if self._cancelled.is_set():
             raise RunCancelled("the run's time budget (--timeout) ran out")
