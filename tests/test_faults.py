@@ -9,7 +9,7 @@ import os
 import dspy
 import pytest
 
-from helpers import deno_children
+from helpers import deno_children, summary_row
 from openai_server import OpenAICompatibleServer, always, every_other
 from rlmbench.oracle import respond
 from rlmbench.approaches import ApproachConfig, Case
@@ -132,6 +132,9 @@ def test_tpm_pacing_waits_instead_of_exceeding_the_budget():
     assert record.ok and record.lm_calls == 2
     assert record.pacing_wait_s > 0  # the second call had to wait for the window to clear
     assert record.wall_time_s >= record.pacing_wait_s
+    meta = {"model": {"model": "oracle", "tokens_per_minute": 2500}, "runs": 1, "dspy_version": dspy.__version__}
+    (wait,) = summary_row(render_summary([record], ["rlm"], meta, []), "Pacing wait (--tpm), in wall time")
+    assert wait.endswith("s (n=1, no sd)") and float(wait.split()[0]) > 0
 
 
 def test_concurrent_runs_each_get_their_own_record_and_sandbox():
