@@ -18,7 +18,6 @@ from rlmbench.findings import FINDING_FIELDS, DrugPair, ReportedContraindication
 from rlmbench.sandbox import OfflinePythonInterpreter
 
 APPROACHES = ("react", "rlm", "hybrid", "react_v2")
-DEFAULT_APPROACHES = ("react", "rlm", "hybrid")
 SANDBOX_APPROACHES = frozenset({"rlm", "hybrid"})
 APPROACH_LABELS = {
     "react": "ReAct",
