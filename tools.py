@@ -58,6 +58,15 @@ def required_pairs(medications: list[str] | tuple[str, ...]) -> list[tuple[str, 
     return [tuple(sorted(p)) for p in itertools.combinations(meds, 2)]
 
 
+def describe_interaction(drug_a: str, drug_b: str, found: Interaction) -> str:
+    """How the database states an interaction: the tool's answer, and the GEPA reference text."""
+    return f"{found.severity.upper()} interaction between {drug_a} and {drug_b}: {found.details}"
+
+
+def describe_contraindication(drug: str, condition: str, details: str) -> str:
+    return f"CONTRAINDICATED: {drug} in {condition}. {details}"
+
+
 def required_condition_checks(
     medications: list[str] | tuple[str, ...], conditions: list[str] | tuple[str, ...]
 ) -> list[tuple[str, str]]:
@@ -169,7 +178,7 @@ def make_tools(scenario: Scenario = DEFAULT_SCENARIO, record: ToolRecorder = _no
         found = scenario.interaction(a, b)
         if found is None:
             return f"No known interaction between {a} and {b} in the database."
-        return f"{found.severity.upper()} interaction between {a} and {b}: {found.details}"
+        return describe_interaction(a, b, found)
 
     def check_contraindication(drug: str, condition: str) -> str:
         """Check whether a drug is contraindicated in a patient condition."""
@@ -183,7 +192,7 @@ def make_tools(scenario: Scenario = DEFAULT_SCENARIO, record: ToolRecorder = _no
         found = scenario.contraindication(d, c)
         if found is None:
             return f"No contraindication recorded for {d} in {c}."
-        return f"CONTRAINDICATED: {d} in {c}. {found}"
+        return describe_contraindication(d, c, found)
 
     def get_drug_class(drug: str) -> str:
         """Return the pharmacological class of a drug."""

@@ -14,7 +14,7 @@ from typing import Literal
 import pydantic
 
 from rlmbench.ledger import ToolCall, pairs_called
-from tools import Scenario, normalise_name
+from tools import Scenario, normalise_name, required_condition_checks, required_pairs
 
 RiskLevel = Literal["low", "moderate", "high"]
 FINDING_FIELDS = ("interactions", "contraindications", "pairs_without_interaction", "overall_risk")
@@ -38,10 +38,8 @@ class DrugPair(pydantic.BaseModel):
 
 def expected_risk(scenario: Scenario, medications: list[str], conditions: list[str]) -> RiskLevel:
     """The rule the README states: high with a major interaction or a contraindication, moderate with a moderate one."""
-    meds = [normalise_name(m) for m in medications]
-    severities = {scenario.interaction(a, b).severity for i, a in enumerate(meds) for b in meds[i + 1:]
-                  if scenario.interaction(a, b)}
-    contraindicated = any(scenario.contraindication(d, normalise_name(c)) for d in meds for c in conditions)
+    severities = {found.severity for a, b in required_pairs(medications) if (found := scenario.interaction(a, b))}
+    contraindicated = any(scenario.contraindication(d, c) for d, c in required_condition_checks(medications, conditions))
     if "major" in severities or contraindicated:
         return "high"
     return "moderate" if "moderate" in severities else "low"
@@ -65,11 +63,10 @@ def _ratio(numerator: int, denominator: int) -> float | None:
 def score_findings(findings: dict, scenario: Scenario, medications: list[str], conditions: list[str],
                    calls: list[ToolCall]) -> dict:
     """Per-run accuracy of the structured report. A ratio with nothing to divide by is None, not a made-up 1.0."""
-    meds = sorted({normalise_name(m) for m in medications})
-    conds = sorted({normalise_name(c) for c in conditions})
-    true_pairs = {tuple(sorted((a, b))): scenario.interaction(a, b).severity
-                  for i, a in enumerate(meds) for b in meds[i + 1:] if scenario.interaction(a, b)}
-    true_contra = {(d, c) for d in meds for c in conds if scenario.contraindication(d, c)}
+    true_pairs = {(a, b): found.severity for a, b in required_pairs(medications)
+                  if (found := scenario.interaction(a, b))}
+    true_contra = {(d, c) for d, c in required_condition_checks(medications, conditions)
+                   if scenario.contraindication(d, c)}
 
     reported = {}
     for item in findings.get("interactions") or []:
@@ -95,5 +92,5 @@ def score_findings(findings: dict, scenario: Scenario, medications: list[str], c
         "claimed_safe_never_checked": len(cleared - checked),
         "claimed_safe_but_interacting": len(cleared & set(true_pairs)),
         "overall_risk": findings.get("overall_risk"),
-        "expected_risk": expected_risk(scenario, meds, conds),
+        "expected_risk": expected_risk(scenario, medications, conditions),
     }

@@ -19,7 +19,7 @@ import dspy
 
 from rlmbench.approaches import ApproachConfig, build_rlm
 from rlmbench.ledger import ToolCall, ToolLedger, measure_coverage
-from tools import DEFAULT_SCENARIO, Scenario, make_tools
+from tools import DEFAULT_SCENARIO, Scenario, describe_contraindication, describe_interaction, make_tools
 
 _CURRENT_LEDGER: contextvars.ContextVar[ToolLedger | None] = contextvars.ContextVar("rlmbench_ledger", default=None)
 
@@ -72,12 +72,12 @@ def reference_assessment(example: dspy.Example, scenario: Scenario = DEFAULT_SCE
         for b in meds[i + 1:]:
             found = scenario.interaction(a, b)
             if found:
-                lines.append(f"{found.severity.upper()} interaction between {a} and {b}: {found.details}")
+                lines.append(describe_interaction(a, b, found))
     for d in meds:
         for c in conds:
             found = scenario.contraindication(d, c)
             if found:
-                lines.append(f"CONTRAINDICATED: {d} in {c}. {found}")
+                lines.append(describe_contraindication(d, c, found))
     if not lines:
         lines.append("No interactions or contraindications in the database for this regimen.")
     return "\n".join(lines)
