@@ -19,18 +19,14 @@ import matplotlib.pyplot as plt  # noqa: E402
 from rlmbench.approaches import APPROACH_LABELS  # noqa: E402
 from rlmbench.oracle import ORACLE_MODEL_NAME  # noqa: E402
 from rlmbench.runner import RunRecord  # noqa: E402
-from rlmbench.sweep import fit_exponent, token_points  # noqa: E402
+from rlmbench.report import covered_share  # noqa: E402
+from rlmbench.sweep import fit_exponent, size_means, token_points  # noqa: E402
 
 
 def _title(meta: dict, what: str) -> str:
     model = meta["model"]["model"]
     suffix = " (offline oracle: architecture cost only, not model quality)" if model == ORACLE_MODEL_NAME else ""
     return f"{what}: {model}{suffix}\nSimulated data, not medical advice"
-
-
-def _coverage(record: RunRecord) -> float:
-    c = record.coverage
-    return 100 * (c["pairs_covered"] + c["conditions_covered"]) / max(1, c["pairs_required"] + c["conditions_required"])
 
 
 def _bars(ax, labels: list[str], values: list[list[float]], ylabel: str, errors: bool = False) -> None:
@@ -50,7 +46,7 @@ def _benchmark_chart(records: list[RunRecord], approaches: list[str], meta: dict
     labels = [APPROACH_LABELS[a].replace(" + ", "\n+ ") for a in approaches]
     by = {a: [r for r in records if r.approach == a] for a in approaches}
     fig, axes = plt.subplots(1, 3, figsize=(14, 4.8))
-    _bars(axes[0], labels, [[_coverage(r) for r in by[a]] for a in approaches], "checks covered per run (%)")
+    _bars(axes[0], labels, [[100 * covered_share(r) for r in by[a]] for a in approaches], "checks covered per run (%)")
     axes[0].set_ylim(0, 110)
     _bars(axes[1], labels, [[r.prompt_tokens + r.completion_tokens for r in by[a]] for a in approaches],
           "tokens per run (prompt + completion)")
@@ -75,12 +71,8 @@ def _sweep_chart(records: list[RunRecord], approaches: list[str], meta: dict, pa
         k = fit_exponent(points)
         label = APPROACH_LABELS[a] + (f" (k = {k:.2f})" if k is not None else "")
         axes[0].plot([c for c, _ in points], [t for _, t in points], style, label=label, markersize=7, alpha=0.85)
-        calls = {}
-        for r in records:
-            if r.approach == a and r.ok:
-                calls.setdefault(r.coverage["pairs_required"] + r.coverage["conditions_required"], []).append(r.lm_calls)
-        xs = sorted(calls)
-        axes[1].plot(xs, [statistics.fmean(calls[x]) for x in xs], style, label=APPROACH_LABELS[a], markersize=7,
+        calls = size_means(records, a, lambda r: r.lm_calls)
+        axes[1].plot([c for c, _ in calls], [n for _, n in calls], style, label=APPROACH_LABELS[a], markersize=7,
                      alpha=0.85)
     for ax, ylabel in ((axes[0], "tokens per run (prompt + completion)"), (axes[1], "LM calls per run")):
         ax.set_xscale("log")

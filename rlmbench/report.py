@@ -13,6 +13,16 @@ from rlmbench.approaches import APPROACH_LABELS
 from rlmbench.runner import RunRecord
 
 
+def required_checks(record: RunRecord) -> int:
+    return record.coverage["pairs_required"] + record.coverage["conditions_required"]
+
+
+def covered_share(record: RunRecord) -> float:
+    """The share of the required checks the run really made (0 to 1)."""
+    c = record.coverage
+    return (c["pairs_covered"] + c["conditions_covered"]) / max(1, required_checks(record))
+
+
 def _mean_sd(values: list[float], unit: str = "s", digits: int = 2) -> str:
     if not values:
         return "n/a"

@@ -16,11 +16,12 @@ from __future__ import annotations
 import math
 import statistics
 from dataclasses import dataclass, replace
+from typing import Callable
 
 import numpy as np
 
 from rlmbench.approaches import APPROACH_LABELS, SANDBOX_APPROACHES, ApproachConfig, Case
-from rlmbench.report import render_table
+from rlmbench.report import covered_share, render_table, required_checks
 from rlmbench.runner import RunRecord, run_benchmark
 from rlmbench.sandbox import SandboxSupply
 from rlmbench.synthetic import Size, synthetic_scenario
@@ -32,7 +33,6 @@ STEP_HEADROOM = 5  # the default case gives ReAct 40 steps for 35 checks; the sw
 
 @dataclass
 class SweepResult:
-    records: list[RunRecord]
     skipped: dict[str, list[str]]  # approach -> sizes it did not run
     interrupted: bool
 
@@ -47,7 +47,6 @@ def run_sweep(approaches: list[str], sizes: tuple[Size, ...], runs: int, lm, con
     plan = planned_runs(approaches, sizes, react_limit)
     if sandboxes is not None:
         sandboxes.expect(runs * sum(len(plan[a]) for a in approaches if a in SANDBOX_APPROACHES))
-    records: list[RunRecord] = []
     for size in sizes:
         chosen = [a for a in approaches if size in plan[a]]
         if not chosen:
@@ -58,23 +57,18 @@ def run_sweep(approaches: list[str], sizes: tuple[Size, ...], runs: int, lm, con
 
         def tagged(record: RunRecord, trace: dict, size: Size = size) -> None:
             record.case = str(size)
-            records.append(record)
             on_record(record, {"case": str(size), **trace})
 
         _, interrupted = run_benchmark(chosen, runs, case, lm, size_config, tagged, scenario=scenario,
                                        sandboxes=sandboxes, timeout=timeout, concurrency=concurrency,
                                        expect_sandboxes=False)
         if interrupted:
-            return SweepResult(records, _skipped(plan, sizes), True)
-    return SweepResult(records, _skipped(plan, sizes), False)
+            return SweepResult(_skipped(plan, sizes), True)
+    return SweepResult(_skipped(plan, sizes), False)
 
 
 def _skipped(plan: dict[str, list[Size]], sizes: tuple[Size, ...]) -> dict[str, list[str]]:
     return {a: [str(s) for s in sizes if s not in ran] for a, ran in plan.items() if len(ran) < len(sizes)}
-
-
-def _checks(record: RunRecord) -> int:
-    return record.coverage["pairs_required"] + record.coverage["conditions_required"]
 
 
 def fit_exponent(points: list[tuple[int, float]]) -> float | None:
@@ -87,13 +81,19 @@ def fit_exponent(points: list[tuple[int, float]]) -> float | None:
     return float(np.polyfit(x, y, 1)[0])
 
 
-def token_points(records: list[RunRecord], approach: str) -> list[tuple[int, float]]:
-    """(checks, mean total tokens) per size, over the successful runs of the approach."""
-    by_checks: dict[int, list[int]] = {}
+def size_means(records: list[RunRecord], approach: str,
+               value: Callable[[RunRecord], float]) -> list[tuple[int, float]]:
+    """(checks, mean of `value`) per size, over the successful runs of the approach."""
+    by_checks: dict[int, list[float]] = {}
     for r in records:
         if r.approach == approach and r.ok:
-            by_checks.setdefault(_checks(r), []).append(r.prompt_tokens + r.completion_tokens)
+            by_checks.setdefault(required_checks(r), []).append(value(r))
     return sorted((c, statistics.fmean(v)) for c, v in by_checks.items())
+
+
+def token_points(records: list[RunRecord], approach: str) -> list[tuple[int, float]]:
+    """(checks, mean total tokens) per size: what the growth exponent is fitted to."""
+    return size_means(records, approach, lambda r: r.prompt_tokens + r.completion_tokens)
 
 
 def fits(records: list[RunRecord], approaches: list[str]) -> dict[str, dict]:
@@ -118,7 +118,7 @@ def render_sweep(records: list[RunRecord], approaches: list[str], sizes: tuple[S
             if not runs:
                 continue
             ok = [r for r in runs if r.ok]
-            covered = [(r.coverage["pairs_covered"] + r.coverage["conditions_covered"]) / _checks(r) for r in runs]
+            covered = [covered_share(r) for r in runs]
             rows.append((str(size), [
                 str(size.checks), APPROACH_LABELS[a], f"{len(ok)}/{len(runs)}",
                 f"{100 * statistics.fmean(covered):.0f}%",
