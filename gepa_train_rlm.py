@@ -16,9 +16,9 @@ from pathlib import Path
 import rlmbench  # noqa: F401  (sets the offline environment before DSPy loads)
 from dotenv import find_dotenv, load_dotenv
 
-from rlmbench.cli_args import non_negative_int, positive_int
+from rlmbench.cli_args import add_provider_args, add_rlm_limit_args, model_settings, non_negative_int, positive_int
 from rlmbench.gepa_compile import CompileSettings, run
-from rlmbench.models import DEFAULT_MAX_TOKENS, DEFAULT_MODEL, ModelSettings
+from rlmbench.models import DEFAULT_MODEL
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -29,10 +29,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--program-model", default=DEFAULT_MODEL, help=f"model the RLM runs on (default {DEFAULT_MODEL})")
     parser.add_argument("--reflection-model", default=DEFAULT_MODEL,
                         help=f"model GEPA reflects and proposes instructions with (default {DEFAULT_MODEL})")
-    parser.add_argument("--api-base", help="OpenAI-compatible server for both models")
-    parser.add_argument("--api-key", help="API key for --api-base or the provider (default: from the environment)")
-    parser.add_argument("--max-tokens", type=positive_int, default=DEFAULT_MAX_TOKENS)
-    parser.add_argument("--retries", type=non_negative_int, default=3)
+    add_provider_args(parser, "OpenAI-compatible server for both models")
     parser.add_argument("--metric", choices=("coverage", "semantic_f1"), default="coverage",
                         help="coverage: deterministic, from the tool calls (default); semantic_f1: DSPy's SemanticF1 "
                              "judged by the reflection model (costs LM calls)")
@@ -43,8 +40,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                         help="GEPA's run directory: run again with the same one to resume an interrupted compile")
     parser.add_argument("--output", type=Path, default=Path("compiled/rlm_gepa.json"),
                         help="where the compiled program is saved (default compiled/rlm_gepa.json)")
-    parser.add_argument("--rlm-max-iters", type=positive_int, default=10)
-    parser.add_argument("--rlm-max-llm-calls", type=positive_int, default=20)
+    add_rlm_limit_args(parser)
     return parser.parse_args(argv)
 
 
@@ -52,13 +48,9 @@ def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     load_dotenv(find_dotenv(usecwd=True))
 
-    def model(name: str) -> ModelSettings:
-        return ModelSettings(model=name, api_base=args.api_base, api_key=args.api_key,
-                             max_tokens=args.max_tokens, retries=args.retries)
-
     return run(CompileSettings(
-        program=model(args.program_model),
-        reflection=model(args.reflection_model),
+        program=model_settings(args, args.program_model),
+        reflection=model_settings(args, args.reflection_model),
         metric=args.metric,
         max_metric_calls=args.max_metric_calls,
         seed=args.seed,

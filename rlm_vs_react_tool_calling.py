@@ -17,9 +17,16 @@ import rlmbench  # noqa: F401  (sets the offline environment before DSPy loads)
 from dotenv import find_dotenv, load_dotenv
 
 from rlmbench.approaches import APPROACHES, ApproachConfig
-from rlmbench.cli_args import non_negative_int, positive_int, positive_seconds
+from rlmbench.cli_args import (
+    add_provider_args,
+    add_rlm_limit_args,
+    model_settings,
+    non_negative_int,
+    positive_int,
+    positive_seconds,
+)
 from rlmbench.benchmark import BenchmarkSettings, run
-from rlmbench.models import DEFAULT_MAX_TOKENS, DEFAULT_MODEL, ModelSettings
+from rlmbench.models import DEFAULT_MODEL
 from rlmbench.sweep import DEFAULT_REACT_LIMIT
 from rlmbench.synthetic import DEFAULT_SWEEP, parse_sizes
 
@@ -46,19 +53,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--runs", type=positive_int, default=3, help="uncached runs per approach (default 3)")
     parser.add_argument("--model", default=DEFAULT_MODEL,
                         help=f"DSPy/LiteLLM model string, or 'oracle' for the offline model (default {DEFAULT_MODEL})")
-    parser.add_argument("--api-base", help="base URL of an OpenAI-compatible server (vLLM, Ollama, llama.cpp, LM Studio)")
-    parser.add_argument("--api-key", help="API key for --api-base or the provider (default: from the environment)")
-    parser.add_argument("--max-tokens", type=positive_int, default=DEFAULT_MAX_TOKENS,
-                        help=f"completion token limit per LM call (default {DEFAULT_MAX_TOKENS})")
-    parser.add_argument("--retries", type=non_negative_int, default=3,
-                        help="retries DSPy makes for a transient provider error (default 3)")
+    add_provider_args(parser, "base URL of an OpenAI-compatible server (vLLM, Ollama, llama.cpp, LM Studio)")
     parser.add_argument("--approaches", type=approach_list, default=APPROACHES,
                         help=f"comma-separated subset of {','.join(APPROACHES)} (default: all)")
     parser.add_argument("--react-max-iters", type=positive_int, default=40,
                         help="ReAct step limit; 35 checks need at least 36 (default 40; DSPy's own default is 20)")
-    parser.add_argument("--rlm-max-iters", type=positive_int, default=10, help="RLM REPL iterations (default 10)")
-    parser.add_argument("--rlm-max-llm-calls", type=positive_int, default=20,
-                        help="sub-LLM calls an RLM run may make from its code (default 20)")
+    add_rlm_limit_args(parser)
     parser.add_argument("--cold-sandbox", action="store_true",
                         help="boot each RLM sandbox inside its run's wall time instead of from a warm pool")
     parser.add_argument("--timeout", type=positive_seconds,
@@ -97,9 +97,7 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     load_dotenv(find_dotenv(usecwd=True))  # the .env of the directory the user runs from
     settings = BenchmarkSettings(
-        model=ModelSettings(model=args.model, api_base=args.api_base, api_key=args.api_key,
-                            max_tokens=args.max_tokens, retries=args.retries,
-                            timeout=args.timeout, tokens_per_minute=args.tpm),
+        model=model_settings(args, args.model, timeout=args.timeout, tokens_per_minute=args.tpm),
         approaches=args.approaches,
         runs=args.runs,
         approach_config=ApproachConfig(react_max_iters=args.react_max_iters, rlm_max_iters=args.rlm_max_iters,

@@ -1,8 +1,12 @@
-"""Argument types shared by the command-line scripts, so bad input is an argparse error, not a traceback."""
+"""Arguments shared by the command-line scripts: types that turn bad input into an argparse error,
+not a traceback, and the provider and RLM flags both scripts take, defined once."""
 
 from __future__ import annotations
 
 import argparse
+
+from rlmbench.approaches import ApproachConfig
+from rlmbench.models import ModelSettings
 
 
 def _whole_number(text: str) -> int:
@@ -34,3 +38,29 @@ def positive_seconds(text: str) -> float:
     if not value > 0 or value == float("inf"):
         raise argparse.ArgumentTypeError(f"must be a positive number of seconds, got {text}")
     return value
+
+
+def add_provider_args(parser: argparse.ArgumentParser, api_base_help: str) -> None:
+    """--api-base, --api-key, --max-tokens, --retries: how to reach the model, with ModelSettings' defaults."""
+    defaults = ModelSettings()
+    parser.add_argument("--api-base", help=api_base_help)
+    parser.add_argument("--api-key", help="API key for --api-base or the provider (default: from the environment)")
+    parser.add_argument("--max-tokens", type=positive_int, default=defaults.max_tokens,
+                        help=f"completion token limit per LM call (default {defaults.max_tokens})")
+    parser.add_argument("--retries", type=non_negative_int, default=defaults.retries,
+                        help=f"retries DSPy makes for a transient provider error (default {defaults.retries})")
+
+
+def add_rlm_limit_args(parser: argparse.ArgumentParser) -> None:
+    """--rlm-max-iters, --rlm-max-llm-calls, with ApproachConfig's defaults."""
+    defaults = ApproachConfig()
+    parser.add_argument("--rlm-max-iters", type=positive_int, default=defaults.rlm_max_iters,
+                        help=f"RLM REPL iterations (default {defaults.rlm_max_iters})")
+    parser.add_argument("--rlm-max-llm-calls", type=positive_int, default=defaults.rlm_max_llm_calls,
+                        help=f"sub-LLM calls an RLM run may make from its code (default {defaults.rlm_max_llm_calls})")
+
+
+def model_settings(args: argparse.Namespace, model: str, **extra) -> ModelSettings:
+    """The ModelSettings for `model` from the provider flags added by add_provider_args."""
+    return ModelSettings(model=model, api_base=args.api_base, api_key=args.api_key,
+                         max_tokens=args.max_tokens, retries=args.retries, **extra)
