@@ -1,10 +1,10 @@
-"""Compile the RLM agent with dspy.GEPA against a deterministic tool-call coverage metric.
+"""Compile the RLM agent with dspy.GEPA against a deterministic tool-call coverage metric, on any task.
 
     uv run python gepa_train_rlm.py --dry-run                                  # no LLM call
     uv run python gepa_train_rlm.py --program-model oracle --reflection-model oracle --max-metric-calls 6
     uv run python gepa_train_rlm.py --max-metric-calls 6 --metric coverage     # Groq, needs GROQ_API_KEY
 
-SIMULATED DATA - not medical advice; never use it for clinical decisions.
+The built-in tasks hold SIMULATED DATA: never use them for clinical or any other real decisions.
 """
 
 from __future__ import annotations
@@ -16,13 +16,22 @@ from pathlib import Path
 import rlmbench  # noqa: F401  (sets the offline environment before DSPy loads)
 from dotenv import find_dotenv, load_dotenv
 
-from rlmbench.cli_args import add_provider_args, add_rlm_limit_args, model_settings, non_negative_int, positive_int
+from rlmbench.cli_args import (
+    add_provider_args,
+    add_rlm_limit_args,
+    add_task_arg,
+    load_task_arg,
+    model_settings,
+    non_negative_int,
+    positive_int,
+)
 from rlmbench.gepa_compile import CompileSettings, run
 from rlmbench.models import DEFAULT_MODEL
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    add_task_arg(parser)
     parser.add_argument("--dry-run", action="store_true",
                         help="build the datasets, program and metric, score one hand-made prediction, print the "
                              "configuration and budget, and exit without any LM call")
@@ -46,9 +55,13 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
+    task = load_task_arg(args.task)
+    if task is None:
+        return 2
     load_dotenv(find_dotenv(usecwd=True))
 
     return run(CompileSettings(
+        task=task,
         program=model_settings(args, args.program_model),
         reflection=model_settings(args, args.reflection_model),
         metric=args.metric,

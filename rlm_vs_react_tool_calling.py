@@ -1,10 +1,12 @@
-"""Benchmark: ReAct vs RLM Direct vs RLM-planner + ReAct-executor vs ReActV2 on a simulated drug database.
+"""Benchmark: ReAct vs RLM Direct vs RLM-planner + ReAct-executor vs ReActV2 on a task of checks.
 
-    uv run python rlm_vs_react_tool_calling.py --model oracle --runs 3           # offline
+    uv run python rlm_vs_react_tool_calling.py --model oracle --runs 3           # offline, the drug task
+    uv run python rlm_vs_react_tool_calling.py --list-tasks                      # the built-in tasks
+    uv run python rlm_vs_react_tool_calling.py --task compliance --model oracle  # another task
     uv run python rlm_vs_react_tool_calling.py --runs 3                          # Groq, needs GROQ_API_KEY
     uv run python rlm_vs_react_tool_calling.py --model oracle --scale --plot     # scale sweep and charts
 
-SIMULATED DATA - not medical advice; never use it for clinical decisions.
+The built-in tasks hold SIMULATED DATA: never use them for clinical or any other real decisions.
 """
 
 from __future__ import annotations
@@ -16,19 +18,23 @@ from pathlib import Path
 import rlmbench  # noqa: F401  (sets the offline environment before DSPy loads)
 from dotenv import find_dotenv, load_dotenv
 
-from rlmbench.approaches import APPROACHES, ApproachConfig
+from rlmbench.approaches import APPROACHES, DEFAULT_REACT_LIMIT, STEP_HEADROOM, ApproachConfig
+from rlmbench.benchmark import EXIT_CONFIG, BenchmarkSettings, run
 from rlmbench.cli_args import (
     add_provider_args,
     add_rlm_limit_args,
+    add_task_arg,
+    load_task_arg,
     model_settings,
     non_negative_int,
     positive_int,
     positive_seconds,
 )
-from rlmbench.benchmark import BenchmarkSettings, run
 from rlmbench.models import DEFAULT_MODEL
-from rlmbench.sweep import DEFAULT_REACT_LIMIT
-from rlmbench.synthetic import DEFAULT_SWEEP, parse_sizes
+from rlmbench.sizes import sweep_sizes
+from rlmbench.task_listing import render_task_list
+
+BARE_SCALE = "default"
 
 
 def approach_list(text: str) -> tuple[str, ...]:
@@ -41,23 +47,24 @@ def approach_list(text: str) -> tuple[str, ...]:
     return names
 
 
-def size_list(text: str):
-    try:
-        return parse_sizes(text)
-    except ValueError as exc:
-        raise argparse.ArgumentTypeError(str(exc)) from None
-
-
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    add_task_arg(parser)
+    parser.add_argument("--list-tasks", action="store_true",
+                        help="list the built-in tasks (lists, sizes, required checks) and exit")
     parser.add_argument("--runs", type=positive_int, default=3, help="uncached runs per approach (default 3)")
     parser.add_argument("--model", default=DEFAULT_MODEL,
                         help=f"DSPy/LiteLLM model string, or 'oracle' for the offline model (default {DEFAULT_MODEL})")
     add_provider_args(parser, "base URL of an OpenAI-compatible server (vLLM, Ollama, llama.cpp, LM Studio)")
     parser.add_argument("--approaches", type=approach_list, default=APPROACHES,
                         help=f"comma-separated subset of {','.join(APPROACHES)} (default: all)")
-    parser.add_argument("--react-max-iters", type=positive_int, default=40,
-                        help="ReAct step limit; 35 checks need at least 36 (default 40; DSPy's own default is 20)")
+    parser.add_argument("--react-max-iters", type=positive_int,
+                        help=f"ReAct step limit (default: the task's required checks + {STEP_HEADROOM}, which is 40 "
+                             "for drugs; DSPy's own default is 20)")
+    parser.add_argument("--react-limit", "--sweep-react-limit", dest="react_limit", type=positive_int,
+                        default=DEFAULT_REACT_LIMIT, metavar="CHECKS",
+                        help="skip approaches that make one LM call per check (ReAct, hybrid) on a task or sweep "
+                             f"size with more required checks than this (default {DEFAULT_REACT_LIMIT})")
     add_rlm_limit_args(parser)
     parser.add_argument("--cold-sandbox", action="store_true",
                         help="boot each RLM sandbox inside its run's wall time instead of from a warm pool")
@@ -73,30 +80,40 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--resume", type=Path, metavar="FILE",
                         help="continue an earlier invocation from its results .jsonl (or .json): runs already "
                              "recorded are skipped, new ones are appended to the same files")
-    parser.add_argument("--scale", type=size_list, nargs="?", const=DEFAULT_SWEEP, metavar="SIZES",
-                        help="scale sweep on generated patients instead of the default one: comma-separated "
-                             "DRUGSxCONDITIONS sizes (bare --scale: "
-                             + ",".join(str(s) for s in DEFAULT_SWEEP) + ")")
-    parser.add_argument("--sweep-react-limit", type=positive_int, default=DEFAULT_REACT_LIMIT, metavar="CHECKS",
-                        help="in a sweep, skip one-call-per-check approaches (ReAct, hybrid) above this many "
-                             f"required checks (default {DEFAULT_REACT_LIMIT})")
-    parser.add_argument("--seed", type=non_negative_int, default=0, help="seed of the sweep's generated databases")
+    parser.add_argument("--scale", nargs="?", const=BARE_SCALE, metavar="SIZES",
+                        help="scale sweep on generated cases of the task instead of its own lists: comma-separated "
+                             "sizes, one length per list (16x6 = 16 medications x 6 conditions for drugs); bare "
+                             "--scale: the task's default sizes")
+    parser.add_argument("--seed", type=non_negative_int, default=0, help="seed of the sweep's generated tasks")
     parser.add_argument("--plot", action="store_true", help="also write PNG charts next to the results file")
-    parser.add_argument("--output", type=Path, help="results JSON path (default results/results_<time>_<model>.json)")
+    parser.add_argument("--output", type=Path,
+                        help="results JSON path (default results/results_<time>_<task>_<model>.json)")
     return parser.parse_args(argv)
 
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
+    if args.list_tasks:
+        print(render_task_list())
+        return 0
     if args.resume and args.output:
         print("error: --resume writes to the files it continues; leave out --output", file=sys.stderr)
-        return 2
+        return EXIT_CONFIG
     if args.resume and args.scale:
-        print("error: --resume continues the default benchmark, not a --scale sweep; run the sweep again",
-              file=sys.stderr)
-        return 2
+        print("error: --resume continues the benchmark, not a --scale sweep; run the sweep again", file=sys.stderr)
+        return EXIT_CONFIG
+    task = load_task_arg(args.task)
+    if task is None:
+        return EXIT_CONFIG
+    try:
+        sweep = None if args.scale is None else sweep_sizes(task.schema, None if args.scale == BARE_SCALE
+                                                            else args.scale)
+    except ValueError as exc:
+        print(f"error: --scale: {exc}", file=sys.stderr)
+        return EXIT_CONFIG
     load_dotenv(find_dotenv(usecwd=True))  # the .env of the directory the user runs from
     settings = BenchmarkSettings(
+        task=task,
         model=model_settings(args, args.model, timeout=args.timeout, tokens_per_minute=args.tpm),
         approaches=args.approaches,
         runs=args.runs,
@@ -107,8 +124,8 @@ def main(argv: list[str] | None = None) -> int:
         timeout=args.timeout,
         concurrency=args.concurrency,
         resume=args.resume,
-        sweep=args.scale,
-        sweep_react_limit=args.sweep_react_limit,
+        sweep=sweep,
+        react_limit=args.react_limit,
         seed=args.seed,
         plot=args.plot,
     )

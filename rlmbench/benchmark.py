@@ -6,22 +6,25 @@ import datetime as dt
 import platform
 import re
 import sys
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from pathlib import Path
 
 import dspy
 
-from rlmbench.approaches import APPROACH_LABELS, SANDBOX_APPROACHES, ApproachConfig, Case
+from dspy.primitives.code_interpreter import CodeInterpreterError
+
+from rlmbench.approaches import DEFAULT_REACT_LIMIT, REGISTRY, STEP_HEADROOM, ApproachConfig, fits
 from rlmbench.models import ModelSettings, build_lm, missing_key_message
 from rlmbench.oracle import ORACLE_NOTICE
-from rlmbench.report import render_summary
+from rlmbench.records import SCHEMA_VERSION, RunRecord
+from rlmbench.report import label, render_summary
 from rlmbench.results_files import ResultsFiles, ResumeError, check_resumable
-from rlmbench.runner import RunRecord, run_benchmark
+from rlmbench.runner import run_benchmark
 from rlmbench.sandbox import SandboxSupply, check_deno
-from rlmbench.sweep import DEFAULT_REACT_LIMIT, fits, render_sweep, run_sweep
-from rlmbench.synthetic import Size
-from dspy.primitives.code_interpreter import CodeInterpreterError
-from tools import DEFAULT_SCENARIO, SIMULATED_DATA_NOTICE
+from rlmbench.sizes import Size
+from rlmbench.sweep import growth_fits, render_sweep, run_sweep
+from rlmbench.synthetic import checks_at
+from rlmbench.task import Task
 
 EXIT_CONFIG = 2
 EXIT_INTERRUPTED = 130
@@ -29,6 +32,7 @@ EXIT_INTERRUPTED = 130
 
 @dataclass(frozen=True)
 class BenchmarkSettings:
+    task: Task
     model: ModelSettings
     approaches: tuple[str, ...]
     runs: int
@@ -38,8 +42,8 @@ class BenchmarkSettings:
     timeout: float | None = None  # seconds of wall time per run
     concurrency: int = 1
     resume: Path | None = None
-    sweep: tuple[Size, ...] | None = None  # --scale: run on generated patients of these sizes instead
-    sweep_react_limit: int = DEFAULT_REACT_LIMIT
+    sweep: tuple[Size, ...] | None = None  # --scale: run on generated cases of these sizes instead
+    react_limit: int = DEFAULT_REACT_LIMIT
     seed: int = 0
     plot: bool = False
 
@@ -47,27 +51,33 @@ CONCURRENCY_NOTICE = ("Runs were executed {k} at a time: their wall times includ
                       "(CPU, sandboxes, provider queues) and are not comparable to sequential runs.")
 
 
-def default_output_path(model: str, now: dt.datetime, sweep: bool = False) -> Path:
+def default_output_path(task: str, model: str, now: dt.datetime, sweep: bool = False) -> Path:
     slug = re.sub(r"[^A-Za-z0-9.]+", "-", model).strip("-")
-    return Path("results") / f"results_{now:%Y%m%d_%H%M%S}_{slug}{'_sweep' if sweep else ''}.json"
+    return Path("results") / f"results_{now:%Y%m%d_%H%M%S}_{task}_{slug}{'_sweep' if sweep else ''}.json"
 
 
 def _progress(record: RunRecord, total: int) -> None:
-    cov = record.coverage
-    outcome = "ok" if record.ok else f"FAILED ({record.failure['category']}: {record.failure['type']})"
+    outcome = "ok" if record.ok else f"FAILED ({record.failure.category}: {record.failure.type})"
     where = f" {record.case}" if record.case else ""
     print(
-        f"[{APPROACH_LABELS[record.approach]}{where} {record.run}/{total}] {outcome}  {record.wall_time_s:.2f} s  "
-        f"pairs {cov['pairs_covered']}/{cov['pairs_required']}  "
-        f"contraindications {cov['conditions_covered']}/{cov['conditions_required']}  "
-        f"LM calls {record.lm_calls}",
+        f"[{label(record.approach)}{where} {record.run}/{total}] {outcome}  {record.wall_time_s:.2f} s  "
+        f"checks {record.coverage.covered}/{record.coverage.required}  LM calls {record.lm_calls}",
         file=sys.stderr,
         flush=True,
     )
 
 
+def skipped_for_size(settings: BenchmarkSettings, required: int) -> dict[str, str]:
+    """Approaches that spend an LM call per check, on a task with more checks than --react-limit: why each is skipped."""
+    if settings.sweep is not None:
+        return {}
+    return {a: (f"{label(a)} skipped: task {settings.task.name} needs {required:,} checks, one LM call each, more "
+                f"than --react-limit {settings.react_limit}")
+            for a in settings.approaches if not fits(a, required, settings.react_limit)}
+
+
 def _notices(settings: BenchmarkSettings, meta: dict) -> list[str]:
-    notices = [SIMULATED_DATA_NOTICE]
+    notices = [settings.task.schema.notice]
     if settings.model.is_oracle:
         notices.insert(0, ORACLE_NOTICE)
     if settings.concurrency > 1:
@@ -83,8 +93,17 @@ def run(settings: BenchmarkSettings) -> int:
     if problem:
         print(problem, file=sys.stderr)
         return EXIT_CONFIG
+    task = settings.task
+    task_meta = task.describe()
+    too_large = skipped_for_size(settings, task_meta["required_checks"])
+    approaches = [a for a in settings.approaches if a not in too_large]
+    for reason in too_large.values():
+        print(reason + "; raise --react-limit to run it anyway.", file=sys.stderr)
+    if not approaches:
+        print("error: no approach left to run", file=sys.stderr)
+        return EXIT_CONFIG
     deno_version = None
-    uses_sandbox = any(a in SANDBOX_APPROACHES for a in settings.approaches)
+    uses_sandbox = any(REGISTRY[a].uses_sandbox for a in approaches)
     if uses_sandbox:
         try:
             deno_version = check_deno()
@@ -93,29 +112,35 @@ def run(settings: BenchmarkSettings) -> int:
             return EXIT_CONFIG
 
     started = dt.datetime.now().astimezone()
-    case = Case(list(DEFAULT_SCENARIO.medications), list(DEFAULT_SCENARIO.conditions))
+    case = task.full_case()
     config = settings.approach_config
+    resolved = (config if settings.sweep is not None else config.for_checks(task_meta["required_checks"])).describe()
+    if resolved["react_max_iters"] is None:
+        resolved["react_max_iters"] = f"required checks + {STEP_HEADROOM} at each size"
     meta = {
+        "schema_version": SCHEMA_VERSION,
+        "task": task_meta,
         "model": settings.model.describe(),
         "runs": settings.runs,
-        "approaches": list(settings.approaches),
+        "approaches": approaches,
+        "skipped": too_large,
         "dspy_version": dspy.__version__,
         "deno_version": deno_version,
         "python": platform.python_version(),
         "platform": platform.platform(),
-        "settings": {k: v for k, v in asdict(config).items() if k != "interpreter_factory"},
+        "settings": resolved,
+        "react_limit": settings.react_limit,
         "run_timeout_s": settings.timeout,
         "concurrency": settings.concurrency,
-        "case": asdict(case) if settings.sweep is None else None,
+        "case": case.inputs if settings.sweep is None else None,
         "sweep": None if settings.sweep is None else {
-            "sizes": [str(size) for size in settings.sweep], "checks": [size.checks for size in settings.sweep],
-            "seed": settings.seed, "react_limit": settings.sweep_react_limit,
-            "react_max_iters": "required checks + 5 at each size"},
+            "sizes": [str(size) for size in settings.sweep],
+            "checks": [checks_at(task.schema, size) for size in settings.sweep], "seed": settings.seed},
         "started_at": started.isoformat(),
         "cache": False,
         "sandbox": None if not uses_sandbox else ("cold: boot inside each run's wall time" if settings.cold_sandbox
                                                    else "warm pool: boot before each run's clock starts"),
-        "notice": SIMULATED_DATA_NOTICE,
+        "notice": task.schema.notice,
     }
     records: list[RunRecord] = []
     if settings.resume is not None:
@@ -128,14 +153,14 @@ def run(settings: BenchmarkSettings) -> int:
             return EXIT_CONFIG
         meta = {**meta, "started_at": previous.get("started_at"),
                 "resumed_at": [*previous.get("resumed_at", []), started.isoformat()]}
-        records = [r for r in records if r.approach in settings.approaches and r.run <= settings.runs]
+        records = [r for r in records if r.approach in approaches and r.run <= settings.runs]
     else:
-        files = ResultsFiles(settings.output or default_output_path(settings.model.model, started,
+        files = ResultsFiles(settings.output or default_output_path(task.name, settings.model.model, started,
                                                                     sweep=settings.sweep is not None))
     notices = _notices(settings, meta)
     meta["notices"] = notices
 
-    lm = build_lm(settings.model)
+    lm = build_lm(settings.model, task.schema)
     dspy.configure(lm=lm, track_usage=True)
     if settings.resume is None:
         files.start(meta)
@@ -149,20 +174,19 @@ def run(settings: BenchmarkSettings) -> int:
         _progress(record, settings.runs)
 
     done = frozenset((r.approach, r.run) for r in records)
-    print(f"Running {', '.join(APPROACH_LABELS[a] for a in settings.approaches)} x {settings.runs} "
-          f"on {settings.model.model}; results: {files.json_path}"
+    print(f"Running {', '.join(label(a) for a in approaches)} x {settings.runs} on task {task.name} "
+          f"with {settings.model.model}; results: {files.json_path}"
           + (f" ({len(done)} runs already recorded, skipped)" if settings.resume else ""), file=sys.stderr, flush=True)
     sandboxes = SandboxSupply(warm=not settings.cold_sandbox) if uses_sandbox else None
-    approaches = list(settings.approaches)
     skipped: dict[str, list[str]] = {}
     try:
         if settings.sweep is not None:
-            result = run_sweep(approaches, settings.sweep, settings.runs, lm, config, on_record, sandboxes,
-                               seed=settings.seed, react_limit=settings.sweep_react_limit,
+            result = run_sweep(task, approaches, settings.sweep, settings.runs, lm, config, on_record, sandboxes,
+                               seed=settings.seed, react_limit=settings.react_limit,
                                timeout=settings.timeout, concurrency=settings.concurrency)
             interrupted, skipped = result.interrupted, result.skipped
         else:
-            _, interrupted = run_benchmark(approaches, settings.runs, case, lm, config, on_record,
+            _, interrupted = run_benchmark(task, approaches, settings.runs, lm, config, on_record, case=case,
                                            sandboxes=sandboxes, timeout=settings.timeout,
                                            concurrency=settings.concurrency, skip=done)
     finally:
@@ -175,19 +199,20 @@ def run(settings: BenchmarkSettings) -> int:
     sizes = [str(size) for size in settings.sweep or ()]
     records.sort(key=lambda r: (sizes.index(r.case) if r.case in sizes else -1, order[r.approach], r.run))
     if settings.sweep is not None:
-        meta["sweep"].update(fits=fits(records, approaches), skipped=skipped)
+        meta["sweep"].update(fits=growth_fits(records, approaches), skipped=skipped)
     files.snapshot(meta, records, finished=not interrupted, interrupted=interrupted)
     if settings.sweep is not None:
-        print(f"Model: {settings.model.model}   scale sweep, runs per size: {settings.runs}   "
+        print(f"Task: {task.name} (generated, sizes {'x'.join(s.name for s in task.schema.lists)})   "
+              f"Model: {settings.model.model}   scale sweep, runs per size: {settings.runs}   "
               f"DSPy {meta['dspy_version']}\n")
-        print(render_sweep(records, approaches, settings.sweep, skipped, settings.sweep_react_limit))
+        print(render_sweep(records, approaches, settings.sweep, skipped, settings.react_limit))
         print("\n".join(["", *notices]))
     else:
-        print(render_summary(records, approaches, meta, notices))
+        print(render_summary(records, approaches, meta, notices + list(too_large.values()), task.schema))
     print(f"\nResults: {files.json_path}\nRun log: {files.log_path}\nTraces:  {files.traces_path}")
     if settings.plot and records:
         from rlmbench.plots import write_plots  # matplotlib loads only when asked for
 
-        for path in write_plots(records, approaches, meta, files.json_path):
+        for path in write_plots(records, approaches, meta, files.json_path, task.schema):
             print(f"Chart:   {path}")
     return EXIT_INTERRUPTED if interrupted else 0

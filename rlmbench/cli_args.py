@@ -4,9 +4,12 @@ not a traceback, and the provider and RLM flags both scripts take, defined once.
 from __future__ import annotations
 
 import argparse
+import sys
 
 from rlmbench.approaches import ApproachConfig
 from rlmbench.models import ModelSettings
+from rlmbench.task import Task
+from rlmbench.task_file import DEFAULT_TASK, TaskFileError, builtin_names, load_task
 
 
 def _whole_number(text: str) -> int:
@@ -64,3 +67,18 @@ def model_settings(args: argparse.Namespace, model: str, **extra) -> ModelSettin
     """The ModelSettings for `model` from the provider flags added by add_provider_args."""
     return ModelSettings(model=model, api_base=args.api_base, api_key=args.api_key,
                          max_tokens=args.max_tokens, retries=args.retries, **extra)
+
+
+def add_task_arg(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--task", default=DEFAULT_TASK, metavar="NAME|PATH",
+                        help=f"a built-in task ({', '.join(builtin_names())}) or the path of a task file "
+                             f"(default {DEFAULT_TASK}; see the README's 'Task files')")
+
+
+def load_task_arg(name_or_path: str) -> Task | None:
+    """The task --task names, or None after printing the one-line reason it cannot be used."""
+    try:
+        return load_task(name_or_path)
+    except TaskFileError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return None

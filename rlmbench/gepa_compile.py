@@ -14,10 +14,11 @@ from dspy.primitives.code_interpreter import CodeInterpreterError
 
 from rlmbench.approaches import ApproachConfig
 from rlmbench.gepa_training import (
-    RiskAssessmentAgent,
-    coverage_metric,
+    RLMDirectAgent,
+    case_of,
     evaluate,
     instructions_of,
+    make_coverage_metric,
     make_semantic_f1_metric,
     split_cases,
 )
@@ -25,7 +26,7 @@ from rlmbench.ledger import ToolCall
 from rlmbench.models import ModelSettings, build_lm, missing_key_message
 from rlmbench.oracle import ORACLE_NOTICE
 from rlmbench.sandbox import SandboxSupply, check_deno
-from tools import SIMULATED_DATA_NOTICE, required_condition_checks, required_pairs
+from rlmbench.task import Task, normalised_inputs, required_checks
 
 EXIT_CONFIG = 2
 REFLECTION_MINIBATCH = 3
@@ -33,6 +34,7 @@ REFLECTION_MINIBATCH = 3
 
 @dataclass(frozen=True)
 class CompileSettings:
+    task: Task
     program: ModelSettings
     reflection: ModelSettings
     metric: str = "coverage"
@@ -63,14 +65,14 @@ def _budget(settings: CompileSettings, test_size: int) -> list[str]:
     return lines
 
 
-def _hand_made_prediction(example: dspy.Example) -> dspy.Prediction:
-    """A prediction that checked every pair but one, and one misspelled drug: shows what the metric says."""
-    pairs = required_pairs(example.medications)
-    checks = required_condition_checks(example.medications, example.conditions)
-    calls = [ToolCall("check_drug_interaction", {"drug_a": a, "drug_b": b}, True, 0.0) for a, b in pairs[1:]]
-    calls += [ToolCall("check_contraindication", {"drug": d, "condition": c}, True, 0.0) for d, c in checks]
-    calls.append(ToolCall("check_drug_interaction", {"drug_a": "warfarine", "drug_b": pairs[0][1]}, False, 0.0))
-    return dspy.Prediction(risk_assessment="(hand-made)", tool_calls=calls)
+def _hand_made_prediction(task: Task, example: dspy.Example) -> dspy.Prediction:
+    """A prediction that made every required check but the first, and one with a misspelt name:
+    shows what the metric says."""
+    first, *rest = required_checks(task.schema, normalised_inputs(case_of(example, task)))
+    calls = [ToolCall(c.tool, c.args, True, 0.0) for c in rest]
+    misspelt = {name: value + ("e" if i == 0 else "") for i, (name, value) in enumerate(first.args.items())}
+    calls.append(ToolCall(first.tool, misspelt, False, 0.0))
+    return dspy.Prediction(report="(hand-made)", tool_calls=calls)
 
 
 def _instruction_changes(before: dict[str, str], after: dict[str, str]) -> list[str]:
@@ -103,15 +105,22 @@ def run(settings: CompileSettings) -> int:
             print(f"error: the RLM sandbox needs Deno: {exc}", file=sys.stderr)
             return EXIT_CONFIG
 
-    splits = split_cases(settings.seed)
+    task = settings.task
+    try:
+        splits = split_cases(task, settings.seed)
+    except ValueError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_CONFIG
     supply = SandboxSupply(warm=True)
     config = ApproachConfig(rlm_max_iters=settings.rlm_max_iters, rlm_max_llm_calls=settings.rlm_max_llm_calls,
                             interpreter_factory=supply)
-    program = RiskAssessmentAgent(config)
-    reflection_lm = build_lm(settings.reflection)
-    metric = coverage_metric if settings.metric == "coverage" else make_semantic_f1_metric(reflection_lm)
+    program = RLMDirectAgent(task, config)
+    reflection_lm = build_lm(settings.reflection, task.schema)
+    coverage_metric = make_coverage_metric(task)
+    metric = coverage_metric if settings.metric == "coverage" else make_semantic_f1_metric(task, reflection_lm)
     oracle = settings.program.is_oracle and settings.reflection.is_oracle
 
+    print(f"Task:              {task.name} ({task.source})")
     print(f"Program model:     {settings.program.model}")
     print(f"Reflection model:  {settings.reflection.model}")
     print(f"Metric:            {settings.metric}")
@@ -127,16 +136,17 @@ def run(settings: CompileSettings) -> int:
     try:
         if settings.dry_run:
             example = splits.test[0]
-            scored = coverage_metric(example, _hand_made_prediction(example))
-            print(f"\nDry run: coverage metric on a hand-made prediction for {list(example.medications)} x "
-                  f"{list(example.conditions)}:\n  score {scored.score:.3f}\n  feedback: {scored.feedback}")
+            scored = coverage_metric(example, _hand_made_prediction(task, example))
+            inputs = " x ".join(str(items) for items in case_of(example, task).inputs.values())
+            print(f"\nDry run: coverage metric on a hand-made prediction for {inputs}:\n"
+                  f"  score {scored.score:.3f}\n  feedback: {scored.feedback}")
             print("\nNo LM was called.")
             return 0
 
         if not oracle:
             print("\nWARNING: this compile calls paid models; the budget above is what it may spend.",
                   file=sys.stderr, flush=True)
-        program_lm = build_lm(settings.program)
+        program_lm = build_lm(settings.program, task.schema)
         dspy.configure(lm=program_lm, track_usage=True)
         before_instructions = instructions_of(program)
         # GEPA's and DSPy's progress bars print to stdout; keep stdout for the results.
@@ -174,8 +184,8 @@ def run(settings: CompileSettings) -> int:
     for line in _instruction_changes(before_instructions, instructions_of(compiled)):
         print(f"  {line}")
     print(f"\nSaved the compiled program to {settings.output}")
-    print(f"Load it with: RiskAssessmentAgent(config).load({str(settings.output)!r})")
+    print(f"Load it with: RLMDirectAgent(load_task({task.source!r}), config).load({str(settings.output)!r})")
     if oracle:
         print(ORACLE_NOTICE + " With the oracle, GEPA's reflection is exercised with skip_perfect_score off.")
-    print(SIMULATED_DATA_NOTICE)
+    print(task.schema.notice)
     return 0

@@ -1,10 +1,10 @@
-"""Compiling the RLM agent with dspy.GEPA: patient cases, the agent, the metrics, the compile.
+"""Compiling the RLM agent with dspy.GEPA: cases, the agent, the metrics, for any task.
 
 Dataset, program and metric are separate pieces (as in inspect_ai's dataset/solver/scorer):
-- `patient_cases` draws cases from the simulated database with a fixed seed;
-- `RiskAssessmentAgent` is the benchmark's RLM Direct agent, returning the tool calls it made;
-- `coverage_metric` scores those calls against the case's required checks, deterministically,
-  with feedback that names the missed checks for GEPA's reflection.
+- `task_cases` draws cases from the task's own lists (subsets of each) with a fixed seed;
+- `RLMDirectAgent` is the benchmark's RLM Direct agent, returning the tool calls it made;
+- `make_coverage_metric(task)` scores those calls against the case's required checks,
+  deterministically, with feedback that names the missed checks for GEPA's reflection.
 """
 
 from __future__ import annotations
@@ -19,9 +19,12 @@ import dspy
 
 from rlmbench.approaches import ApproachConfig, build_rlm
 from rlmbench.ledger import ToolCall, ToolLedger, measure_coverage
-from tools import DEFAULT_SCENARIO, Scenario, describe_contraindication, describe_interaction, make_tools
+from rlmbench.signatures import signatures_for
+from rlmbench.task import Case, Task, normalised_inputs, required_checks
+from tools import describe_finding, make_tools
 
 _CURRENT_LEDGER: contextvars.ContextVar[ToolLedger | None] = contextvars.ContextVar("rlmbench_ledger", default=None)
+Metric = Callable[..., dspy.Prediction]
 
 
 def _record_to_current_ledger(tool: str, args: dict, valid: bool) -> None:
@@ -42,45 +45,49 @@ class Splits:
     test: list[dspy.Example]
 
 
-def patient_cases(n: int, seed: int, scenario: Scenario = DEFAULT_SCENARIO) -> list[dspy.Example]:
-    """Distinct patients: 3 to all medications, 1 to all conditions, drawn with a fixed seed."""
+def case_of(example: dspy.Example, task: Task) -> Case:
+    return Case({spec.name: list(example[spec.name]) for spec in task.schema.lists})
+
+
+def task_cases(task: Task, n: int, seed: int) -> list[dspy.Example]:
+    """Distinct cases: for each list a subset (at least 3 items where a pair tool needs pairs, else 1),
+    drawn with a fixed seed. Fewer than `n` when the task's lists allow fewer distinct cases."""
     rng = random.Random(seed)
-    meds, conds = list(scenario.medications), list(scenario.conditions)
+    paired = {t.lists[0] for t in task.schema.tools if t.kind == "pair"}
+    names = [spec.name for spec in task.schema.lists]
     cases: list[dspy.Example] = []
     seen: set[tuple] = set()
-    while len(cases) < n:
-        chosen_meds = sorted(rng.sample(meds, rng.randint(3, len(meds))), key=meds.index)
-        chosen_conds = sorted(rng.sample(conds, rng.randint(1, len(conds))), key=conds.index)
-        key = (tuple(chosen_meds), tuple(chosen_conds))
+    for _ in range(200 * n):
+        if len(cases) == n:
+            break
+        chosen = {}
+        for name in names:
+            items = list(task.data.items[name])
+            low = min(len(items), 3 if name in paired else 1)
+            chosen[name] = sorted(rng.sample(items, rng.randint(low, len(items))), key=items.index)
+        key = tuple(tuple(chosen[name]) for name in names)
         if key in seen:
             continue
         seen.add(key)
-        cases.append(dspy.Example(medications=chosen_meds, conditions=chosen_conds).with_inputs("medications", "conditions"))
+        cases.append(dspy.Example(**chosen).with_inputs(*names))
     return cases
 
 
-def split_cases(seed: int, train: int = 6, val: int = 3, test: int = 3) -> Splits:
-    cases = patient_cases(train + val + test, seed)
+def split_cases(task: Task, seed: int, train: int = 6, val: int = 3, test: int = 3) -> Splits:
+    cases = task_cases(task, train + val + test, seed)
+    if len(cases) < train + val + test:
+        raise ValueError(f"task {task.name} has only {len(cases)} distinct cases; GEPA needs {train + val + test}")
     return Splits(cases[:train], cases[train:train + val], cases[train + val:])
 
 
-def reference_assessment(example: dspy.Example, scenario: Scenario = DEFAULT_SCENARIO) -> str:
-    """The ground-truth findings for a case, as text (the reference for semantic_f1)."""
-    meds, conds = list(example.medications), list(example.conditions)
+def reference_answer(example: dspy.Example, task: Task) -> str:
+    """The ground-truth findings for a case, as the tools state them (the reference for semantic_f1)."""
     lines = []
-    for i, a in enumerate(meds):
-        for b in meds[i + 1:]:
-            found = scenario.interaction(a, b)
-            if found:
-                lines.append(describe_interaction(a, b, found))
-    for d in meds:
-        for c in conds:
-            found = scenario.contraindication(d, c)
-            if found:
-                lines.append(describe_contraindication(d, c, found))
-    if not lines:
-        lines.append("No interactions or contraindications in the database for this regimen.")
-    return "\n".join(lines)
+    for check in required_checks(task.schema, normalised_inputs(case_of(example, task))):
+        found = task.finding(check.tool, check.key)
+        if found:
+            lines.append(describe_finding(task.schema.tool(check.tool), check.args, found.severity, found.details))
+    return "\n".join(lines) or "No findings in the database for this case."
 
 
 # --------------------------------------------------------------------------------------------
@@ -88,25 +95,26 @@ def reference_assessment(example: dspy.Example, scenario: Scenario = DEFAULT_SCE
 # --------------------------------------------------------------------------------------------
 
 
-class RiskAssessmentAgent(dspy.Module):
-    """The benchmark's RLM Direct agent, returning the report and the tool calls this call made.
+class RLMDirectAgent(dspy.Module):
+    """The benchmark's RLM Direct agent for one task, returning the report and the tool calls this call made.
 
     The tools are bound once; each call records into its own ledger (a context variable), so
     concurrent evaluations do not mix their calls.
     """
 
-    def __init__(self, config: ApproachConfig | None = None, scenario: Scenario = DEFAULT_SCENARIO) -> None:
+    def __init__(self, task: Task, config: ApproachConfig | None = None) -> None:
         super().__init__()
-        self.rlm = build_rlm(make_tools(scenario, _record_to_current_ledger), config or ApproachConfig())
+        self.signatures = signatures_for(task.schema)
+        self.rlm = build_rlm(self.signatures, make_tools(task, _record_to_current_ledger), config or ApproachConfig())
 
-    def forward(self, medications: list[str], conditions: list[str]) -> dspy.Prediction:
+    def forward(self, **inputs: list[str]) -> dspy.Prediction:
         ledger = ToolLedger()
         token = _CURRENT_LEDGER.set(ledger)
         try:
-            pred = self.rlm(medications=medications, conditions=conditions)
+            pred = self.rlm(**inputs)
         finally:
             _CURRENT_LEDGER.reset(token)
-        return dspy.Prediction(risk_assessment=pred.risk_assessment, trajectory=pred.trajectory,
+        return dspy.Prediction(report=pred.get(self.signatures.report_field), trajectory=pred.trajectory,
                                tool_calls=ledger.calls)
 
 
@@ -119,48 +127,52 @@ def instructions_of(program: dspy.Module) -> dict[str, str]:
 # --------------------------------------------------------------------------------------------
 
 
-def _named(items: list[tuple[str, str]], joiner: str, limit: int = 15) -> str:
-    shown = ", ".join(joiner.join(item) for item in items[:limit])
-    return shown + (f" and {len(items) - limit} more" if len(items) > limit else "")
+def _named(keys: list[list[str]], joiner: str, limit: int = 15) -> str:
+    shown = ", ".join(joiner.join(key) for key in keys[:limit])
+    return shown + (f" and {len(keys) - limit} more" if len(keys) > limit else "")
 
 
-def coverage_metric(gold: dspy.Example, pred: dspy.Prediction, trace: Any = None,
-                    pred_name: str | None = None, pred_trace: Any = None,
-                    scenario: Scenario = DEFAULT_SCENARIO) -> dspy.Prediction:
-    """Fraction of the required checks (every pair, every drug x condition) the run really called."""
-    calls: list[ToolCall] = list(getattr(pred, "tool_calls", None) or [])
-    coverage = measure_coverage(calls, list(gold.medications), list(gold.conditions))
-    score = coverage.fraction
-    parts = [f"Called {coverage.covered} of the {coverage.required} required checks "
-             f"({coverage.pairs_covered}/{coverage.pairs_required} drug pairs, "
-             f"{coverage.conditions_covered}/{coverage.conditions_required} drug-condition checks)."]
-    if coverage.missed_pairs:
-        parts.append("Missed check_drug_interaction for: " + _named(coverage.missed_pairs, " + ") + ".")
-    if coverage.missed_conditions:
-        parts.append("Missed check_contraindication for: " + _named(coverage.missed_conditions, " in ") + ".")
-    invalid = [c for c in calls if not c.valid]
-    if invalid:
-        known = set(scenario.medications) | set(scenario.conditions)
-        unknown = sorted({str(v) for c in invalid for v in c.args.values() if v not in known})
-        calls_text = "1 tool call" if len(invalid) == 1 else f"{len(invalid)} tool calls"
-        parts.append(f"{calls_text} used names the database does not know"
-                     + (f": {', '.join(unknown[:10])}." if unknown else " (or the same drug twice)."))
-    if score == 1.0:
-        parts.append("Every required check was made.")
-    return dspy.Prediction(score=score, feedback=" ".join(parts))
+_JOINERS = {"pair": " + ", "cross": " x ", "attribute": ""}
 
 
-def make_semantic_f1_metric(judge: dspy.LM) -> Callable[..., dspy.Prediction]:
+def make_coverage_metric(task: Task) -> Metric:
+    """GEPA's 5-argument metric: the share of the case's required checks the run really called."""
+    known = {item for items in task.data.items.values() for item in items}
+
+    def coverage_metric(gold: dspy.Example, pred: dspy.Prediction, trace: Any = None,
+                        pred_name: str | None = None, pred_trace: Any = None) -> dspy.Prediction:
+        calls: list[ToolCall] = list(getattr(pred, "tool_calls", None) or [])
+        coverage = measure_coverage(task.schema, case_of(gold, task), calls)
+        by_tool = ", ".join(f"{t.covered}/{t.required} {t.tool}" for t in coverage.tools)
+        parts = [f"Called {coverage.covered} of the {coverage.required} required checks ({by_tool})."]
+        for entry in coverage.tools:
+            if entry.missed:
+                joiner = _JOINERS[task.schema.tool(entry.tool).kind]
+                parts.append(f"Missed {entry.tool} for: {_named(entry.missed, joiner)}.")
+        invalid = [c for c in calls if not c.valid]
+        if invalid:
+            unknown = sorted({str(v) for c in invalid for v in c.args.values() if v not in known})
+            calls_text = "1 tool call" if len(invalid) == 1 else f"{len(invalid)} tool calls"
+            parts.append(f"{calls_text} used names the task does not know"
+                         + (f": {', '.join(unknown[:10])}." if unknown else " (or the same item twice)."))
+        if coverage.share == 1.0:
+            parts.append("Every required check was made.")
+        return dspy.Prediction(score=coverage.share, feedback=" ".join(parts))
+
+    return coverage_metric
+
+
+def make_semantic_f1_metric(task: Task, judge: dspy.LM) -> Metric:
     """DSPy's SemanticF1 of the report against the ground-truth findings, judged by `judge` (LM calls)."""
     semantic_f1 = dspy.evaluate.SemanticF1()
+    coverage_metric = make_coverage_metric(task)
 
     def semantic_f1_metric(gold, pred, trace=None, pred_name=None, pred_trace=None) -> dspy.Prediction:
-        example = dspy.Example(
-            question=f"Risk assessment for medications {list(gold.medications)} and conditions {list(gold.conditions)}",
-            response=reference_assessment(gold),
-        )
+        inputs = ", ".join(f"{name} {list(items)}" for name, items in case_of(gold, task).inputs.items())
+        example = dspy.Example(question=f"{task.schema.instructions} ({inputs})",
+                               response=reference_answer(gold, task))
         with dspy.context(lm=judge):
-            score = float(semantic_f1(example, dspy.Prediction(response=pred.risk_assessment or "")).score)
+            score = float(semantic_f1(example, dspy.Prediction(response=pred.report or "")).score)
         coverage_feedback = coverage_metric(gold, pred).feedback
         return dspy.Prediction(score=score, feedback=f"Semantic F1 against the reference findings: {score:.2f}. "
                                                      + coverage_feedback)
@@ -168,7 +180,7 @@ def make_semantic_f1_metric(judge: dspy.LM) -> Callable[..., dspy.Prediction]:
     return semantic_f1_metric
 
 
-def evaluate(program: dspy.Module, examples: list[dspy.Example], metric) -> float:
+def evaluate(program: dspy.Module, examples: list[dspy.Example], metric: Metric) -> float:
     """Mean score on held-out examples; a run that raises scores 0."""
     scores = []
     for example in examples:

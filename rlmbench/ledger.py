@@ -1,16 +1,18 @@
 """What the tools were really asked, and how much of the required work that covers.
 
 Coverage is counted from the calls the tools received, never from what a model says it did:
-a report that claims a pair is safe does not count unless that pair was looked up.
+a report that claims a check is clear does not count unless that check was looked up. It is
+the set of required checks (tool, normalised key) intersected with the ledger's valid calls.
 """
 
 from __future__ import annotations
 
 import threading
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
-from tools import required_condition_checks, required_pairs
+from rlmbench.records import Coverage, ToolCoverage
+from rlmbench.task import Case, CheckKey, TaskSchema, check_key, normalised_inputs, required_checks
 
 
 @dataclass(frozen=True)
@@ -38,67 +40,27 @@ class ToolLedger:
             return list(self._calls)
 
 
-def pairs_called(calls: list[ToolCall]) -> set[tuple[str, str]]:
-    return {
-        tuple(sorted((c.args["drug_a"], c.args["drug_b"])))
-        for c in calls
-        if c.tool == "check_drug_interaction" and c.valid
-    }
+def checks_made(schema: TaskSchema, calls: list[ToolCall]) -> set[tuple[str, CheckKey]]:
+    """(tool, key) of every valid call: what the ledger shows was looked up."""
+    made = set()
+    for call in calls:
+        tool = schema.tool(call.tool)
+        if call.valid and tool is not None:
+            made.add((call.tool, check_key(tool, call.args)))
+    return made
 
 
-def condition_checks_called(calls: list[ToolCall]) -> set[tuple[str, str]]:
-    return {(c.args["drug"], c.args["condition"]) for c in calls if c.tool == "check_contraindication" and c.valid}
-
-
-@dataclass
-class Coverage:
-    pairs_required: int
-    pairs_covered: int
-    conditions_required: int
-    conditions_covered: int
-    missed_pairs: list[tuple[str, str]] = field(default_factory=list)
-    missed_conditions: list[tuple[str, str]] = field(default_factory=list)
-    tool_calls: int = 0
-    invalid_tool_calls: int = 0
-
-    @property
-    def required(self) -> int:
-        return self.pairs_required + self.conditions_required
-
-    @property
-    def covered(self) -> int:
-        return self.pairs_covered + self.conditions_covered
-
-    @property
-    def fraction(self) -> float:
-        return self.covered / self.required if self.required else 1.0
-
-    def to_dict(self) -> dict:
-        return {
-            "pairs_required": self.pairs_required,
-            "pairs_covered": self.pairs_covered,
-            "conditions_required": self.conditions_required,
-            "conditions_covered": self.conditions_covered,
-            "missed_pairs": [list(p) for p in self.missed_pairs],
-            "missed_conditions": [list(p) for p in self.missed_conditions],
-            "tool_calls": self.tool_calls,
-            "invalid_tool_calls": self.invalid_tool_calls,
-        }
-
-
-def measure_coverage(calls: list[ToolCall], medications: list[str], conditions: list[str]) -> Coverage:
-    """Set intersection of the required checks with the valid checks the tools actually received."""
-    pairs = required_pairs(medications)
-    checks = required_condition_checks(medications, conditions)
-    called_pairs = pairs_called(calls)
-    called_checks = condition_checks_called(calls)
-    return Coverage(
-        pairs_required=len(pairs),
-        pairs_covered=sum(p in called_pairs for p in pairs),
-        conditions_required=len(checks),
-        conditions_covered=sum(c in called_checks for c in checks),
-        missed_pairs=[p for p in pairs if p not in called_pairs],
-        missed_conditions=[c for c in checks if c not in called_checks],
-        tool_calls=len(calls),
-        invalid_tool_calls=sum(not c.valid for c in calls),
-    )
+def measure_coverage(schema: TaskSchema, case: Case, calls: list[ToolCall]) -> Coverage:
+    """Set intersection of the case's required checks with the valid checks the tools actually received."""
+    made = checks_made(schema, calls)
+    by_tool: dict[str, ToolCoverage] = {t.name: ToolCoverage(tool=t.name, required=0, covered=0)
+                                        for t in schema.required_tools}
+    for check in required_checks(schema, normalised_inputs(case)):
+        entry = by_tool[check.tool]
+        entry.required += 1
+        if (check.tool, check.key) in made:
+            entry.covered += 1
+        else:
+            entry.missed.append(list(check.key))
+    return Coverage(tools=list(by_tool.values()), tool_calls=len(calls),
+                    invalid_tool_calls=sum(not c.valid for c in calls))

@@ -11,6 +11,7 @@ import dspy
 
 from rlmbench.oracle import ORACLE_MODEL_NAME, OracleEngine
 from rlmbench.run_control import GatedLM, TokenPacer
+from rlmbench.task import TaskSchema
 
 DEFAULT_MODEL = "groq/openai/gpt-oss-120b"
 DEFAULT_MAX_TOKENS = 8192
@@ -68,8 +69,10 @@ def missing_key_message(settings: ModelSettings) -> str | None:
     )
 
 
-def build_lm(settings: ModelSettings) -> dspy.LM:
+def build_lm(settings: ModelSettings, schema: TaskSchema) -> dspy.LM:
     """An uncached LM for the settings, gated by the current run's time budget and the token pace.
+
+    `schema` is the task's: the offline oracle plays its roles from it (never from its data).
 
     A local OpenAI-compatible server (`--api-base`) goes through LiteLLM, which sends
     `max_tokens`: DSPy's native client sends `max_completion_tokens`, which llama.cpp's server
@@ -77,7 +80,7 @@ def build_lm(settings: ModelSettings) -> dspy.LM:
     """
     pacer = TokenPacer(settings.tokens_per_minute) if settings.tokens_per_minute else None
     if settings.is_oracle:
-        return GatedLM(f"{ORACLE_MODEL_NAME}/deterministic", engine=OracleEngine(), cache=False,
+        return GatedLM(f"{ORACLE_MODEL_NAME}/deterministic", engine=OracleEngine(schema), cache=False,
                        num_retries=0, max_tokens=settings.max_tokens, pacer=pacer)
     kwargs: dict = dict(cache=False, num_retries=settings.retries, max_tokens=settings.max_tokens, pacer=pacer)
     if settings.timeout:

@@ -1,9 +1,10 @@
 """PNG charts of a results file: what a reader looks at before the table.
 
-- `<results>.png`: coverage, tokens and wall time per approach (the default patient).
+- `<results>.png`: coverage, tokens and wall time per approach (the task's own lists).
 - `<results>.png` for a sweep: tokens and LM calls against the number of required checks, on
   log-log axes, with each approach's fitted growth exponent in its legend.
-Every chart names the model; an oracle chart says in its title that it shows architecture cost only.
+Every chart names the task and the model, and carries the task's data notice; an oracle chart
+says in its title that it shows architecture cost only.
 """
 
 from __future__ import annotations
@@ -16,17 +17,17 @@ import matplotlib
 matplotlib.use("Agg")  # files only, never a window
 import matplotlib.pyplot as plt  # noqa: E402
 
-from rlmbench.approaches import APPROACH_LABELS  # noqa: E402
 from rlmbench.oracle import ORACLE_MODEL_NAME  # noqa: E402
-from rlmbench.runner import RunRecord  # noqa: E402
-from rlmbench.report import covered_share  # noqa: E402
+from rlmbench.records import RunRecord  # noqa: E402
+from rlmbench.report import checks_described, label  # noqa: E402
 from rlmbench.sweep import fit_exponent, size_means, token_points  # noqa: E402
+from rlmbench.task import TaskSchema  # noqa: E402
 
 
-def _title(meta: dict, what: str) -> str:
+def _title(meta: dict, what: str, schema: TaskSchema) -> str:
     model = meta["model"]["model"]
     suffix = " (offline oracle: architecture cost only, not model quality)" if model == ORACLE_MODEL_NAME else ""
-    return f"{what}: {model}{suffix}\nSimulated data, not medical advice"
+    return f"{what}, task {schema.name}: {model}{suffix}\n{schema.notice}"
 
 
 def _bars(ax, labels: list[str], values: list[list[float]], ylabel: str, errors: bool = False) -> None:
@@ -42,17 +43,18 @@ def _bars(ax, labels: list[str], values: list[list[float]], ylabel: str, errors:
     ax.tick_params(axis="x", labelsize=8)
 
 
-def _benchmark_chart(records: list[RunRecord], approaches: list[str], meta: dict, path: Path) -> Path:
-    labels = [APPROACH_LABELS[a].replace(" + ", "\n+ ") for a in approaches]
+def _benchmark_chart(records: list[RunRecord], approaches: list[str], meta: dict, path: Path,
+                     schema: TaskSchema) -> Path:
+    labels = [label(a).replace(" + ", "\n+ ") for a in approaches]
     by = {a: [r for r in records if r.approach == a] for a in approaches}
     fig, axes = plt.subplots(1, 3, figsize=(14, 4.8))
-    _bars(axes[0], labels, [[100 * covered_share(r) for r in by[a]] for a in approaches], "checks covered per run (%)")
+    _bars(axes[0], labels, [[100 * r.coverage.share for r in by[a]] for a in approaches], "checks covered per run (%)")
     axes[0].set_ylim(0, 110)
-    _bars(axes[1], labels, [[r.prompt_tokens + r.completion_tokens for r in by[a]] for a in approaches],
+    _bars(axes[1], labels, [[r.total_tokens for r in by[a]] for a in approaches],
           "tokens per run (prompt + completion)")
     _bars(axes[2], labels, [[r.wall_time_s for r in by[a] if r.ok] for a in approaches],
           "wall time per successful run (s), mean and sd", errors=True)
-    fig.suptitle(_title(meta, f"{meta['runs']} runs per approach"), fontsize=10)
+    fig.suptitle(_title(meta, f"{meta['runs']} runs per approach", schema), fontsize=10)
     fig.tight_layout()
     fig.savefig(path, dpi=110)
     plt.close(fig)
@@ -62,35 +64,37 @@ def _benchmark_chart(records: list[RunRecord], approaches: list[str], meta: dict
 STYLES = ("o-", "s--", "^-.", "D:")  # distinct even where two approaches' lines coincide
 
 
-def _sweep_chart(records: list[RunRecord], approaches: list[str], meta: dict, path: Path) -> Path:
+def _sweep_chart(records: list[RunRecord], approaches: list[str], meta: dict, path: Path,
+                 schema: TaskSchema) -> Path:
     fig, axes = plt.subplots(1, 2, figsize=(13, 6))
     for a, style in zip(approaches, STYLES * 2):
         points = token_points(records, a)
         if not points:
             continue
         k = fit_exponent(points)
-        label = APPROACH_LABELS[a] + (f" (k = {k:.2f})" if k is not None else "")
-        axes[0].plot([c for c, _ in points], [t for _, t in points], style, label=label, markersize=7, alpha=0.85)
+        legend = label(a) + (f" (k = {k:.2f})" if k is not None else "")
+        axes[0].plot([c for c, _ in points], [t for _, t in points], style, label=legend, markersize=7, alpha=0.85)
         calls = size_means(records, a, lambda r: r.lm_calls)
-        axes[1].plot([c for c, _ in calls], [n for _, n in calls], style, label=APPROACH_LABELS[a], markersize=7,
+        axes[1].plot([c for c, _ in calls], [n for _, n in calls], style, label=label(a), markersize=7,
                      alpha=0.85)
     for ax, ylabel in ((axes[0], "tokens per run (prompt + completion)"), (axes[1], "LM calls per run")):
         ax.set_xscale("log")
         ax.set_yscale("log")
-        ax.set_xlabel("required checks (drug pairs + drug-condition pairs)")
+        ax.set_xlabel(f"required checks ({checks_described(schema)})")
         ax.set_ylabel(ylabel)
         ax.grid(True, which="both", alpha=0.3)
         ax.legend(fontsize=8, loc="upper center", bbox_to_anchor=(0.5, -0.14), ncol=2, frameon=False)
     axes[0].set_title("tokens = a * checks^k, k fitted per approach", fontsize=9)
-    fig.suptitle(_title(meta, "Scale sweep"), fontsize=10)
+    fig.suptitle(_title(meta, "Scale sweep", schema), fontsize=10)
     fig.tight_layout()
     fig.savefig(path, dpi=110)
     plt.close(fig)
     return path
 
 
-def write_plots(records: list[RunRecord], approaches: list[str], meta: dict, results_path: Path) -> list[Path]:
+def write_plots(records: list[RunRecord], approaches: list[str], meta: dict, results_path: Path,
+                schema: TaskSchema) -> list[Path]:
     path = results_path.with_suffix(".png")
     if meta.get("sweep"):
-        return [_sweep_chart(records, approaches, meta, path)]
-    return [_benchmark_chart(records, approaches, meta, path)]
+        return [_sweep_chart(records, approaches, meta, path, schema)]
+    return [_benchmark_chart(records, approaches, meta, path, schema)]

@@ -1,26 +1,45 @@
-"""The summary a user reads and pastes into a report, and the results file a script reads.
+"""The summary a user reads and pastes into a report.
 
 Every number printed here is computed from the run records of this invocation; a figure
-that was not measured is shown as "n/a", never estimated.
+that was not measured is shown as "n/a", never estimated. Rows name the task's own lists,
+tools and answer fields, so the same table serves every task.
 """
 
 from __future__ import annotations
 
 import statistics
 from collections import Counter
+from typing import Callable
 
-from rlmbench.approaches import APPROACH_LABELS
-from rlmbench.runner import RunRecord
+from rlmbench.approaches import REGISTRY
+from rlmbench.records import RunRecord
+from rlmbench.task import TaskSchema, ToolSpec
+
+Row = tuple[str, list[str]]
 
 
-def required_checks(record: RunRecord) -> int:
-    return record.coverage["pairs_required"] + record.coverage["conditions_required"]
+def label(approach: str) -> str:
+    return REGISTRY[approach].label if approach in REGISTRY else approach
 
 
-def covered_share(record: RunRecord) -> float:
-    """The share of the required checks the run really made (0 to 1)."""
-    c = record.coverage
-    return (c["pairs_covered"] + c["conditions_covered"]) / max(1, required_checks(record))
+def check_shape(tool: ToolSpec) -> str:
+    """What a tool's required checks range over, in the task's own words."""
+    if tool.kind == "pair":
+        return f"{tool.lists[0]} pairs"
+    if tool.kind == "cross":
+        return f"{tool.lists[0]} x {tool.lists[1]}"
+    return f"each of {tool.lists[0]}"
+
+
+def coverage_label(schema: TaskSchema, tool: ToolSpec) -> str:
+    shapes = [check_shape(t) for t in schema.required_tools]
+    shape = check_shape(tool)
+    return f"Coverage, {shape}" + (f" ({tool.name})" if shapes.count(shape) > 1 else "")
+
+
+def checks_described(schema: TaskSchema) -> str:
+    """'medications pairs + medications x conditions': what a required check is, for axis labels."""
+    return " + ".join(check_shape(t) for t in schema.required_tools)
 
 
 def _mean_sd(values: list[float], unit: str = "s", digits: int = 2) -> str:
@@ -32,20 +51,20 @@ def _mean_sd(values: list[float], unit: str = "s", digits: int = 2) -> str:
     return f"{mean:.{digits}f} +/- {statistics.stdev(values):.{digits}f} {unit}"
 
 
-def _per_run(records: list[RunRecord], covered: str, required: str) -> str:
-    if not records:
-        return "n/a"
-    return ", ".join(
-        f"{r.coverage[covered]}/{r.coverage[required]}" + ("" if r.ok else "*") for r in records
-    )
-
-
 def _mean_int(values: list[int]) -> str:
     if not values:
         return "n/a"
     mean = statistics.fmean(values)
     low, high = min(values), max(values)
     return f"{mean:,.0f}" if low == high else f"{mean:,.0f} ({low:,}-{high:,})"
+
+
+def _per_run_coverage(records: list[RunRecord], tool: str) -> str:
+    cells = []
+    for r in records:
+        entry = r.coverage.of(tool)
+        cells.append(("n/a" if entry is None else f"{entry.covered}/{entry.required}") + ("" if r.ok else "*"))
+    return ", ".join(cells) or "n/a"
 
 
 def _sandbox_boot(records: list[RunRecord]) -> str:
@@ -60,94 +79,114 @@ def notable_failure(records: list[RunRecord]) -> str:
     failures = [r.failure for r in records if r.failure]
     if not failures:
         return "none"
-    category, count = Counter(f["category"] for f in failures).most_common(1)[0]
-    example = next(f for f in failures if f["category"] == category)
-    message = " ".join(example["message"].split())[:90]
-    return f"{category} x{count}: {example['type']}: {message}"
+    category, count = Counter(f.category for f in failures).most_common(1)[0]
+    example = next(f for f in failures if f.category == category)
+    message = " ".join(example.message.split())[:90]
+    return f"{category} x{count}: {example.type}: {message}"
 
 
-def _ratio_cell(records: list[RunRecord], key: str) -> str:
+def failure_counts(records: list[RunRecord]) -> str:
+    counts = Counter(r.failure.category for r in records if r.failure)
+    return ", ".join(f"{category} {n}" for category, n in counts.most_common()) or "none"
+
+
+def _percent(records: list[RunRecord], value: Callable[[RunRecord], float | None]) -> str:
     """Mean of a per-run ratio over the runs that have one, as a percentage; n/a when none do."""
-    values = [r.findings[key] for r in records if r.findings and r.findings.get(key) is not None]
+    values = [v for r in records if (v := value(r)) is not None]
     if not values:
         return "n/a"
     return f"{100 * statistics.fmean(values):.0f}%" + ("" if len(values) == len(records) else f" ({len(values)} runs)")
 
 
-def _pair_cell(records: list[RunRecord], first: str, second: str) -> str:
-    a, b = _ratio_cell(records, first), _ratio_cell(records, second)
-    return "n/a" if a == b == "n/a" else f"{a} / {b}"
+def _scored(records: list[RunRecord]) -> list[RunRecord]:
+    return [r for r in records if r.answer_score is not None]
+
+
+def _recall_precision(records: list[RunRecord], tool: str) -> str:
+    scored = _scored(records)
+    recall = _percent(scored, lambda r: r.answer_score.of(tool).recall)
+    precision = _percent(scored, lambda r: r.answer_score.of(tool).precision)
+    return "n/a" if recall == precision == "n/a" else f"{recall} / {precision}"
 
 
 def _risk_cell(records: list[RunRecord]) -> str:
-    scored = [r.findings for r in records if r.findings]
+    scored = [r.answer_score for r in _scored(records)]
     if not scored:
         return "n/a"
-    return f"{sum(f['overall_risk'] == f['expected_risk'] for f in scored)} / {len(scored)}"
-
-
-def _count_cell(records: list[RunRecord], key: str) -> str:
-    values = [r.findings[key] for r in records if r.findings]
-    return _mean_int(values) if values else "n/a"
+    return f"{sum(s.overall_risk == s.expected_risk for s in scored)} / {len(scored)}"
 
 
 def _largest_prompt(records: list[RunRecord]) -> str:
-    return _mean_int([max(c["prompt_tokens"] for c in r.usage_per_call) for r in records if r.usage_per_call])
+    return _mean_int([max(c.prompt_tokens for c in r.usage_per_call) for r in records if r.usage_per_call])
 
 
-def failure_counts(records: list[RunRecord]) -> str:
-    counts = Counter(r.failure["category"] for r in records if r.failure)
-    return ", ".join(f"{category} {n}" for category, n in counts.most_common()) or "none"
-
-
-def summary_rows(records: list[RunRecord], approaches: list[str], paced: bool = False) -> list[tuple[str, list[str]]]:
+def summary_rows(records: list[RunRecord], approaches: list[str], schema: TaskSchema,
+                 paced: bool = False) -> list[Row]:
     by = {a: [r for r in records if r.approach == a] for a in approaches}
     ok = {a: [r for r in by[a] if r.ok] for a in approaches}
-    rows = [
-        ("Wall time, successful runs", [_mean_sd([r.wall_time_s for r in ok[a]]) for a in approaches]),
-        ("Sandbox boot per run", [_sandbox_boot(by[a]) for a in approaches]),
-        ("Successful runs", [f"{len(ok[a])} / {len(by[a])}" for a in approaches]),
-        ("Pairwise coverage", [_per_run(by[a], "pairs_covered", "pairs_required") for a in approaches]),
-        ("Contraindication coverage",
-         [_per_run(by[a], "conditions_covered", "conditions_required") for a in approaches]),
-        ("Hit iteration limit", [f"{sum(r.finished is False for r in by[a])} / {len(by[a])}" for a in approaches]),
-        ("Tool calls per run", [_mean_int([r.coverage["tool_calls"] for r in by[a]]) for a in approaches]),
-        ("LM calls per run", [_mean_int([r.lm_calls for r in by[a]]) for a in approaches]),
-        ("Prompt tokens per run", [_mean_int([r.prompt_tokens for r in by[a]]) for a in approaches]),
-        ("Completion tokens per run", [_mean_int([r.completion_tokens for r in by[a]]) for a in approaches]),
-        ("Largest prompt of a run", [_largest_prompt(by[a]) for a in approaches]),
-        ("Interactions: recall / precision",
-         [_pair_cell(ok[a], "interaction_recall", "interaction_precision") for a in approaches]),
-        ("Severity agreement", [_ratio_cell(ok[a], "severity_agreement") for a in approaches]),
-        ("Contraindications: recall / prec.",
-         [_pair_cell(ok[a], "contraindication_recall", "contraindication_precision") for a in approaches]),
-        ("Claimed safe, never checked", [_count_cell(ok[a], "claimed_safe_never_checked") for a in approaches]),
-        ("Overall risk level right", [_risk_cell(ok[a]) for a in approaches]),
-        ("Failures by category", [failure_counts(by[a]) for a in approaches]),
-        ("Notable failure", [notable_failure(by[a]) for a in approaches]),
+
+    def each(cell: Callable[[str], str]) -> list[str]:
+        return [cell(a) for a in approaches]
+
+    rows: list[Row] = [
+        ("Wall time, successful runs", each(lambda a: _mean_sd([r.wall_time_s for r in ok[a]]))),
+        ("Sandbox boot per run", each(lambda a: _sandbox_boot(by[a]))),
+        ("Successful runs", each(lambda a: f"{len(ok[a])} / {len(by[a])}")),
     ]
     if paced:  # --tpm: the wait is inside the wall time, so show how much of it there was
-        rows.insert(1, ("Pacing wait (--tpm), in wall time",
-                        [_mean_sd([r.pacing_wait_s for r in ok[a]]) for a in approaches]))
+        rows.insert(1, ("Pacing wait (--tpm), in wall time", each(lambda a: _mean_sd([r.pacing_wait_s for r in ok[a]]))))
+    rows += [(coverage_label(schema, tool), each(lambda a, t=tool.name: _per_run_coverage(by[a], t)))
+             for tool in schema.required_tools]
+    rows += [
+        ("Hit iteration limit", each(lambda a: f"{sum(r.finished is False for r in by[a])} / {len(by[a])}")),
+        ("Tool calls per run", each(lambda a: _mean_int([r.coverage.tool_calls for r in by[a]]))),
+        ("LM calls per run", each(lambda a: _mean_int([r.lm_calls for r in by[a]]))),
+        ("Prompt tokens per run", each(lambda a: _mean_int([r.prompt_tokens for r in by[a]]))),
+        ("Completion tokens per run", each(lambda a: _mean_int([r.completion_tokens for r in by[a]]))),
+        ("Largest prompt of a run", each(lambda a: _largest_prompt(by[a]))),
+    ]
+    rows += [(f"{tool.answer_field.replace('_', ' ').capitalize()}: recall / precision",
+              each(lambda a, t=tool.name: _recall_precision(ok[a], t))) for tool in schema.finding_tools]
+    if any(t.reports_severity for t in schema.finding_tools):
+        rows.append(("Severity agreement", each(lambda a: _percent(_scored(ok[a]),
+                                                                   lambda r: r.answer_score.severity_agreement))))
+    if any(t.clear_field for t in schema.finding_tools):
+        rows.append(("Claimed clear, never checked",
+                     each(lambda a: _mean_int([r.answer_score.claimed_clear_never_checked for r in _scored(ok[a])])
+                          if _scored(ok[a]) else "n/a")))
+    rows += [
+        ("Overall risk level right", each(lambda a: _risk_cell(ok[a]))),
+        ("Failures by category", each(lambda a: failure_counts(by[a]))),
+        ("Notable failure", each(lambda a: notable_failure(by[a]))),
+    ]
     return rows
 
 
-def render_table(header: list[str], rows: list[tuple[str, list[str]]]) -> str:
-    widths = [max(len(header[0]), *(len(label) for label, _ in rows))]
+def render_table(header: list[str], rows: list[Row]) -> str:
+    widths = [max(len(header[0]), *(len(row_label) for row_label, _ in rows))]
     for i in range(1, len(header)):
         widths.append(max(len(header[i]), *(len(cells[i - 1]) for _, cells in rows)))
     line = lambda cells: "  ".join(c.ljust(w) for c, w in zip(cells, widths)).rstrip()  # noqa: E731
     out = [line(header), line(["-" * w for w in widths])]
-    out += [line([label, *cells]) for label, cells in rows]
+    out += [line([row_label, *cells]) for row_label, cells in rows]
     return "\n".join(out)
 
 
-def render_summary(records: list[RunRecord], approaches: list[str], meta: dict, notices: list[str]) -> str:
-    header = ["Metric", *(APPROACH_LABELS.get(a, a) for a in approaches)]
+def task_line(meta: dict) -> str:
+    task = meta["task"]
+    lists = " x ".join(f"{n} {name}" for name, n in task["lists"].items())
+    return f"Task: {task['name']} ({lists}; {task['required_checks']:,} required checks)"
+
+
+def render_summary(records: list[RunRecord], approaches: list[str], meta: dict, notices: list[str],
+                   schema: TaskSchema) -> str:
+    header = ["Metric", *(label(a) for a in approaches)]
+    rows = summary_rows(records, approaches, schema, paced=bool(meta["model"].get("tokens_per_minute")))
     parts = [
+        task_line(meta),
         f"Model: {meta['model']['model']}   runs per approach: {meta['runs']}   DSPy {meta['dspy_version']}",
         "",
-        render_table(header, summary_rows(records, approaches, paced=bool(meta["model"].get("tokens_per_minute")))),
+        render_table(header, rows),
         "",
         "* failed run (coverage counts the checks it made before failing)",
         *notices,

@@ -6,6 +6,8 @@
 - `<name>.json`: the same content as one document (settings plus every record), rewritten
   atomically after each run, for readers that want a single JSON file.
 - `<name>.traces.jsonl`: one line per run with its trajectory, code cells, plan and tool calls.
+
+Every file's meta carries `schema_version` (records.SCHEMA_VERSION).
 """
 
 from __future__ import annotations
@@ -16,10 +18,11 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
-from rlmbench.runner import RunRecord
+from rlmbench.records import SCHEMA_VERSION, RunRecord
 
 # Settings that must match for a resumed invocation to add runs to the same comparison.
-RESUME_MUST_MATCH = ("model.model", "model.api_base", "model.max_tokens", "settings", "case")
+RESUME_MUST_MATCH = ("schema_version", "task.name", "task.fingerprint", "model.model", "model.api_base",
+                     "model.max_tokens", "settings", "case")
 
 
 class ResumeError(Exception):
@@ -71,7 +74,8 @@ class ResultsFiles:
 
     def add_run(self, record: RunRecord, trace: dict) -> None:
         _append_line(self.log_path, {"kind": "record", **record.to_dict()})
-        _append_line(self.traces_path, {"approach": record.approach, "run": record.run, **trace})
+        _append_line(self.traces_path, {"task": record.task, "case": record.case, "approach": record.approach,
+                                        "run": record.run, **trace})
 
     def snapshot(self, meta: dict, records: list[RunRecord], finished: bool, interrupted: bool) -> None:
         write_json_atomic(self.json_path, {
@@ -107,11 +111,14 @@ class ResultsFiles:
         records = {}
         meta = dict(entries[0])
         meta.pop("kind")
+        if meta.get("schema_version") != SCHEMA_VERSION:
+            raise ResumeError(f"{self.log_path} was written with results schema {meta.get('schema_version', 1)}; "
+                              f"this benchmark writes schema {SCHEMA_VERSION}: start a new results file")
         for entry in entries[1:]:
             kind = entry.pop("kind", None)
             if kind == "record":
                 record = RunRecord.from_dict(entry)
-                records[(record.approach, record.run)] = record
+                records[(record.task, record.case, record.approach, record.run)] = record
             elif kind == "resumed":
                 meta["resumed_at"] = [*meta.get("resumed_at", []), entry.get("at")]
         return meta, list(records.values())

@@ -15,7 +15,7 @@ import queue
 import threading
 import time
 import traceback
-from dataclasses import asdict, dataclass, field, fields, replace
+from dataclasses import replace
 from typing import Any, Callable
 
 import dspy
@@ -31,48 +31,20 @@ from dspy.utils.exceptions import (
 )
 from dspy.utils.usage_tracker import track_usage
 
-from rlmbench.approaches import RUNNERS, SANDBOX_APPROACHES, ApproachConfig, Case, PlanError
-from rlmbench.findings import score_findings
+from rlmbench.approaches import REGISTRY, ApproachConfig, PlanError
+from rlmbench.findings import score_answer
 from rlmbench.ledger import ToolLedger, measure_coverage
+from rlmbench.records import CallUsage, Failure, RunRecord
 from rlmbench.run_control import RunCancelled, RunControl, bind_run
 from rlmbench.sandbox import SandboxSupply
-from tools import DEFAULT_SCENARIO, Scenario, make_tools
+from rlmbench.signatures import signatures_for
+from rlmbench.task import Case, Task, normalised_inputs, required_checks
+from tools import make_tools
 
 FAILURE_CATEGORIES = (
     "rate_limited", "server_error", "timeout", "auth_error", "context_window", "parse_error",
     "no_code", "sandbox_error", "plan_invalid", "lm_error", "error",
 )
-
-
-@dataclass
-class RunRecord:
-    approach: str
-    run: int
-    ok: bool
-    wall_time_s: float
-    coverage: dict
-    lm_calls: int
-    prompt_tokens: int
-    completion_tokens: int
-    usage_per_call: list[dict] = field(default_factory=list)
-    failure: dict | None = None
-    steps: int | None = None
-    finished: bool | None = None  # False: the agent hit its iteration limit instead of finishing
-    report: str | None = None
-    sandbox_boot_s: float | None = None  # None: this run used no sandbox
-    sandbox_boot_in_wall_time: bool | None = None  # True with --cold-sandbox
-    sandbox_wait_s: float | None = None  # waiting for a warm sandbox, before the clock started
-    pacing_wait_s: float = 0.0  # waiting for --tpm room, inside the wall time
-    findings: dict | None = None  # the structured answer scored against the ground truth; None without one
-    case: str | None = None  # the scale sweep's size ("16x6"); None for the default patient
-
-    def to_dict(self) -> dict:
-        return asdict(self)
-
-    @classmethod
-    def from_dict(cls, data: dict) -> "RunRecord":
-        known = {f.name for f in fields(cls)}
-        return cls(**{k: v for k, v in data.items() if k in known})
 
 
 def classify_failure(exc: BaseException) -> str:
@@ -103,64 +75,44 @@ def classify_failure(exc: BaseException) -> str:
     return "error"
 
 
-def _usage(tracker) -> tuple[list[dict], int, int]:
-    calls = [
-        {"prompt_tokens": int(u.get("prompt_tokens") or 0), "completion_tokens": int(u.get("completion_tokens") or 0)}
-        for entries in tracker.usage_data.values()
-        for u in entries
-    ]
-    return calls, sum(c["prompt_tokens"] for c in calls), sum(c["completion_tokens"] for c in calls)
+def _usage(tracker) -> list[CallUsage]:
+    return [CallUsage(prompt_tokens=int(u.get("prompt_tokens") or 0),
+                      completion_tokens=int(u.get("completion_tokens") or 0))
+            for entries in tracker.usage_data.values() for u in entries]
 
 
-def _react_progress(trajectory: dict | None) -> tuple[int | None, bool | None]:
-    if not trajectory:
-        return None, None
-    names = [v for k, v in trajectory.items() if k.startswith("tool_name_")]
-    return len(names), bool(names) and names[-1] == "finish"
-
-
-def _failure(exc: BaseException) -> dict:
-    return {
-        "category": classify_failure(exc),
-        "type": type(exc).__name__,
-        "message": str(exc)[:500],
-        "traceback": "".join(traceback.format_exception(exc))[-4000:],
-    }
+def _failure(exc: BaseException) -> Failure:
+    return Failure(category=classify_failure(exc), type=type(exc).__name__, message=str(exc)[:500],
+                   traceback="".join(traceback.format_exception(exc))[-4000:])
 
 
 class _RunState:
     """What a run has produced so far, readable by the loop when the run runs out of time."""
 
-    def __init__(self, approach: str, run: int, case: Case, scenario: Scenario = DEFAULT_SCENARIO) -> None:
-        self.approach, self.run, self.case, self.scenario = approach, run, case, scenario
+    def __init__(self, task: Task, approach: str, run: int, case: Case, case_label: str | None = None) -> None:
+        self.task, self.approach, self.run, self.case, self.case_label = task, approach, run, case, case_label
         self.control = RunControl()
         self.ledger = ToolLedger()
         self.tracker = None
         self.started: float | None = None
         self.boots: list[dict] = []
 
-    def record(self, wall: float, output=None, failure: dict | None = None) -> tuple[RunRecord, dict]:
-        per_call, prompt_tokens, completion_tokens = _usage(self.tracker) if self.tracker else ([], 0, 0)
+    def record(self, wall: float, output=None, failure: Failure | None = None) -> tuple[RunRecord, dict]:
+        per_call = _usage(self.tracker) if self.tracker else []
         trace: dict[str, Any] = dict(output.trace) if output else {}
-        if self.approach == "rlm":
-            steps = len(trace["trajectory"]) if trace.get("trajectory") is not None else None
-            finished = trace.get("submitted")
-        elif self.approach == "react_v2":
-            steps = len(trace["turns"]) if "turns" in trace else None
-            finished = trace["termination_reason"] == "submit" if "termination_reason" in trace else None
-        else:
-            steps, finished = _react_progress(trace.get("trajectory"))
+        steps, finished = REGISTRY[self.approach].progress(trace)
         calls = self.ledger.calls
         boots = self.boots
         record = RunRecord(
+            task=self.task.name,
             approach=self.approach,
             run=self.run,
             ok=failure is None,
             wall_time_s=wall,
-            coverage=measure_coverage(calls, self.case.medications, self.case.conditions).to_dict(),
+            coverage=measure_coverage(self.task.schema, self.case, calls),
             lm_calls=len(per_call),
-            prompt_tokens=prompt_tokens,
-            completion_tokens=completion_tokens,
+            prompt_tokens=sum(c.prompt_tokens for c in per_call),
+            completion_tokens=sum(c.completion_tokens for c in per_call),
             usage_per_call=per_call,
             failure=failure,
             steps=steps,
@@ -170,8 +122,9 @@ class _RunState:
             sandbox_boot_in_wall_time=any(b["booted_in_run"] for b in boots) if boots else None,
             sandbox_wait_s=sum(b["wait_s"] for b in boots) if boots else None,
             pacing_wait_s=self.control.pacing_wait_s,
-            findings=(score_findings(output.findings, self.scenario, self.case.medications, self.case.conditions,
-                                     calls) if output and output.findings else None),
+            answer_score=(score_answer(output.answer, self.task, self.case, calls)
+                          if output and output.answer else None),
+            case=self.case_label,
         )
         trace["tool_calls"] = [{"tool": c.tool, "args": c.args, "valid": c.valid} for c in calls]
         return record, trace
@@ -196,19 +149,21 @@ def _execute(state: _RunState, lm: dspy.LM, config: ApproachConfig,
              sandboxes: SandboxSupply | None) -> tuple[RunRecord, dict]:
     """The body of one run, in its own thread. Never raises for a run failure."""
     bind_run(state.control)
-    uses_sandbox = state.approach in SANDBOX_APPROACHES
+    uses_sandbox = REGISTRY[state.approach].uses_sandbox
     factory = sandboxes if sandboxes is not None and uses_sandbox else config.interpreter_factory
     if sandboxes is not None and uses_sandbox:
         sandboxes.reserve()
-    config = replace(config, interpreter_factory=_TrackedFactory(factory, state.control))
-    tools = make_tools(state.scenario, state.ledger.record)
+    required = len(required_checks(state.task.schema, normalised_inputs(state.case)))
+    config = replace(config.for_checks(required), interpreter_factory=_TrackedFactory(factory, state.control))
+    tools = make_tools(state.task, state.ledger.record)
+    signatures = signatures_for(state.task.schema)
     output = None
     failure = None
     with dspy.context(lm=lm), track_usage() as tracker:
         state.tracker = tracker
         state.started = time.perf_counter()
         try:
-            output = RUNNERS[state.approach](state.case, tools, config)
+            output = REGISTRY[state.approach].run(signatures, state.case, tools, config)
         except Exception as exc:  # a failing run is recorded, never fatal
             failure = _failure(exc)
         wall = time.perf_counter() - state.started
@@ -218,12 +173,12 @@ def _execute(state: _RunState, lm: dspy.LM, config: ApproachConfig,
 
 
 def run_once(
+    task: Task,
     approach: str,
     run: int,
-    case: Case,
     lm: dspy.LM,
     config: ApproachConfig,
-    scenario: Scenario = DEFAULT_SCENARIO,
+    case: Case | None = None,
     sandboxes: SandboxSupply | None = None,
 ) -> tuple[RunRecord, dict]:
     """One uncached run of one approach, in this thread and without a time budget; returns its record and trace.
@@ -231,17 +186,19 @@ def run_once(
     With `sandboxes`, a warm interpreter is reserved before the clock starts, and the boot
     figures of the interpreters the run used are recorded beside its wall time.
     """
-    return _execute(_RunState(approach, run, case, scenario), lm, config, sandboxes)
+    case = case or task.full_case()
+    return _execute(_RunState(task, approach, run, case), lm, config, sandboxes)
 
 
 def run_benchmark(
+    task: Task,
     approaches: list[str],
     runs: int,
-    case: Case,
     lm: dspy.LM,
     config: ApproachConfig,
     on_record: Callable[[RunRecord, dict], None] = lambda record, trace: None,
-    scenario: Scenario = DEFAULT_SCENARIO,
+    case: Case | None = None,
+    case_label: str | None = None,
     sandboxes: SandboxSupply | None = None,
     timeout: float | None = None,
     concurrency: int = 1,
@@ -253,9 +210,10 @@ def run_benchmark(
     Returns the records finished here and whether Ctrl-C cut the loop short. A run still
     going after `timeout` seconds of wall time is recorded as `timeout` and stopped.
     """
+    case = case or task.full_case()
     jobs = [(a, r) for a in approaches for r in range(1, runs + 1) if (a, r) not in skip]
     if sandboxes is not None and expect_sandboxes:  # a caller running several batches sets the total itself
-        sandboxes.expect(sum(a in SANDBOX_APPROACHES for a, _ in jobs))
+        sandboxes.expect(sum(REGISTRY[a].uses_sandbox for a, _ in jobs))
     records: list[RunRecord] = []
     finished: queue.Queue = queue.Queue()
     active: dict[tuple[str, int], _RunState] = {}
@@ -274,7 +232,7 @@ def run_benchmark(
     try:
         while jobs or active:
             while jobs and len(active) < concurrency:
-                state = _RunState(*jobs.pop(0), case, scenario)
+                state = _RunState(task, *jobs.pop(0), case, case_label)
                 active[(state.approach, state.run)] = state
                 threading.Thread(target=work, args=(state,), name=f"run-{state.approach}-{state.run}",
                                  daemon=True).start()

@@ -1,76 +1,67 @@
-"""Generated drug databases of any size, with known ground truth, for the scale sweep.
+"""Generated tasks of any size, with known ground truth, for the scale sweep.
 
-The default scenario has 7 drugs and 2 conditions (35 checks). The thesis is about how each
-architecture's cost grows with the number of checks, so the sweep needs patients of 4 to 50
-drugs against several conditions. These databases are random but fixed by their seed, and,
-like the default one, simulated: the names are placeholders, not drugs.
+The thesis is about how each architecture's cost grows with the number of checks, so the
+sweep needs cases far larger than a task file's own. A generated task keeps the file's
+schema (its tools, wording, severity scale and risk rule) and draws new data with a fixed
+seed: items named after each list's entity (`drug_01`, `system_17`), findings at the share
+the task declares (`finding_rate`) or else at the file's own share, with severities drawn
+in the file's own proportions, and attribute values drawn from the file's values. Like the
+built-in tasks, it is simulated: the names are placeholders.
 """
 
 from __future__ import annotations
 
 import random
-import re
-from dataclasses import dataclass
+from collections import Counter
 
-from tools import SEVERITIES, Interaction, Scenario
+from rlmbench.sizes import Size
+from rlmbench.task import Entry, Task, TaskData, TaskSchema, check_key, normalise_name, tool_keys
 
-INTERACTION_RATE = 0.12
-CONTRAINDICATION_RATE = 0.08
-SEVERITY_WEIGHTS = (0.3, 0.4, 0.3)  # major, moderate, minor
-CLASSES = ("anticoagulant", "antiarrhythmic", "statin", "antiplatelet", "ACE inhibitor", "biguanide",
-           "electrolyte supplement", "beta blocker", "diuretic", "proton pump inhibitor")
+FALLBACK_RATE = 0.1
 
 
-@dataclass(frozen=True)
-class Size:
-    drugs: int
-    conditions: int
-
-    @property
-    def checks(self) -> int:
-        """Required checks: every drug pair plus every drug against every condition."""
-        return self.drugs * (self.drugs - 1) // 2 + self.drugs * self.conditions
-
-    def __str__(self) -> str:
-        return f"{self.drugs}x{self.conditions}"
+def checks_at(schema: TaskSchema, size: Size) -> int:
+    """Required checks of a generated case of this size, without generating it."""
+    n = dict(zip((spec.name for spec in schema.lists), size.lengths))
+    total = 0
+    for tool in schema.required_tools:
+        first = n[tool.lists[0]]
+        total += first * (first - 1) // 2 if tool.kind == "pair" else first * n[tool.lists[1]] if \
+            tool.kind == "cross" else first
+    return total
 
 
-DEFAULT_SWEEP = (Size(4, 2), Size(8, 3), Size(12, 4), Size(16, 6), Size(32, 8), Size(50, 20))
+def _finding_rate(task: Task, tool_name: str) -> float:
+    tool = task.schema.tool(tool_name)
+    if tool.finding_rate is not None:
+        return tool.finding_rate
+    keys = len(tool_keys(tool, {name: list(items) for name, items in task.data.items.items()}))
+    found = len(task.data.findings.get(tool_name, {}))
+    return found / keys if keys and found else FALLBACK_RATE
 
 
-def parse_sizes(text: str) -> tuple[Size, ...]:
-    """'4x2,8x3' -> sizes; ValueError with a message the command line can show."""
-    sizes = []
-    for part in filter(None, (p.strip() for p in text.split(","))):
-        match = re.fullmatch(r"(\d+)x(\d+)", part)
-        if not match:
-            raise ValueError(f"size {part!r} is not DRUGSxCONDITIONS, for example 16x4")
-        drugs, conditions = int(match.group(1)), int(match.group(2))
-        if not 2 <= drugs <= 200 or not 1 <= conditions <= 100:
-            raise ValueError(f"size {part}: drugs must be 2 to 200 and conditions 1 to 100")
-        sizes.append(Size(drugs, conditions))
-    if not sizes:
-        raise ValueError("no sizes given")
-    return tuple(dict.fromkeys(sizes))
-
-
-def synthetic_scenario(size: Size, seed: int = 0) -> Scenario:
-    rng = random.Random(f"{seed}-{size}")
-    drugs = tuple(f"drug_{i:02d}" for i in range(1, size.drugs + 1))
-    conditions = tuple(f"condition_{j:02d}" for j in range(1, size.conditions + 1))
-    interactions = {}
-    for i, a in enumerate(drugs):
-        for b in drugs[i + 1:]:
-            if rng.random() < INTERACTION_RATE:
-                severity = rng.choices(SEVERITIES, weights=SEVERITY_WEIGHTS)[0]
-                interactions[frozenset((a, b))] = Interaction(severity, f"Simulated {severity} interaction.")
-    contraindications = {(d, c): "Simulated contraindication." for d in drugs for c in conditions
-                         if rng.random() < CONTRAINDICATION_RATE}
-    return Scenario(
-        medications=drugs,
-        conditions=conditions,
-        drug_classes={d: rng.choice(CLASSES) for d in drugs},
-        interactions=interactions,
-        contraindications=contraindications,
-        name=f"synthetic-{size}-seed{seed}",
-    )
+def synthetic_task(task: Task, size: Size, seed: int = 0) -> Task:
+    schema = task.schema
+    rng = random.Random(f"{seed}-{schema.name}-{size}")
+    items = {spec.name: tuple(f"{normalise_name(spec.entity)}_{i:02d}" for i in range(1, n + 1))
+             for spec, n in zip(schema.lists, size.lengths)}
+    inputs = {name: list(names) for name, names in items.items()}
+    findings: dict = {}
+    for tool in schema.finding_tools:
+        rate = _finding_rate(task, tool.name)
+        observed = Counter(e.severity for e in task.data.findings.get(tool.name, {}).values())
+        scale = [s for s in schema.severities if observed[s]] or list(schema.severities)
+        weights = [observed[s] or 1 for s in scale]
+        entries = {}
+        for values in tool_keys(tool, inputs):
+            if rng.random() < rate:
+                severity = tool.fixed_severity or rng.choices(scale, weights=weights)[0]
+                entries[check_key(tool, dict(zip(tool.args, values)))] = Entry(
+                    severity, f"Simulated {severity} {tool.label}.")
+        findings[tool.name] = entries
+    values = {}
+    for tool_name, table in task.data.values.items():
+        pool = sorted(set(table.values()))
+        tool = schema.tool(tool_name)
+        values[tool_name] = {item: rng.choice(pool) for item in items[tool.lists[0]]}
+    return Task(schema, TaskData(items, findings, values), f"{task.source}, generated at {size} (seed {seed})")

@@ -33,6 +33,12 @@ def deno_children(pid: int) -> list[int]:
     return [int(line.split()[0]) for line in out.splitlines() if "deno" in line]
 
 
+def record_checks(record: dict, tool: str) -> tuple[int, int]:
+    """(covered, required) of one tool in a record as the results file holds it."""
+    entry = next(t for t in record["coverage"]["tools"] if t["tool"] == tool)
+    return entry["covered"], entry["required"]
+
+
 def summary_row(stdout: str, label: str) -> list[str]:
     """The cells of one row of the printed summary table (columns are separated by two or more spaces)."""
     for line in stdout.splitlines():

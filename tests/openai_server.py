@@ -15,6 +15,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Callable
 
 from rlmbench.oracle import count_tokens, respond
+from rlmbench.task import TaskSchema
+from rlmbench.task_file import load_task
 
 Behaviour = Callable[[dict, str, str], "str | None"]
 """behaviour(body, system, user) -> reply text, or None for the oracle's answer."""
@@ -53,7 +55,11 @@ def _content(message: dict) -> str:
 
 
 class OpenAICompatibleServer:
-    def __init__(self, behaviour: Behaviour | None = None, faults: Faults | None = None) -> None:
+    """`schema`: the task whose roles the oracle's policy plays (default: the built-in drugs task)."""
+
+    def __init__(self, behaviour: Behaviour | None = None, faults: Faults | None = None,
+                 schema: TaskSchema | None = None) -> None:
+        self.schema = schema or load_task("drugs").schema
         self.behaviour = behaviour
         self.faults = faults
         self.requests: list[dict] = []
@@ -96,7 +102,7 @@ class OpenAICompatibleServer:
                 if reply is None:
                     conversation = "\n\n".join(_content(m) for m in messages
                                                  if m.get("role") not in ("system", "developer"))
-                    reply = respond(system, user, conversation)
+                    reply = respond(server.schema, system, user, conversation)
                 prompt_tokens = sum(count_tokens(_content(m)) for m in messages)
                 self._send(200, {
                     "id": f"chatcmpl-test-{len(server.requests)}",

@@ -4,7 +4,7 @@ import json
 
 import pytest
 
-from helpers import run_script, summary_row
+from helpers import record_checks, run_script, summary_row
 
 
 @pytest.fixture(scope="module")
@@ -20,14 +20,16 @@ def test_every_approach_succeeds_with_full_coverage(oracle_run):
     data = json.loads((cwd / "out/results.json").read_text())
     assert data["finished"] is True and data["dspy_version"] == "3.4.1"
     assert data["model"]["model"] == "oracle" and data["cache"] is False
+    assert data["schema_version"] == 2 and data["task"]["name"] == "drugs" and data["task"]["required_checks"] == 35
     records = data["records"]
     assert [(r["approach"], r["run"]) for r in records] == [
         ("react", 1), ("react", 2), ("rlm", 1), ("rlm", 2), ("hybrid", 1), ("hybrid", 2),
         ("react_v2", 1), ("react_v2", 2)]
     for r in records:
         assert r["ok"], r["failure"]
-        assert (r["coverage"]["pairs_covered"], r["coverage"]["pairs_required"]) == (21, 21)
-        assert (r["coverage"]["conditions_covered"], r["coverage"]["conditions_required"]) == (14, 14)
+        assert r["task"] == "drugs"
+        assert record_checks(r, "check_drug_interaction") == (21, 21)
+        assert record_checks(r, "check_contraindication") == (14, 14)
         assert r["wall_time_s"] > 0
         assert r["lm_calls"] == len(r["usage_per_call"]) and r["prompt_tokens"] > 0
         assert r["finished"] is True
@@ -36,12 +38,12 @@ def test_every_approach_succeeds_with_full_coverage(oracle_run):
 def test_every_structured_answer_is_scored_against_the_ground_truth(oracle_run):
     _, cwd = oracle_run
     for r in json.loads((cwd / "out/results.json").read_text())["records"]:
-        f = r["findings"]
-        assert (f["interactions_true"], f["contraindications_true"]) == (8, 2), r["approach"]
-        assert f["interaction_recall"] == f["interaction_precision"] == f["severity_agreement"] == 1.0
-        assert f["contraindication_recall"] == f["contraindication_precision"] == 1.0
-        assert f["pairs_claimed_safe"] == 13 and f["claimed_safe_never_checked"] == 0
-        assert f["overall_risk"] == f["expected_risk"] == "high"
+        interactions, contraindications = r["answer_score"]["tools"]
+        assert (interactions["true"], contraindications["true"]) == (8, 2), r["approach"]
+        assert interactions["found"] == interactions["reported"] == interactions["severity_agreed"] == 8
+        assert contraindications["found"] == contraindications["reported"] == 2
+        assert interactions["claimed_clear"] == 13 and interactions["claimed_clear_never_checked"] == 0
+        assert r["answer_score"]["overall_risk"] == r["answer_score"]["expected_risk"] == "high"
 
 
 def test_the_architectures_differ_in_lm_calls_as_designed(oracle_run):
@@ -63,7 +65,10 @@ def test_summary_is_plain_text_and_says_what_the_oracle_measures(oracle_run):
     result, _ = oracle_run
     out = result.stdout
     assert "\x1b[" not in out  # no terminal escapes when piped
-    assert summary_row(out, "Pairwise coverage")[0] == "21/21, 21/21"
+    assert summary_row(out, "Coverage, medications pairs")[0] == "21/21, 21/21"
+    assert summary_row(out, "Coverage, medications x conditions")[3] == "14/14, 14/14"
+    assert summary_row(out, "Interactions: recall / precision") == ["100% / 100%"] * 4
+    assert out.startswith("Task: drugs (7 medications x 2 conditions; 35 required checks)")
     assert summary_row(out, "Successful runs")[0] == "2 / 2"
     assert "not any model's quality" in out
     assert "SIMULATED DATA - not medical advice" in out

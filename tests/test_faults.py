@@ -12,20 +12,30 @@ import pytest
 from helpers import deno_children, summary_row
 from openai_server import OpenAICompatibleServer, always, every_other
 from rlmbench.oracle import respond
-from rlmbench.approaches import ApproachConfig, Case
+from rlmbench.approaches import ApproachConfig
 from rlmbench.models import ModelSettings, build_lm
 from rlmbench.report import render_summary
 from rlmbench.run_control import TokenPacer
 from rlmbench.runner import run_benchmark
+from rlmbench.task import Case
+from rlmbench.task_file import load_task
 
-CASE = Case(["warfarin", "aspirin", "metformin"], ["chronic_kidney_disease"])  # 3 pairs, 3 condition checks
+DRUGS = load_task("drugs")
+CASE = Case({"medications": ["warfarin", "aspirin", "metformin"],
+             "conditions": ["chronic_kidney_disease"]})  # 3 pairs, 3 condition checks
 CONFIG = ApproachConfig(react_max_iters=10, rlm_max_iters=4)
+META = {"task": DRUGS.describe(), "runs": 1, "dspy_version": dspy.__version__}
+
+
+def _covered(record, tool="check_drug_interaction"):
+    return record.coverage.of(tool).covered
 
 
 def _bench(server, approaches, runs=1, retries=0, timeout=None, lm=None, concurrency=1):
-    lm = lm or build_lm(ModelSettings(model="openai/oracle", api_base=server.url, retries=retries, timeout=timeout))
+    lm = lm or build_lm(ModelSettings(model="openai/oracle", api_base=server.url, retries=retries, timeout=timeout),
+                        DRUGS.schema)
     with dspy.context(lm=lm, track_usage=True):
-        records, interrupted = run_benchmark(approaches, runs, CASE, lm, CONFIG, timeout=timeout,
+        records, interrupted = run_benchmark(DRUGS, approaches, runs, lm, CONFIG, case=CASE, timeout=timeout,
                                              concurrency=concurrency)
     assert not interrupted
     return records
@@ -43,8 +53,8 @@ def test_a_fault_without_retries_is_a_failed_run_with_its_category(fault, catego
     with OpenAICompatibleServer(faults=always(fault)) as server:
         (record,) = _bench(server, ["react"])
     assert record.ok is False
-    assert record.failure["category"] == category, record.failure
-    assert record.coverage["tool_calls"] == 0
+    assert record.failure.category == category, record.failure
+    assert record.coverage.tool_calls == 0
     if category == "parse_error":  # the reply arrived and was paid for: its usage is counted
         assert record.lm_calls >= 1 and record.prompt_tokens > 0
     else:
@@ -57,7 +67,7 @@ def test_a_transient_fault_is_retried_and_the_run_recovers(fault):
         (record,) = _bench(server, ["react"], retries=2)
         assert server.faults_served == [fault]
     assert record.ok, record.failure
-    assert record.coverage["pairs_covered"] == 3 and record.coverage["conditions_covered"] == 3
+    assert _covered(record) == 3 and _covered(record, "check_contraindication") == 3
     assert len(server.requests) == record.lm_calls + 1  # the failed request was retried once
 
 
@@ -67,16 +77,16 @@ def test_half_the_requests_failing_still_accounts_for_every_run():
     assert sorted((r.approach, r.run) for r in records) == [
         ("hybrid", 1), ("hybrid", 2), ("react", 1), ("react", 2), ("rlm", 1), ("rlm", 2)]
     failed = [r for r in records if not r.ok]
-    assert failed and all(r.failure["category"] == "server_error" for r in failed)
-    summary = render_summary(records, ["react", "rlm", "hybrid"],
-                             {"model": {"model": "openai/oracle"}, "runs": 2, "dspy_version": dspy.__version__}, [])
+    assert failed and all(r.failure.category == "server_error" for r in failed)
+    summary = render_summary(records, ["react", "rlm", "hybrid"], {**META, "model": {"model": "openai/oracle"}},
+                             [], DRUGS.schema)
     assert "Failures by category" in summary and "server_error" in summary
 
 
 def test_a_hung_provider_ends_the_run_as_timeout_and_the_next_run_goes_on():
     with OpenAICompatibleServer(faults=lambda n, *_: "hang" if n == 1 else None) as server:
         first, second = _bench(server, ["react"], runs=2, timeout=3)
-    assert first.failure["category"] == "timeout", first.failure
+    assert first.failure.category == "timeout", first.failure
     assert second.ok, second.failure
 
 
@@ -95,9 +105,9 @@ def test_a_hung_sandbox_ends_the_run_as_timeout_and_leaves_no_deno_process():
     with OpenAICompatibleServer(_infinite_loop_once()) as server:
         first, second = _bench(server, ["rlm"], runs=2, timeout=8)
         lm_calls_at_timeout = first.lm_calls
-    assert first.failure["category"] == "timeout", first.failure
+    assert first.failure.category == "timeout", first.failure
     assert lm_calls_at_timeout == 1  # the abandoned run made no further LM calls
-    assert second.ok and second.coverage["pairs_covered"] == 3, second.failure
+    assert second.ok and _covered(second) == 3, second.failure
     assert deno_children(os.getpid()) == []
 
 
@@ -110,7 +120,7 @@ def _escape_attempt_first(secret_name):
     def behaviour(body, system, user):
         if "`code`" in system and not served:  # the oracle's first cell, with the probe in front of it
             served.append(1)
-            return respond(system, user).replace("```python\n", "```python\n" + code, 1)
+            return respond(DRUGS.schema, system, user).replace("```python\n", "```python\n" + code, 1)
         return None
     return behaviour
 
@@ -120,25 +130,25 @@ def test_model_code_probing_the_host_is_an_error_inside_the_run_not_a_crash(monk
     with OpenAICompatibleServer(_escape_attempt_first("RLMBENCH_TEST_SECRET")) as server:
         (record,) = _bench(server, ["rlm"])
         probe_reply = next(b for b in server.requests[1:] if "DENIED" in str(b["messages"]))
-    assert record.ok and record.coverage["pairs_covered"] == 3, record.failure
+    assert record.ok and _covered(record) == 3, record.failure
     assert str(probe_reply["messages"]).count("DENIED") >= 3
     assert "s3cret-value" not in str(server.requests)
 
 
 def test_tpm_pacing_waits_instead_of_exceeding_the_budget():
-    lm = build_lm(ModelSettings(model="oracle"))
+    lm = build_lm(ModelSettings(model="oracle"), DRUGS.schema)
     lm.pacer = TokenPacer(2500, window_s=1.0)  # the oracle's RLM calls are ~1,500 tokens each
     (record,) = _bench(None, ["rlm"], lm=lm)
     assert record.ok and record.lm_calls == 2
     assert record.pacing_wait_s > 0  # the second call had to wait for the window to clear
     assert record.wall_time_s >= record.pacing_wait_s
-    meta = {"model": {"model": "oracle", "tokens_per_minute": 2500}, "runs": 1, "dspy_version": dspy.__version__}
-    (wait,) = summary_row(render_summary([record], ["rlm"], meta, []), "Pacing wait (--tpm), in wall time")
+    meta = {**META, "model": {"model": "oracle", "tokens_per_minute": 2500}}
+    (wait,) = summary_row(render_summary([record], ["rlm"], meta, [], DRUGS.schema), "Pacing wait (--tpm), in wall time")
     assert wait.endswith("s (n=1, no sd)") and float(wait.split()[0]) > 0
 
 
 def test_concurrent_runs_each_get_their_own_record_and_sandbox():
-    lm = build_lm(ModelSettings(model="oracle"))
+    lm = build_lm(ModelSettings(model="oracle"), DRUGS.schema)
     records = _bench(None, ["rlm"], runs=2, lm=lm, concurrency=2)
     assert sorted(r.run for r in records) == [1, 2]
-    assert all(r.ok and r.coverage["pairs_covered"] == 3 for r in records)
+    assert all(r.ok and _covered(r) == 3 for r in records)

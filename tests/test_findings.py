@@ -1,41 +1,46 @@
-"""Scoring the structured answer: recall, precision, severity, and "claimed safe but never checked"."""
+"""Scoring the typed answer: recall, precision, severity, and "claimed clear but never checked"."""
+
+import json
 
 import dspy
 
 from openai_server import OpenAICompatibleServer
-from rlmbench.approaches import ApproachConfig, Case
-from rlmbench.findings import expected_risk, score_findings
+from rlmbench.approaches import ApproachConfig
+from rlmbench.findings import score_answer
 from rlmbench.ledger import ToolCall
 from rlmbench.models import ModelSettings, build_lm
 from rlmbench.runner import run_benchmark
-from tools import DEFAULT_SCENARIO, required_pairs
+from rlmbench.task import Case, expected_risk, required_checks
+from rlmbench.task_file import load_task
 
-MEDS = list(DEFAULT_SCENARIO.medications)
-CONDS = list(DEFAULT_SCENARIO.conditions)
+DRUGS = load_task("drugs")
+CASE = DRUGS.full_case()
+PAIRS = [c for c in required_checks(DRUGS.schema, CASE.inputs) if c.tool == "check_drug_interaction"]
 
 
-def _checked(pairs):
-    return [ToolCall("check_drug_interaction", {"drug_a": a, "drug_b": b}, True, 0.0) for a, b in pairs]
+def _checked(checks):
+    return [ToolCall(c.tool, c.args, True, 0.0) for c in checks]
 
 
 def _truth():
     interactions, clear = [], []
-    for a, b in required_pairs(MEDS):
-        hit = DEFAULT_SCENARIO.interaction(a, b)
+    for check in PAIRS:
+        hit = DRUGS.finding(check.tool, check.key)
         if hit:
-            interactions.append({"drug_a": a, "drug_b": b, "severity": hit.severity})
+            interactions.append({**check.args, "severity": hit.severity})
         else:
-            clear.append({"drug_a": a, "drug_b": b})
-    contra = [{"drug": d, "condition": c} for (d, c) in DEFAULT_SCENARIO.contraindications]
+            clear.append(check.args)
+    contra = [{"drug": d, "condition": c} for (d, c) in DRUGS.data.findings["check_contraindication"]]
     return {"interactions": interactions, "contraindications": contra, "pairs_without_interaction": clear,
             "overall_risk": "high"}
 
 
 def test_a_complete_correct_answer_scores_full_marks():
-    score = score_findings(_truth(), DEFAULT_SCENARIO, MEDS, CONDS, _checked(required_pairs(MEDS)))
-    assert score["interaction_recall"] == score["interaction_precision"] == score["severity_agreement"] == 1.0
-    assert score["contraindication_recall"] == score["contraindication_precision"] == 1.0
-    assert score["claimed_safe_never_checked"] == 0 and score["overall_risk"] == score["expected_risk"]
+    score = score_answer(_truth(), DRUGS, CASE, _checked(PAIRS))
+    interactions, contraindications = score.tools
+    assert interactions.recall == interactions.precision == score.severity_agreement == 1.0
+    assert contraindications.recall == contraindications.precision == 1.0
+    assert score.claimed_clear_never_checked == 0 and score.overall_risk == score.expected_risk == "high"
 
 
 def test_missed_wrong_and_invented_findings_lower_the_right_figures():
@@ -47,36 +52,44 @@ def test_missed_wrong_and_invented_findings_lower_the_right_figures():
     answer["interactions"].append({"drug_a": clear["drug_b"].title(), "drug_b": clear["drug_a"],
                                    "severity": "minor"})  # invented, in another order and case
     answer["contraindications"] = answer["contraindications"][:1]
-    score = score_findings(answer, DEFAULT_SCENARIO, MEDS, CONDS, _checked(required_pairs(MEDS)))
-    assert score["interaction_recall"] == 7 / 8
-    assert score["interaction_precision"] == 7 / 8
-    assert score["severity_agreement"] == 6 / 7
-    assert score["contraindication_recall"] == 0.5 and score["contraindication_precision"] == 1.0
+    interactions, contraindications = score_answer(answer, DRUGS, CASE, _checked(PAIRS)).tools
+    assert interactions.recall == 7 / 8 and interactions.precision == 7 / 8
+    assert interactions.severity_agreed / interactions.severity_scored == 6 / 7
+    assert contraindications.recall == 0.5 and contraindications.precision == 1.0
 
 
-def test_pairs_claimed_safe_without_a_lookup_are_counted():
+def test_keys_claimed_clear_without_a_lookup_are_counted():
     answer = _truth()
     answer["pairs_without_interaction"].append({"drug_a": "warfarin", "drug_b": "aspirin"})  # interacts
-    checked = _checked(required_pairs(MEDS)[:5])
-    score = score_findings(answer, DEFAULT_SCENARIO, MEDS, CONDS, checked)
-    unchecked_clear = {tuple(sorted((p["drug_a"], p["drug_b"]))) for p in answer["pairs_without_interaction"]} \
-        - {tuple(sorted((c.args["drug_a"], c.args["drug_b"]))) for c in checked}
-    assert score["claimed_safe_never_checked"] == len(unchecked_clear) > 0
-    assert score["claimed_safe_but_interacting"] == 1
+    score = score_answer(answer, DRUGS, CASE, _checked(PAIRS[:5]))
+    checked = {c.key for c in PAIRS[:5]}
+    unchecked_clear = {tuple(sorted(p.values())) for p in answer["pairs_without_interaction"]} - checked
+    interactions = score.of("check_drug_interaction")
+    assert interactions.claimed_clear_never_checked == len(unchecked_clear) > 0
+    assert interactions.claimed_clear_but_finding == 1
+    assert score.of("check_contraindication").claimed_clear is None  # the task asks for no clear list there
 
 
 def test_nothing_to_divide_by_is_none_not_a_perfect_score():
-    score = score_findings({"interactions": [], "contraindications": []}, DEFAULT_SCENARIO,
-                           ["metformin", "warfarin"], ["heart_failure"], [])
-    assert score["interactions_true"] == 0 and score["interaction_recall"] is None
-    assert score["interaction_precision"] is None and score["severity_agreement"] is None
-    assert expected_risk(DEFAULT_SCENARIO, ["metformin", "warfarin"], ["heart_failure"]) == "low"
+    case = Case({"medications": ["metformin", "warfarin"], "conditions": ["heart_failure"]})
+    score = score_answer({"interactions": [], "contraindications": []}, DRUGS, case, [])
+    interactions = score.of("check_drug_interaction")
+    assert interactions.true == 0 and interactions.recall is None and interactions.precision is None
+    assert score.severity_agreement is None
+    assert expected_risk(DRUGS, case) == "low"
+
+
+def test_the_risk_rule_is_the_task_files():
+    test_matrix = load_task("test_matrix")
+    rule = test_matrix.schema.risk
+    assert rule.level(["minor", "major"], test_matrix.schema.severities) == "caution"
+    assert rule.level([], test_matrix.schema.severities) == "go"
+    assert rule.level(["blocker"], test_matrix.schema.severities) == "no_go"
 
 
 def _everything_is_fine(body, system, user):
     if "`pairs_without_interaction`" in system and "`next_tool_name`" not in system:  # ReAct's final answer
-        pairs = [{"drug_a": a, "drug_b": b} for a, b in required_pairs(MEDS)]
-        import json
+        pairs = [c.args for c in PAIRS]
         return ("[[ ## reasoning ## ]]\nAll fine.\n\n[[ ## risk_assessment ## ]]\nNo problems.\n\n"
                 "[[ ## interactions ## ]]\n[]\n\n[[ ## contraindications ## ]]\n[]\n\n"
                 f"[[ ## pairs_without_interaction ## ]]\n{json.dumps(pairs)}\n\n"
@@ -86,11 +99,10 @@ def _everything_is_fine(body, system, user):
 
 def test_a_report_that_clears_pairs_it_never_checked_is_caught_end_to_end():
     with OpenAICompatibleServer(_everything_is_fine) as server:
-        lm = build_lm(ModelSettings(model="openai/oracle", api_base=server.url, retries=0))
-        case = Case(MEDS, CONDS)
+        lm = build_lm(ModelSettings(model="openai/oracle", api_base=server.url, retries=0), DRUGS.schema)
         with dspy.context(lm=lm, track_usage=True):
-            (record,), _ = run_benchmark(["react"], 1, case, lm, ApproachConfig(react_max_iters=3))
-    assert record.ok and record.finished is False and record.coverage["pairs_covered"] == 3
-    f = record.findings
-    assert f["pairs_claimed_safe"] == 21 and f["claimed_safe_never_checked"] == 18
-    assert f["interaction_recall"] == 0.0 and f["overall_risk"] == "low" != f["expected_risk"]
+            (record,), _ = run_benchmark(DRUGS, ["react"], 1, lm, ApproachConfig(react_max_iters=3))
+    assert record.ok and record.finished is False and record.coverage.of("check_drug_interaction").covered == 3
+    interactions = record.answer_score.of("check_drug_interaction")
+    assert interactions.claimed_clear == 21 and interactions.claimed_clear_never_checked == 18
+    assert interactions.recall == 0.0 and record.answer_score.overall_risk == "low" != record.answer_score.expected_risk

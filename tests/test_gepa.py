@@ -6,33 +6,36 @@ import dspy
 import pytest
 
 from helpers import ROOT, run_script
-from rlmbench.gepa_training import RiskAssessmentAgent, coverage_metric, instructions_of, patient_cases, split_cases
+from rlmbench.gepa_training import RLMDirectAgent, instructions_of, make_coverage_metric, split_cases, task_cases
 from rlmbench.ledger import ToolCall
-from tools import required_condition_checks, required_pairs
+from rlmbench.task import required_checks
+from rlmbench.task_file import load_task
 
 GEPA_SCRIPT = ROOT / "gepa_train_rlm.py"
+DRUGS = load_task("drugs")
+coverage_metric = make_coverage_metric(DRUGS)
 GOLD = dspy.Example(medications=["warfarin", "aspirin", "metformin"], conditions=["chronic_kidney_disease"])
+CHECKS = required_checks(DRUGS.schema, {"medications": GOLD.medications, "conditions": GOLD.conditions})
 
 
-def _calls(pairs, checks, invalid=()):
-    calls = [ToolCall("check_drug_interaction", {"drug_a": a, "drug_b": b}, True, 0.0) for a, b in pairs]
-    calls += [ToolCall("check_contraindication", {"drug": d, "condition": c}, True, 0.0) for d, c in checks]
+def _calls(checks, invalid=()):
+    calls = [ToolCall(c.tool, c.args, True, 0.0) for c in checks]
     calls += [ToolCall("check_drug_interaction", {"drug_a": a, "drug_b": b}, False, 0.0) for a, b in invalid]
     return dspy.Prediction(tool_calls=calls)
 
 
 def test_complete_ledger_scores_one():
-    result = coverage_metric(GOLD, _calls(required_pairs(GOLD.medications),
-                                          required_condition_checks(GOLD.medications, GOLD.conditions)))
+    result = coverage_metric(GOLD, _calls(CHECKS))
     assert result.score == 1.0 and "Every required check was made" in result.feedback
 
 
 def test_partial_ledger_names_the_missed_checks():
-    pairs = required_pairs(GOLD.medications)
-    result = coverage_metric(GOLD, _calls(pairs[:2], [("warfarin", "chronic_kidney_disease")]))
+    pairs = [c for c in CHECKS if c.tool == "check_drug_interaction"]
+    first_condition = next(c for c in CHECKS if c.tool == "check_contraindication")
+    result = coverage_metric(GOLD, _calls(pairs[:2] + [first_condition]))
     assert result.score == pytest.approx(3 / 6)
     assert "Missed check_drug_interaction for: aspirin + metformin." in result.feedback
-    assert "Missed check_contraindication for: aspirin in chronic_kidney_disease, metformin in " \
+    assert "Missed check_contraindication for: aspirin x chronic_kidney_disease, metformin x " \
            "chronic_kidney_disease." in result.feedback
 
 
@@ -42,16 +45,26 @@ def test_empty_ledger_scores_zero():
 
 
 def test_unknown_names_do_not_count_and_are_named():
-    result = coverage_metric(GOLD, _calls([], [], invalid=[("warfarine", "aspirin")]))
+    result = coverage_metric(GOLD, _calls([], invalid=[("warfarine", "aspirin")]))
     assert result.score == 0.0
-    assert "1 tool call used names the database does not know: warfarine." in result.feedback
+    assert "1 tool call used names the task does not know: warfarine." in result.feedback
 
 
 def test_cases_are_distinct_deterministic_and_split_without_overlap():
-    assert [c.toDict() for c in patient_cases(12, seed=3)] == [c.toDict() for c in patient_cases(12, seed=3)]
-    splits = split_cases(seed=0)
+    assert [c.toDict() for c in task_cases(DRUGS, 12, seed=3)] == [c.toDict() for c in task_cases(DRUGS, 12, seed=3)]
+    splits = split_cases(DRUGS, seed=0)
     keys = [(tuple(c.medications), tuple(c.conditions)) for c in splits.train + splits.val + splits.test]
     assert len(keys) == len(set(keys)) == 12
+
+
+def test_cases_of_another_task_use_its_lists(tmp_path):
+    security = load_task("security")
+    case = task_cases(security, 1, seed=0)[0]
+    assert set(case.inputs()) == {"endpoints", "attack_vectors"}
+    assert set(case.endpoints) <= set(security.data.items["endpoints"])
+    result = run_script(["--task", "security", "--dry-run"], tmp_path, timeout=120, script=GEPA_SCRIPT)
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert "Task:              security" in result.stdout and "Missed test_endpoint for:" in result.stdout
 
 
 def test_dry_run_needs_no_key_and_calls_no_model(tmp_path):
@@ -83,6 +96,6 @@ def test_offline_compile_saves_a_program_that_loads_back(tmp_path):
     assert "it/s" not in out  # progress bars stay on stderr
     assert (tmp_path / "gepa_run").is_dir()
     saved = json.loads((tmp_path / "out/program.json").read_text())
-    loaded = RiskAssessmentAgent()
+    loaded = RLMDirectAgent(DRUGS)
     loaded.load(str(tmp_path / "out/program.json"))
     assert instructions_of(loaded)["rlm.generate_action"] == saved["rlm.generate_action"]["signature"]["instructions"]

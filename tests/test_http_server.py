@@ -2,7 +2,7 @@
 
 import json
 
-from helpers import run_script, summary_row
+from helpers import record_checks, run_script, summary_row
 from openai_server import OpenAICompatibleServer
 
 
@@ -17,7 +17,8 @@ def test_all_approaches_reach_a_local_server_and_honour_max_tokens(tmp_path):
     assert result.returncode == 0, result.stderr[-2000:]
     records = _records(tmp_path / "r.json")
     assert [r["ok"] for r in records] == [True, True, True, True]
-    assert all(r["coverage"]["pairs_covered"] == 21 and r["coverage"]["conditions_covered"] == 14 for r in records)
+    assert all(record_checks(r, "check_drug_interaction") == (21, 21)
+               and record_checks(r, "check_contraindication") == (14, 14) for r in records)
     assert len(server.requests) == sum(r["lm_calls"] for r in records) == 37 + 2 + 39 + 2
     # llama.cpp's server ignores max_completion_tokens; the limit must arrive as max_tokens.
     assert all(body.get("max_tokens") == 1234 and "max_completion_tokens" not in body for body in server.requests)
@@ -60,7 +61,7 @@ def test_an_rlm_that_never_submits_is_marked_as_hitting_its_iteration_limit(tmp_
     assert result.returncode == 0, result.stderr[-2000:]
     (record,) = _records(tmp_path / "r.json")
     assert record["finished"] is False
-    assert record["coverage"]["pairs_covered"] == 0
+    assert record_checks(record, "check_drug_interaction") == (0, 21)
     assert summary_row(result.stdout, "Hit iteration limit")[0] == "1 / 1"
 
 
@@ -80,7 +81,7 @@ def test_a_malformed_plan_fails_the_hybrid_run_as_plan_invalid(tmp_path):
     hybrid, rlm = _records(tmp_path / "r.json")
     assert hybrid["ok"] is False and hybrid["failure"]["category"] == "plan_invalid"
     assert hybrid["coverage"]["tool_calls"] == 0
-    assert rlm["ok"] is True and rlm["coverage"]["pairs_covered"] == 21
+    assert rlm["ok"] is True and record_checks(rlm, "check_drug_interaction") == (21, 21)
 
 
 def test_timeout_flag_ends_a_hung_request_and_the_summary_counts_it(tmp_path):

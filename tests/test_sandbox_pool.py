@@ -7,18 +7,20 @@ import dspy
 import pytest
 
 from helpers import deno_children
-from rlmbench.approaches import ApproachConfig, Case
+from rlmbench.approaches import ApproachConfig
 from rlmbench.models import ModelSettings, build_lm
 from rlmbench.runner import run_once
 from rlmbench.sandbox import SandboxSupply, TimedInterpreter
+from rlmbench.task import Case
+from rlmbench.task_file import load_task
 
-
-CASE = Case(["warfarin", "aspirin", "metformin"], ["chronic_kidney_disease"])
+DRUGS = load_task("drugs")
+CASE = Case({"medications": ["warfarin", "aspirin", "metformin"], "conditions": ["chronic_kidney_disease"]})
 
 
 @pytest.fixture(scope="module")
 def oracle_lm():
-    lm = build_lm(ModelSettings(model="oracle"))
+    lm = build_lm(ModelSettings(model="oracle"), DRUGS.schema)
     with dspy.context(lm=lm):
         yield lm
 
@@ -41,8 +43,8 @@ def test_each_run_gets_a_fresh_interpreter_and_close_leaves_no_deno(oracle_lm):
 
 def test_warm_runs_record_the_boot_outside_the_wall_time(oracle_lm):
     with SandboxSupply(warm=True) as supply:
-        record, _ = run_once("rlm", 1, CASE, oracle_lm, ApproachConfig(), sandboxes=supply)
-    assert record.ok and record.coverage["pairs_covered"] == 3
+        record, _ = run_once(DRUGS, "rlm", 1, oracle_lm, ApproachConfig(), CASE, sandboxes=supply)
+    assert record.ok and record.coverage.of("check_drug_interaction").covered == 3
     assert record.sandbox_boot_s > 0 and record.sandbox_boot_in_wall_time is False
     assert record.sandbox_wait_s is not None
     assert deno_children(os.getpid()) == []
@@ -50,7 +52,7 @@ def test_warm_runs_record_the_boot_outside_the_wall_time(oracle_lm):
 
 def test_cold_runs_record_the_boot_inside_the_wall_time(oracle_lm):
     with SandboxSupply(warm=False) as supply:
-        record, _ = run_once("hybrid", 1, CASE, oracle_lm, ApproachConfig(), sandboxes=supply)
+        record, _ = run_once(DRUGS, "hybrid", 1, oracle_lm, ApproachConfig(), CASE, sandboxes=supply)
     assert record.ok and record.sandbox_boot_in_wall_time is True
     assert 0 < record.sandbox_boot_s < record.wall_time_s
     assert deno_children(os.getpid()) == []
@@ -62,9 +64,9 @@ def test_a_sandbox_that_fails_to_boot_is_a_recorded_run_failure(oracle_lm, monke
 
     monkeypatch.setattr(TimedInterpreter, "start", broken_start)
     with SandboxSupply(warm=True) as supply:
-        record, _ = run_once("rlm", 1, CASE, oracle_lm, ApproachConfig(), sandboxes=supply)
-        react, _ = run_once("react", 2, CASE, oracle_lm, ApproachConfig(), sandboxes=supply)
-    assert not record.ok and record.failure["category"] == "sandbox_error"
-    assert "deno exploded" in record.failure["message"]
+        record, _ = run_once(DRUGS, "rlm", 1, oracle_lm, ApproachConfig(), CASE, sandboxes=supply)
+        react, _ = run_once(DRUGS, "react", 2, oracle_lm, ApproachConfig(), CASE, sandboxes=supply)
+    assert not record.ok and record.failure.category == "sandbox_error"
+    assert "deno exploded" in record.failure.message
     assert react.ok
     assert deno_children(os.getpid()) == []

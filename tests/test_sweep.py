@@ -1,23 +1,40 @@
-"""The scale sweep: generated patients, measured growth exponents, charts, and the RLM at 2,225 checks."""
+"""The scale sweep: generated cases of any task, measured growth exponents, charts, and the RLM at 2,225 checks."""
 
 import json
 import math
 
 import dspy
 
-from helpers import run_script
-from rlmbench.approaches import ApproachConfig, Case
+from helpers import record_checks, run_script
+from rlmbench.approaches import ApproachConfig
 from rlmbench.models import ModelSettings, build_lm
 from rlmbench.runner import run_once
+from rlmbench.sizes import Size, parse_sizes, sweep_sizes
 from rlmbench.sweep import fit_exponent
-from rlmbench.synthetic import Size, parse_sizes, synthetic_scenario
+from rlmbench.synthetic import checks_at, synthetic_task
+from rlmbench.task import required_checks
+from rlmbench.task_file import load_task
+
+DRUGS = load_task("drugs")
 
 
-def test_generated_databases_are_fixed_by_their_seed_and_sized_as_asked():
-    a, b = synthetic_scenario(Size(16, 4), seed=3), synthetic_scenario(Size(16, 4), seed=3)
-    assert a == b and a != synthetic_scenario(Size(16, 4), seed=4)
-    assert len(a.medications) == 16 and len(a.conditions) == 4 and Size(16, 4).checks == 120 + 64
-    assert a.interactions and all(i.severity in ("major", "moderate", "minor") for i in a.interactions.values())
+def test_generated_tasks_are_fixed_by_their_seed_and_sized_as_asked():
+    a, b = synthetic_task(DRUGS, Size((16, 4)), seed=3), synthetic_task(DRUGS, Size((16, 4)), seed=3)
+    assert a == b and a != synthetic_task(DRUGS, Size((16, 4)), seed=4)
+    assert len(a.data.items["medications"]) == 16 and len(a.data.items["conditions"]) == 4
+    assert a.data.items["medications"][0] == "drug_01" and a.schema == DRUGS.schema
+    assert len(required_checks(a.schema, a.full_case().inputs)) == checks_at(DRUGS.schema, Size((16, 4))) == 120 + 64
+    found = a.data.findings["check_drug_interaction"]
+    assert found and all(e.severity in ("major", "moderate", "minor") for e in found.values())
+    assert all(e.severity == "major" for e in a.data.findings["check_contraindication"].values())
+
+
+def test_any_task_generates_from_its_own_schema():
+    security = load_task("security")
+    generated = synthetic_task(security, Size((20, 10)))
+    assert generated.data.items["endpoints"][-1] == "endpoint_20"
+    assert checks_at(security.schema, Size((20, 10))) == 200 + 20 + 20
+    assert set(generated.data.values) == set()  # security has no attribute values, only findings
 
 
 def test_fit_recovers_a_known_exponent_and_refuses_one_point():
@@ -27,43 +44,50 @@ def test_fit_recovers_a_known_exponent_and_refuses_one_point():
 
 
 def test_bad_sizes_are_refused_with_a_reason():
-    assert parse_sizes("4x2, 8x3") == (Size(4, 2), Size(8, 3))
-    for text, reason in (("4-2", "DRUGSxCONDITIONS"), ("1x2", "drugs must be 2 to 200"), ("", "no sizes")):
+    names = ["medications", "conditions"]
+    assert parse_sizes("4x2, 8x3", names) == (Size((4, 2)), Size((8, 3)))
+    for text, reason in (("4-2", "MEDICATIONSxCONDITIONS"), ("0x2", "medications must be 1 to 200"),
+                         ("4x2x2", "names 3 list(s); this task has 2"), ("", "no sizes")):
         try:
-            parse_sizes(text)
+            parse_sizes(text, names)
         except ValueError as exc:
             assert reason in str(exc)
         else:
             raise AssertionError(text)
+    assert [str(s) for s in sweep_sizes(DRUGS.schema, None)] == ["4x2", "8x3", "12x4", "16x6", "32x8", "50x20"]
 
 
-def test_sweep_reports_growth_skips_react_above_its_limit_and_draws_a_chart(tmp_path):
-    result = run_script(["--model", "oracle", "--runs", "1", "--scale", "3x1,5x2", "--sweep-react-limit", "10",
-                         "--approaches", "react,rlm,react_v2", "--plot", "--output", "s.json"], tmp_path)
+def test_sweep_of_a_non_drug_task_reports_growth_skips_react_above_its_limit_and_draws_a_chart(tmp_path):
+    result = run_script(["--task", "test_matrix", "--model", "oracle", "--runs", "1", "--scale", "3x2,5x4",
+                         "--react-limit", "10", "--approaches", "react,rlm,react_v2", "--plot", "--output", "s.json"],
+                        tmp_path)
     assert result.returncode == 0, result.stderr[-2000:]
     data = json.loads((tmp_path / "s.json").read_text())
-    assert data["sweep"]["sizes"] == ["3x1", "5x2"] and data["sweep"]["checks"] == [6, 20]
+    assert data["task"]["name"] == "test_matrix"
+    assert data["sweep"]["sizes"] == ["3x2", "5x4"] and data["sweep"]["checks"] == [6, 20]
     ran = [(r["case"], r["approach"]) for r in data["records"]]
-    assert ran == [("3x1", "react"), ("3x1", "rlm"), ("3x1", "react_v2"), ("5x2", "rlm"), ("5x2", "react_v2")]
-    assert all(r["ok"] and r["coverage"]["pairs_covered"] == r["coverage"]["pairs_required"] for r in data["records"])
+    assert ran == [("3x2", "react"), ("3x2", "rlm"), ("3x2", "react_v2"), ("5x4", "rlm"), ("5x4", "react_v2")]
+    for r in data["records"]:
+        assert r["ok"] and record_checks(r, "run_compatibility_test")[0] == r["coverage"]["tools"][0]["required"]
     fits = data["sweep"]["fits"]
     assert fits["react"]["exponent"] is None and fits["rlm"]["sizes"] == 2
     assert isinstance(fits["rlm"]["exponent"], float)
-    assert data["sweep"]["skipped"] == {"react": ["5x2"]}
-    assert "ReAct skipped at 5x2: more than --sweep-react-limit 10 checks" in result.stdout
+    assert data["sweep"]["skipped"] == {"react": ["5x4"]}
+    assert "ReAct skipped at 5x4: more than --react-limit 10 checks" in result.stdout
     assert f"k = {fits['rlm']['exponent']:.2f} (2 sizes, 6-20 checks)" in result.stdout
-    assert "not any model's quality" in result.stdout
+    assert "not any model's quality" in result.stdout and "invented features" in result.stdout
     png = (tmp_path / "s.png").read_bytes()
     assert png[:8] == b"\x89PNG\r\n\x1a\n" and len(png) > 20_000
 
 
-def test_rlm_covers_all_2225_checks_of_a_50_by_20_patient():
-    scenario = synthetic_scenario(Size(50, 20))
-    lm = build_lm(ModelSettings(model="oracle"))
+def test_rlm_covers_all_2225_checks_of_a_50_by_20_drug_case():
+    task = synthetic_task(DRUGS, Size((50, 20)))
+    lm = build_lm(ModelSettings(model="oracle"), task.schema)
     with dspy.context(lm=lm, track_usage=True):
-        record, _ = run_once("rlm", 1, Case(list(scenario.medications), list(scenario.conditions)), lm,
-                             ApproachConfig(), scenario)
+        record, _ = run_once(task, "rlm", 1, lm, ApproachConfig())
     assert record.ok, record.failure
-    assert (record.coverage["pairs_covered"], record.coverage["conditions_covered"]) == (1225, 1000)
+    assert record.coverage.of("check_drug_interaction").covered == 1225
+    assert record.coverage.of("check_contraindication").covered == 1000
     assert record.lm_calls == 2
-    assert record.findings["interaction_recall"] == 1.0 and record.findings["claimed_safe_never_checked"] == 0
+    interactions = record.answer_score.of("check_drug_interaction")
+    assert interactions.recall == 1.0 and interactions.claimed_clear_never_checked == 0

@@ -1,0 +1,177 @@
+"""The typed records of a benchmark invocation: what one run produced, as the results files hold it.
+
+Data flows one way: task -> approach -> `RunRecord` -> summary. Every field has a docstring,
+and every results file carries `SCHEMA_VERSION`, so a reader (or `--resume`) knows what it has.
+A record is never looked up by string key: a typo is an AttributeError, not a silent n/a.
+"""
+
+from __future__ import annotations
+
+from pydantic import BaseModel, ConfigDict
+
+SCHEMA_VERSION = 2
+"""2: tasks as data (typed coverage, failure and answer score per tool; the record names its task)."""
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(use_attribute_docstrings=True, extra="ignore")
+
+
+class ToolCoverage(_Model):
+    tool: str
+    """The tool whose checks these are."""
+    required: int
+    """Checks of this tool the case requires."""
+    covered: int
+    """Required checks the tool really received, with valid arguments."""
+    missed: list[list[str]] = []
+    """The keys of the required checks never made."""
+
+
+class Coverage(_Model):
+    tools: list[ToolCoverage]
+    """One entry per tool with required checks, in the task's order."""
+    tool_calls: int = 0
+    """Every call any tool received, repeated and invalid ones included."""
+    invalid_tool_calls: int = 0
+    """Calls with a name the task does not know (or the same item twice for a pair tool)."""
+
+    @property
+    def required(self) -> int:
+        return sum(t.required for t in self.tools)
+
+    @property
+    def covered(self) -> int:
+        return sum(t.covered for t in self.tools)
+
+    @property
+    def share(self) -> float:
+        """The share of the required checks really made (0 to 1); 1 when nothing is required."""
+        return self.covered / self.required if self.required else 1.0
+
+    def of(self, tool: str) -> ToolCoverage | None:
+        return next((t for t in self.tools if t.tool == tool), None)
+
+
+class Failure(_Model):
+    category: str
+    """A stable category (runner.FAILURE_CATEGORIES), so failures can be counted and compared."""
+    type: str
+    """The exception's class name."""
+    message: str
+    """The exception's message, cut at 500 characters."""
+    traceback: str = ""
+    """The end of the traceback, for diagnosis."""
+
+
+class ToolScore(_Model):
+    """How right the answer's findings of one tool are, against the ground truth of the case."""
+
+    tool: str
+    answer_field: str
+    """The answer field scored (`interactions`)."""
+    true: int
+    """Findings of this tool among the case's required checks."""
+    reported: int
+    """Distinct findings the answer reported."""
+    found: int
+    """Reported findings that are true findings."""
+    severity_scored: int = 0
+    """Found findings whose severity the answer had to state (0 for a tool with one fixed severity)."""
+    severity_agreed: int = 0
+    """Of those, the ones reported with the ground truth's severity."""
+    claimed_clear: int | None = None
+    """Keys the answer listed as clear; None when the task asks for no clear list for this tool."""
+    claimed_clear_never_checked: int | None = None
+    """Of those, keys the tool ledger shows were never looked up."""
+    claimed_clear_but_finding: int | None = None
+    """Of those, keys that are findings."""
+
+    @property
+    def recall(self) -> float | None:
+        return self.found / self.true if self.true else None
+
+    @property
+    def precision(self) -> float | None:
+        return self.found / self.reported if self.reported else None
+
+
+class AnswerScore(_Model):
+    """The structured answer scored against the ground truth. A ratio with nothing to divide by is None."""
+
+    tools: list[ToolScore]
+    """One entry per tool with findings, in the task's order."""
+    overall_risk: str | None
+    """The overall risk the answer gave."""
+    expected_risk: str
+    """The level the task's rule gives for the case's true findings."""
+
+    @property
+    def severity_agreement(self) -> float | None:
+        scored = sum(t.severity_scored for t in self.tools)
+        return sum(t.severity_agreed for t in self.tools) / scored if scored else None
+
+    @property
+    def claimed_clear_never_checked(self) -> int | None:
+        counts = [t.claimed_clear_never_checked for t in self.tools if t.claimed_clear_never_checked is not None]
+        return sum(counts) if counts else None
+
+    def of(self, tool: str) -> ToolScore | None:
+        return next((t for t in self.tools if t.tool == tool), None)
+
+
+class CallUsage(_Model):
+    prompt_tokens: int
+    completion_tokens: int
+
+
+class RunRecord(_Model):
+    task: str
+    """The task's name (`drugs`)."""
+    approach: str
+    """The approach's registry name (`rlm`)."""
+    run: int
+    """1-based repetition number within (task, case, approach)."""
+    ok: bool
+    """Completed without an error (it may still have hit its iteration limit or missed checks)."""
+    wall_time_s: float
+    """Seconds from the approach's start to its answer or failure."""
+    coverage: Coverage
+    """The required checks against the tool calls really made."""
+    lm_calls: int
+    """LM calls the usage tracker saw (retried requests count once; re-asks by an adapter count)."""
+    prompt_tokens: int
+    completion_tokens: int
+    usage_per_call: list[CallUsage] = []
+    """The tokens of every LM call, in order: a ReAct run's growing prompt is visible here."""
+    failure: Failure | None = None
+    """Why the run failed; None for a run that completed."""
+    steps: int | None = None
+    """ReAct steps, RLM iterations or ReActV2 turns used; None where the trace has none."""
+    finished: bool | None = None
+    """False: the agent hit its iteration limit instead of finishing; None: unknown."""
+    report: str | None = None
+    """The narrative answer."""
+    sandbox_boot_s: float | None = None
+    """Boot time of the sandboxes this run used; None for a run with no sandbox."""
+    sandbox_boot_in_wall_time: bool | None = None
+    """True with --cold-sandbox: the boot is part of wall_time_s."""
+    sandbox_wait_s: float | None = None
+    """Waiting for a warm sandbox, before the clock started."""
+    pacing_wait_s: float = 0.0
+    """Waiting for --tpm room, inside the wall time."""
+    answer_score: AnswerScore | None = None
+    """The structured answer scored against the ground truth; None without an answer."""
+    case: str | None = None
+    """The scale sweep's size (`16x6`); None for the task's own lists."""
+
+    @property
+    def total_tokens(self) -> int:
+        return self.prompt_tokens + self.completion_tokens
+
+    def to_dict(self) -> dict:
+        return self.model_dump(mode="json")
+
+    @classmethod
+    def from_dict(cls, data: dict) -> "RunRecord":
+        return cls.model_validate(data)
