@@ -26,10 +26,13 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 import rlmbench  # noqa: E402,F401
 import dspy  # noqa: E402
 
-from rlmbench.approaches import APPROACHES, RUNNERS, SANDBOX_APPROACHES, ApproachConfig, Case  # noqa: E402
+from rlmbench.approaches import REGISTRY, ApproachConfig  # noqa: E402
 from rlmbench.oracle import OracleEngine  # noqa: E402
 from rlmbench.sandbox import SandboxSupply, TimedInterpreter  # noqa: E402
-from tools import DEFAULT_SCENARIO, make_tools  # noqa: E402
+from rlmbench.signatures import signatures_for  # noqa: E402
+from rlmbench.task import Task, required_checks  # noqa: E402
+from rlmbench.task_file import load_task  # noqa: E402
+from tools import make_tools  # noqa: E402
 
 
 class Stopwatch:
@@ -49,8 +52,8 @@ class Stopwatch:
 
 
 class TimedOracleEngine(OracleEngine):
-    def __init__(self, stopwatch: Stopwatch) -> None:
-        super().__init__()
+    def __init__(self, schema, stopwatch: Stopwatch) -> None:
+        super().__init__(schema)
         self.complete = stopwatch.timed(self.complete)
 
 
@@ -121,21 +124,25 @@ class _ReActFormatting:
         dspy.ReAct._format_trajectory = self._original
 
 
-def end_to_end(approach: str, repeats: int) -> dict:
-    case = Case(list(DEFAULT_SCENARIO.medications), list(DEFAULT_SCENARIO.conditions))
+def end_to_end(task: Task, approach: str, repeats: int) -> dict:
+    case = task.full_case()
+    signatures = signatures_for(task.schema)
+    entry = REGISTRY[approach]
     rows = []
     with SandboxSupply(warm=True) as supply:
-        supply.expect(repeats + 1 if approach in SANDBOX_APPROACHES else 0)
-        config = ApproachConfig(interpreter_factory=supply)
+        supply.expect(repeats + 1 if entry.uses_sandbox else 0)
+        config = ApproachConfig(interpreter_factory=supply).for_checks(
+            len(required_checks(task.schema, case.inputs)))
         for _ in range(repeats + 1):  # the first run warms DSPy's caches and is dropped
             model, tool_time = Stopwatch(), Stopwatch()
-            lm = dspy.LM("oracle/deterministic", engine=TimedOracleEngine(model), cache=False, num_retries=0)
-            tools = [tool_time.timed(t) for t in make_tools(DEFAULT_SCENARIO)]
-            if approach in SANDBOX_APPROACHES:
+            lm = dspy.LM("oracle/deterministic", engine=TimedOracleEngine(task.schema, model), cache=False,
+                         num_retries=0)
+            tools = [tool_time.timed(t) for t in make_tools(task)]
+            if entry.uses_sandbox:
                 supply.reserve()
             with dspy.context(lm=lm), dspy.track_usage() as usage, _ReActFormatting() as formatting:
                 started = time.perf_counter()
-                RUNNERS[approach](case, tools, config)
+                entry.run(signatures, case, tools, config)
                 wall = time.perf_counter() - started
             calls = sum(len(v) for v in usage.usage_data.values())
             rows.append({"wall": wall, "model": model.seconds, "tools": tool_time.seconds,
@@ -154,10 +161,12 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--bridge-calls", type=int, default=1000)
+    parser.add_argument("--task", default="drugs", help="the task the end-to-end rows run (default drugs)")
     args = parser.parse_args()
     dspy.configure(track_usage=True)
+    task = load_task(args.task)
 
-    print(f"Harness overhead, medians of {args.repeats} repeats (oracle model, this machine)\n")
+    print(f"Harness overhead, medians of {args.repeats} repeats (oracle model, task {task.name}, this machine)\n")
     print(f"Sandbox cold boot                 {cold_boot(args.repeats) * 1000:8.0f} ms")
     print(f"Sandbox warm hand-out             {warm_handout(args.repeats) * 1000:8.3f} ms")
     print(f"Tool bridge, plain function       {bridge_rate(args.bridge_calls, args.repeats, False):8.0f} calls/s")
@@ -165,8 +174,8 @@ def main() -> int:
     print()
     print(f"{'Approach (warm pool)':<22}{'wall':>9}{'model':>9}{'tools':>9}{'harness':>9}{'LM calls':>10}"
           f"{'harness/call':>14}{'of which ReAct formatting':>28}")
-    for approach in APPROACHES:
-        r = end_to_end(approach, args.repeats)
+    for approach in REGISTRY:
+        r = end_to_end(task, approach, args.repeats)
         print(f"{approach:<22}{r['wall'] * 1000:7.0f}ms{r['model'] * 1000:7.0f}ms{r['tools'] * 1000:7.1f}ms"
               f"{r['harness'] * 1000:7.0f}ms{r['lm_calls']:>10}{r['harness_per_lm_call'] * 1000:11.2f} ms"
               f"{r['react_formatting'] * 1000:22.0f} ms")

@@ -202,7 +202,7 @@ def run(settings: BenchmarkSettings) -> int:
         meta["sweep"].update(fits=growth_fits(records, approaches), skipped=skipped)
     files.snapshot(meta, records, finished=not interrupted, interrupted=interrupted)
     if settings.sweep is not None:
-        print(f"Task: {task.name} (generated, sizes {'x'.join(s.name for s in task.schema.lists)})   "
+        print(f"Task: {task.name}, generated cases (size = {' x '.join(s.name for s in task.schema.lists)})   "
               f"Model: {settings.model.model}   scale sweep, runs per size: {settings.runs}   "
               f"DSPy {meta['dspy_version']}\n")
         print(render_sweep(records, approaches, settings.sweep, skipped, settings.react_limit))

@@ -327,6 +327,18 @@ def parse_task(raw: dict, source: str) -> Task:
         findings[spec.name] = tool_findings
         if tool_values:
             values[spec.name] = tool_values
+    # Each answer a tool can give must be told apart from every other tool's, or nobody (model or
+    # oracle) can say which check a result belongs to.
+    statements: dict[str, str] = {}
+    for i, tool in enumerate(tools):
+        for kind in ("found", "clear") + (("value",) if values.get(tool.name) else ()):
+            text = getattr(tool, kind)
+            if kind == "found" and not tool.has_findings:
+                continue
+            if text in statements:
+                raise TaskFileError(source, f"tools[{i}].{kind}",
+                                    f"the same text as {statements[text]}; each answer must say which tool gave it")
+            statements[text] = f"tools[{i}].{kind}"
     if not any(t.has_findings for t in tools):
         raise root.child("tools").fail("no tool has findings: a task needs at least one pair or cross tool, "
                                        "or an attribute tool with findings")

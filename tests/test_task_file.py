@@ -1,0 +1,139 @@
+"""Task files: every built-in loads, the README's example runs, and every bad file is one clear line."""
+
+import re
+import tomllib
+
+import pytest
+
+from helpers import ROOT, run_script
+from rlmbench.task_file import TaskFileError, builtin_names, load_task, parse_task
+
+BUILT_IN = ["compliance", "drugs", "portfolio", "security", "supply_chain", "test_matrix"]
+
+
+def readme_example() -> str:
+    """The task file the README's 'Task files' section shows a user, exactly as printed there."""
+    readme = (ROOT / "README.md").read_text()
+    block = readme.split("<!-- task-file-example -->", 1)[1]
+    return re.search(r"```toml\n(.*?)```", block, re.DOTALL).group(1)
+
+
+def test_every_built_in_task_loads_with_its_documented_size():
+    assert builtin_names() == BUILT_IN
+    sizes = {name: load_task(name).describe() for name in BUILT_IN}
+    assert sizes["drugs"]["lists"] == {"medications": 7, "conditions": 2} and sizes["drugs"]["required_checks"] == 35
+    assert sizes["compliance"]["lists"] == {"systems": 50, "policies": 20}
+    assert sizes["compliance"]["required_checks"] == 1000 + 50  # every system x policy, plus data residency
+    assert len({s["fingerprint"] for s in sizes.values()}) == len(BUILT_IN)
+
+
+def test_built_in_ground_truth_is_sparse_and_spans_the_scale():
+    for name in BUILT_IN:
+        task = load_task(name)
+        case = task.full_case().inputs
+        from rlmbench.task import required_checks
+
+        checks = required_checks(task.schema, case)
+        findings = [task.finding(c.tool, c.key) for c in checks]
+        share = sum(f is not None for f in findings) / len(checks)
+        assert 0.03 <= share <= 0.4, (name, share)
+        assert len({f.severity for f in findings if f}) >= 2, name
+
+
+def _example() -> dict:
+    return tomllib.loads(readme_example())
+
+
+def _error(raw: dict) -> str:
+    with pytest.raises(TaskFileError) as caught:
+        parse_task(raw, "mine.toml")
+    return str(caught.value)
+
+
+def test_the_readme_example_is_a_valid_task():
+    task = parse_task(_example(), "mine.toml")
+    assert task.describe()["required_checks"] == 20
+    assert task.schema.tool("check_allergen").found.startswith("FOUND ({severity}) allergen for {dish}")
+
+
+def _set(path: str, value):
+    def change(raw: dict) -> dict:
+        *parents, last = path.split(".")
+        node = raw
+        for part in parents:
+            node = node[int(part)] if part.isdigit() else node[part]
+        if value is _DELETE:
+            del node[int(last) if last.isdigit() else last]
+        else:
+            node[int(last) if last.isdigit() else last] = value
+        return raw
+    return change
+
+
+_DELETE = object()
+
+
+@pytest.mark.parametrize("change, message", [
+    (_set("instructions", _DELETE), "mine.toml: instructions: missing"),
+    (_set("tools.0.kind", "matrix"), "mine.toml: tools[0].kind: unknown tool kind 'matrix'; one of pair, cross, attribute"),
+    (_set("tools.0.findings.0.items", ["pad_thai", "walnut"]),
+     "mine.toml: tools[0].findings[0].items[1]: 'walnut' is not in list allergens"),
+    (_set("lists.0.items", ["pad_thai", "Pad Thai"]), "mine.toml: lists[0].items: duplicate name 'pad_thai'"),
+    (_set("tools.1.name", "check_allergen"), "mine.toml: tools[1].name: duplicate tool name 'check_allergen'"),
+    (_set("tools.0.findings.0.severity", "fatal"),
+     "mine.toml: tools[0].findings[0].severity: severity 'fatal' is not in the scale declared, trace"),
+    (_set("tools.0.colour", "red"), "mine.toml: tools[0].colour: unknown field"),
+    (_set("risk.by_severity", {"declared": "warn"}), "mine.toml: risk.by_severity.trace: missing"),
+    (_set("risk.none", "fine"), "mine.toml: risk.none: 'fine' is not one of the levels clear, label, warn"),
+    (_set("tools.0.found", "{dish}: {details}"), "mine.toml: tools[0].found: must contain {allergen}"),
+    (_set("tools.0.clear", "{dish} {allergen} {colour}"), "mine.toml: tools[0].clear: unknown placeholder {colour}"),
+    (_set("tools.0.lists", ["dishes", "dishes"]), "mine.toml: tools[0].lists: a cross tool needs two different lists"),
+    (_set("tools.0.args", ["dish"]), "mine.toml: tools[0].args: a cross tool takes 2 argument(s), got 1"),
+    (_set("tools.0.lists", ["dishes", "drinks"]), "mine.toml: tools[0].lists: no list named 'drinks'"),
+    (_set("tools.1.name", "dishes"), "mine.toml: tools.dishes: 'dishes' is already used by lists.dishes"),
+    (_set("tools.0.answer_field", "overall_risk"), "'overall_risk' is a name DSPy or the benchmark uses itself"),
+    (_set("tools.1.findings", [{"items": ["tiramisu"], "severity": "trace", "details": "x"}]),
+     "mine.toml: tools[1].required: an attribute tool with findings must set required = true"),
+    (_set("tools.0.findings.1.items", ["pad_thai", "peanut"]), "duplicate finding for pad_thai, peanut"),
+    (_set("tools.1.clear", "No allergen recorded for {dish} and {dish}."), None),
+    (_set("lists.0.name", "class"), "mine.toml: lists[0].name: 'class' is not a Python identifier"),
+])
+def test_a_bad_task_file_names_the_field_and_the_problem(change, message):
+    raw = change(_example())
+    if message is None:  # a legal edit: the file still loads
+        parse_task(raw, "mine.toml")
+        return
+    assert message in _error(raw)
+
+
+def test_two_tools_that_answer_alike_are_refused():
+    raw = _example()
+    raw["tools"][1]["clear"] = "No allergen recorded for {dish}."
+    raw["tools"].append({**raw["tools"][1], "name": "get_menu_card"})
+    assert "mine.toml: tools[2].clear: the same text as tools[1].clear" in _error(raw)
+
+
+def test_the_command_line_refuses_a_bad_task_in_one_line(tmp_path):
+    (tmp_path / "bad.toml").write_text(readme_example().replace('kind = "cross"', 'kind = "grid"'))
+    (tmp_path / "broken.toml").write_text("name = [unclosed")
+    for args, expected in (
+        (["--task", "nope"], "error: nope: no such task; built-in tasks: compliance, drugs, portfolio, security, "
+                             "supply_chain, test_matrix, or give the path of a .toml task file"),
+        (["--task", "bad.toml"], "error: bad.toml: tools[0].kind: unknown tool kind 'grid'; one of pair, cross, "
+                                 "attribute"),
+        (["--task", "broken.toml"], "error: broken.toml: not valid TOML"),
+        (["--task", "missing.toml"], "error: missing.toml: cannot read it: No such file or directory"),
+        (["--task", "drugs", "--scale", "4x2x1"], "error: --scale: size '4x2x1' names 3 list(s); this task has 2"),
+    ):
+        result = run_script(["--model", "oracle", *args], tmp_path, timeout=60)
+        assert result.returncode == 2, (args, result.stderr)
+        lines = result.stderr.strip().splitlines()
+        assert len(lines) == 1 and lines[0].startswith(expected), (args, result.stderr)
+        assert "Traceback" not in result.stderr and result.stdout == ""
+
+
+def test_list_tasks_shows_every_built_in_with_its_checks(tmp_path):
+    result = run_script(["--list-tasks"], tmp_path, timeout=60)
+    assert result.returncode == 0, result.stderr
+    assert "compliance    50 systems x 20 policies" in result.stdout
+    assert "1,050 (1,000 + 50)" in result.stdout and "35 (21 + 14)" in result.stdout

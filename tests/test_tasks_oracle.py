@@ -1,0 +1,79 @@
+"""The oracle on every built-in task, for every approach that fits its limits, through the real modules and sandbox."""
+
+import json
+
+import dspy
+import pytest
+
+from helpers import run_script, summary_row
+from rlmbench.approaches import APPROACHES, DEFAULT_REACT_LIMIT, ApproachConfig, fits
+from rlmbench.models import ModelSettings, build_lm
+from rlmbench.runner import run_once
+from rlmbench.sandbox import SandboxSupply
+from rlmbench.task_file import load_task
+from test_task_file import readme_example
+
+# drugs has its own end-to-end module (test_benchmark_oracle); compliance runs through the CLI below.
+TASKS = ["security", "portfolio", "supply_chain", "test_matrix"]
+
+
+@pytest.fixture(scope="module")
+def sandboxes():
+    with SandboxSupply(warm=True) as supply:
+        yield supply
+
+
+@pytest.mark.parametrize("name", TASKS)
+def test_the_oracle_covers_and_answers_every_built_in_task(name, sandboxes):
+    task = load_task(name)
+    required = task.describe()["required_checks"]
+    lm = build_lm(ModelSettings(model="oracle"), task.schema)
+    calls = {}
+    for approach in APPROACHES:
+        assert fits(approach, required, DEFAULT_REACT_LIMIT)
+        with dspy.context(lm=lm, track_usage=True):
+            record, trace = run_once(task, approach, 1, lm, ApproachConfig(), sandboxes=sandboxes)
+        assert record.ok, (name, approach, record.failure)
+        assert record.coverage.covered == record.coverage.required == required, (name, approach)
+        assert record.finished is True and record.task == name
+        score = record.answer_score
+        for tool in score.tools:
+            assert tool.found == tool.true == tool.reported, (name, approach, tool)
+            assert tool.severity_agreed == tool.severity_scored
+            assert tool.claimed_clear_never_checked in (None, 0)
+        assert score.overall_risk == score.expected_risk, (name, approach)
+        calls[approach] = record.lm_calls
+    # ReAct: one step per check, then finish and extract; the hybrid adds the planner's two calls.
+    assert calls == {"react": required + 2, "rlm": 2, "hybrid": required + 4, "react_v2": 2}, name
+
+
+def test_compliance_covers_all_1050_checks_and_skips_react_with_a_reason(tmp_path):
+    result = run_script(["--task", "compliance", "--model", "oracle", "--runs", "1",
+                         "--approaches", "react,rlm,react_v2", "--output", "c.json"], tmp_path)
+    assert result.returncode == 0, result.stderr[-2000:]
+    reason = ("ReAct skipped: task compliance needs 1,050 checks, one LM call each, more than --react-limit "
+              f"{DEFAULT_REACT_LIMIT}")
+    assert reason in result.stderr and reason in result.stdout  # said before the runs, and in the summary
+    data = json.loads((tmp_path / "c.json").read_text())
+    assert [r["approach"] for r in data["records"]] == ["rlm", "react_v2"]
+    assert data["skipped"] == {"react": reason}
+    for r in data["records"]:
+        assert r["ok"] and [(t["tool"], t["covered"], t["required"]) for t in r["coverage"]["tools"]] == [
+            ("check_policy_compliance", 1000, 1000), ("check_data_residency", 50, 50)]
+        assert all(t["found"] == t["true"] == t["reported"] for t in r["answer_score"]["tools"])
+    assert summary_row(result.stdout, "Coverage, systems x policies") == ["1000/1000", "1000/1000"]
+    assert summary_row(result.stdout, "Policy gaps: recall / precision") == ["100% / 100%"] * 2
+    assert "invented systems and policies" in result.stdout and "not any model's quality" in result.stdout
+
+
+def test_a_task_file_written_from_the_readme_runs(tmp_path):
+    (tmp_path / "allergens.toml").write_text(readme_example())
+    result = run_script(["--task", "allergens.toml", "--model", "oracle", "--runs", "1",
+                         "--approaches", "react,rlm", "--output", "a.json"], tmp_path)
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert result.stdout.startswith("Task: allergens (5 dishes x 4 allergens; 20 required checks)")
+    assert summary_row(result.stdout, "Coverage, dishes x allergens") == ["20/20", "20/20"]
+    assert summary_row(result.stdout, "Allergens found: recall / precision") == ["100% / 100%"] * 2
+    assert summary_row(result.stdout, "LM calls per run") == ["22", "2"]
+    assert "an invented menu" in result.stdout
+    assert json.loads((tmp_path / "a.json").read_text())["task"]["source"] == "allergens.toml"
