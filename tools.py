@@ -14,7 +14,7 @@ from __future__ import annotations
 import inspect
 from typing import Callable
 
-from rlmbench.task import Task, ToolSpec, check_key, normalise_name
+from rlmbench.task import Task, ToolSpec, check_key
 
 ToolRecorder = Callable[[str, dict, bool], None]
 """Called as record(tool_name, normalised_args, valid) on every tool call."""
@@ -52,14 +52,10 @@ def make_tool(task: Task, tool: ToolSpec, record: ToolRecorder = _no_record) -> 
         [inspect.Parameter(a, inspect.Parameter.POSITIONAL_OR_KEYWORD, annotation=str) for a in tool.args],
         return_annotation=str)
 
-    def resolve(name: object) -> str:
-        key = normalise_name(name)
-        return task.data.aliases.get(key, key)
-
     def call(*given, **named) -> str:
         bound = signature.bind(*given, **named)
         raw = {a: bound.arguments[a] for a in tool.args}
-        args = {a: resolve(v) for a, v in raw.items()}
+        args = {a: task.resolve(v) for a, v in raw.items()}
         same = tool.kind == "pair" and args[tool.args[0]] == args[tool.args[1]]
         valid = all(args[a] in items for a, items in zip(tool.args, valid_items)) and not same
         record(tool.name, args, valid)

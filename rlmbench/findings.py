@@ -23,6 +23,12 @@ def _as_dict(item) -> dict:
     return item if isinstance(item, dict) else {}
 
 
+def _key(task: Task, tool, item) -> tuple:
+    """The check an answer's item names, with the task's aliases resolved as the tools resolve them."""
+    data = _as_dict(item)
+    return check_key(tool, {a: task.resolve(data.get(a, "")) for a in tool.args})
+
+
 def score_answer(answer: dict, task: Task, case: Case, calls: list[ToolCall]) -> AnswerScore:
     """Per-run accuracy of the typed answer, one ToolScore per tool with findings."""
     checks = required_checks(task.schema, normalised_inputs(case))
@@ -33,8 +39,7 @@ def score_answer(answer: dict, task: Task, case: Case, calls: list[ToolCall]) ->
                  and (found := task.finding(tool.name, c.key))}
         reported: dict = {}
         for item in answer.get(tool.answer_field) or []:
-            data = _as_dict(item)
-            reported[check_key(tool, data)] = str(data.get("severity", "")).lower()
+            reported[_key(task, tool, item)] = str(_as_dict(item).get("severity", "")).lower()
         found = set(reported) & set(truth)
         score = ToolScore(tool=tool.name, answer_field=tool.answer_field, true=len(truth), reported=len(reported),
                           found=len(found))
@@ -42,7 +47,7 @@ def score_answer(answer: dict, task: Task, case: Case, calls: list[ToolCall]) ->
             score.severity_scored = len(found)
             score.severity_agreed = sum(reported[k] == truth[k] for k in found)
         if tool.clear_field:
-            cleared = {check_key(tool, _as_dict(item)) for item in answer.get(tool.clear_field) or []}
+            cleared = {_key(task, tool, item) for item in answer.get(tool.clear_field) or []}
             score.claimed_clear = len(cleared)
             score.claimed_clear_never_checked = sum((tool.name, k) not in made for k in cleared)
             score.claimed_clear_but_finding = len(cleared & set(truth))

@@ -35,7 +35,7 @@ from typing import Any
 from dspy.lm15 import Message, Response, TextPart, Usage, response_to_events
 
 from rlmbench.signatures import RISK_FIELD
-from rlmbench.task import TaskSchema, ToolSpec, check_key, required_checks
+from rlmbench.task import TaskSchema, ToolSpec, check_key, check_scope, required_checks
 
 ORACLE_MODEL_NAME = "oracle"
 ORACLE_NOTICE = (
@@ -327,7 +327,8 @@ def _final_answer(schema: TaskSchema, fields: list[str], conversation: str) -> d
     answer: dict[str, Any] = {}
     for name in fields:
         if name == "reasoning":
-            answer[name] = f"The tool results show {len(found[schema.report_field].splitlines()) - 2} findings."
+            count = sum(len(found[t.answer_field]) for t in schema.finding_tools)
+            answer[name] = f"The tool results show {count} findings."
         elif name == "plan":
             answer[name] = []
         else:
@@ -350,13 +351,8 @@ def _react_v2_turn(schema: TaskSchema, system: str, conversation: str) -> dict[s
 
 def coverage_guidance(schema: TaskSchema) -> str:
     """The sentence GEPA's oracle reflection adds: make every required check, in code."""
-    def scope(tool: ToolSpec) -> str:
-        if tool.kind == "pair":
-            return f"{tool.name} for every pair of {tool.lists[0]}"
-        if tool.kind == "cross":
-            return f"{tool.name} for every combination of {tool.lists[0]} and {tool.lists[1]}"
-        return f"{tool.name} for every item of {tool.lists[0]}"
-    return ("Call " + ", ".join(scope(t) for t in schema.required_tools)
+    return ("Call " + ", ".join(f"{t.name} on {'' if t.kind == 'attribute' else 'all '}{check_scope(t)}"
+                                for t in schema.required_tools)
             + ", looping over them in code, before you write the answer; report each finding with its severity.")
 
 

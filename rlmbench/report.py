@@ -13,7 +13,7 @@ from typing import Callable
 
 from rlmbench.approaches import REGISTRY
 from rlmbench.records import RunRecord
-from rlmbench.task import TaskSchema, ToolSpec
+from rlmbench.task import TaskSchema, ToolSpec, check_scope
 
 Row = tuple[str, list[str]]
 
@@ -22,24 +22,15 @@ def label(approach: str) -> str:
     return REGISTRY[approach].label if approach in REGISTRY else approach
 
 
-def check_shape(tool: ToolSpec) -> str:
-    """What a tool's required checks range over, in the task's own words."""
-    if tool.kind == "pair":
-        return f"{tool.lists[0]} pairs"
-    if tool.kind == "cross":
-        return f"{tool.lists[0]} x {tool.lists[1]}"
-    return f"each of {tool.lists[0]}"
-
-
 def coverage_label(schema: TaskSchema, tool: ToolSpec) -> str:
-    shapes = [check_shape(t) for t in schema.required_tools]
-    shape = check_shape(tool)
-    return f"Coverage, {shape}" + (f" ({tool.name})" if shapes.count(shape) > 1 else "")
+    scopes = [check_scope(t) for t in schema.required_tools]
+    scope = check_scope(tool)
+    return f"Coverage, {scope}" + (f" ({tool.name})" if scopes.count(scope) > 1 else "")
 
 
 def checks_described(schema: TaskSchema) -> str:
     """'medications pairs + medications x conditions': what a required check is, for axis labels."""
-    return " + ".join(check_shape(t) for t in schema.required_tools)
+    return " + ".join(check_scope(t) for t in schema.required_tools)
 
 
 def _mean_sd(values: list[float], unit: str = "s", digits: int = 2) -> str:

@@ -15,20 +15,20 @@ import random
 from collections import Counter
 
 from rlmbench.sizes import Size
-from rlmbench.task import Entry, Task, TaskData, TaskSchema, check_key, normalise_name, tool_keys
+from rlmbench.task import Entry, Task, TaskData, TaskSchema, check_key, normalise_name, required_checks, tool_keys
 
 FALLBACK_RATE = 0.1
 
 
+def _items(schema: TaskSchema, size: Size) -> dict[str, tuple[str, ...]]:
+    """Placeholder names for each list, from its entity: drug_01, drug_02, ..."""
+    return {spec.name: tuple(f"{normalise_name(spec.entity)}_{i:02d}" for i in range(1, n + 1))
+            for spec, n in zip(schema.lists, size.lengths)}
+
+
 def checks_at(schema: TaskSchema, size: Size) -> int:
-    """Required checks of a generated case of this size, without generating it."""
-    n = dict(zip((spec.name for spec in schema.lists), size.lengths))
-    total = 0
-    for tool in schema.required_tools:
-        first = n[tool.lists[0]]
-        total += first * (first - 1) // 2 if tool.kind == "pair" else first * n[tool.lists[1]] if \
-            tool.kind == "cross" else first
-    return total
+    """Required checks of a generated case of this size (no ground truth drawn)."""
+    return len(required_checks(schema, {name: list(items) for name, items in _items(schema, size).items()}))
 
 
 def _finding_rate(task: Task, tool_name: str) -> float:
@@ -43,8 +43,7 @@ def _finding_rate(task: Task, tool_name: str) -> float:
 def synthetic_task(task: Task, size: Size, seed: int = 0) -> Task:
     schema = task.schema
     rng = random.Random(f"{seed}-{schema.name}-{size}")
-    items = {spec.name: tuple(f"{normalise_name(spec.entity)}_{i:02d}" for i in range(1, n + 1))
-             for spec, n in zip(schema.lists, size.lengths)}
+    items = _items(schema, size)
     inputs = {name: list(names) for name, names in items.items()}
     findings: dict = {}
     for tool in schema.finding_tools:

@@ -181,6 +181,11 @@ class Task:
     def full_case(self) -> "Case":
         return Case({spec.name: list(self.data.items[spec.name]) for spec in self.schema.lists})
 
+    def resolve(self, name: object) -> str:
+        """A name as the task knows it: normalised, then an alias replaced by its item."""
+        key = normalise_name(name)
+        return self.data.aliases.get(key, key)
+
     def finding(self, tool: str, key: CheckKey) -> Entry | None:
         return self.data.findings.get(tool, {}).get(key)
 
@@ -232,6 +237,16 @@ def tool_keys(tool: ToolSpec, inputs: dict[str, list[str]]) -> list[tuple[str, .
     if tool.kind == "cross":
         return list(itertools.product(inputs[tool.lists[0]], inputs[tool.lists[1]]))
     return [(item,) for item in inputs[tool.lists[0]]]
+
+
+def check_scope(tool: ToolSpec) -> str:
+    """What a tool's required checks range over, in the task's own words: 'medications pairs',
+    'medications x conditions', 'each of systems'."""
+    if tool.kind == "pair":
+        return f"{tool.lists[0]} pairs"
+    if tool.kind == "cross":
+        return f"{tool.lists[0]} x {tool.lists[1]}"
+    return f"each of {tool.lists[0]}"
 
 
 def required_checks(schema: TaskSchema, inputs: dict[str, list[str]]) -> list[Check]:

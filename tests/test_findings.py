@@ -106,3 +106,10 @@ def test_a_report_that_clears_pairs_it_never_checked_is_caught_end_to_end():
     interactions = record.answer_score.of("check_drug_interaction")
     assert interactions.claimed_clear == 21 and interactions.claimed_clear_never_checked == 18
     assert interactions.recall == 0.0 and record.answer_score.overall_risk == "low" != record.answer_score.expected_risk
+
+
+def test_an_answer_may_name_an_item_by_the_alias_the_tools_accept():
+    answer = _truth()
+    answer["contraindications"] = [{"drug": "Metformin", "condition": "CKD"}, {"drug": "KCl", "condition": "ckd"}]
+    contraindications = score_answer(answer, DRUGS, CASE, _checked(PAIRS)).of("check_contraindication")
+    assert contraindications.found == contraindications.true == 2 and contraindications.precision == 1.0
