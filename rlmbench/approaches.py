@@ -90,14 +90,23 @@ def run_react_v2(signatures: TaskSignatures, case: Case, tools: list[Callable],
     """DSPy's ReActV2: several tool calls per turn, `submit` as a tool. Same tools, same turn limit as ReAct."""
     agent = dspy.ReActV2(signatures.answer, tools=tools, max_iters=config.react_max_iters)
     pred = agent(**case.inputs)
-    turns = [m for m in pred.history.messages if "tool_calls" in m]
-    trace = {
-        "turns": [{"thought": str(m.get("next_thought") or ""),
-                   "tool_calls": [{"name": c.name, "args": c.args} for c in m["tool_calls"].tool_calls]}
-                  for m in turns],
-        "termination_reason": pred.termination_reason,
-    }
+    trace = {"turns": [_turn(m) for m in pred.history.messages if "tool_calls" in m],
+             "termination_reason": pred.termination_reason}
     return ApproachOutput(_report(pred, signatures), trace, answer_of(pred, signatures))
+
+
+def _turn(message: dict) -> dict:
+    """One ReActV2 turn for the trace: its thought, and each call with its result and error flag."""
+    calls = message["tool_calls"]
+    attached = getattr(calls, "tool_call_results", None)
+    results = {r.call_id: r for r in (attached.tool_call_results if attached is not None else [])}
+    out = []
+    for call in calls.tool_calls:
+        result = results.get(call.id)
+        out.append({"name": call.name, "args": call.args,
+                    "result": None if result is None else str(result.value)[:2000],
+                    "error": bool(result and result.is_error)})
+    return {"thought": str(message.get("next_thought") or ""), "tool_calls": out}
 
 
 def run_rlm(signatures: TaskSignatures, case: Case, tools: list[Callable], config: ApproachConfig) -> ApproachOutput:
@@ -160,15 +169,27 @@ class Approach:
     """Spends an LM call on every check: skipped above DEFAULT_REACT_LIMIT (--react-limit) checks."""
     progress: Callable[[dict], Progress]
     """(steps, finished) from the approach's trace."""
+    step_limit: Callable[[ApproachConfig], int | None]
+    """The limit its steps are counted against."""
+
+
+def _react_steps(config: ApproachConfig) -> int | None:
+    return config.react_max_iters
+
+
+def _rlm_iterations(config: ApproachConfig) -> int:
+    return config.rlm_max_iters
 
 
 REGISTRY: dict[str, Approach] = {a.name: a for a in (
-    Approach("react", "ReAct", run_react, uses_sandbox=False, one_call_per_check=True, progress=react_progress),
-    Approach("rlm", "RLM Direct", run_rlm, uses_sandbox=True, one_call_per_check=False, progress=rlm_progress),
+    Approach("react", "ReAct", run_react, uses_sandbox=False, one_call_per_check=True, progress=react_progress,
+             step_limit=_react_steps),
+    Approach("rlm", "RLM Direct", run_rlm, uses_sandbox=True, one_call_per_check=False, progress=rlm_progress,
+             step_limit=_rlm_iterations),
     Approach("hybrid", "RLM planner + ReAct executor", run_hybrid, uses_sandbox=True, one_call_per_check=True,
-             progress=react_progress),
+             progress=react_progress, step_limit=_react_steps),
     Approach("react_v2", "ReActV2", run_react_v2, uses_sandbox=False, one_call_per_check=False,
-             progress=react_v2_progress),
+             progress=react_v2_progress, step_limit=_react_steps),
 )}
 APPROACHES: tuple[str, ...] = tuple(REGISTRY)
 

@@ -42,7 +42,7 @@ def score_answer(answer: dict, task: Task, case: Case, calls: list[ToolCall]) ->
             reported[_key(task, tool, item)] = str(_as_dict(item).get("severity", "")).lower()
         found = set(reported) & set(truth)
         score = ToolScore(tool=tool.name, answer_field=tool.answer_field, true=len(truth), reported=len(reported),
-                          found=len(found))
+                          found=len(found), reported_unchecked=sum((tool.name, k) not in made for k in reported))
         if tool.reports_severity:
             score.severity_scored = len(found)
             score.severity_agreed = sum(reported[k] == truth[k] for k in found)

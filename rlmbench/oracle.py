@@ -24,18 +24,17 @@ Because its choices are perfect and free, its numbers measure each architecture'
 from __future__ import annotations
 
 import functools
-import importlib.util
 import json
-import os
 import re
 import string
-from pathlib import Path
 from typing import Any
 
 from dspy.lm15 import Message, Response, TextPart, Usage, response_to_events
 
+from rlmbench.adapter_text import is_json_request
 from rlmbench.signatures import RISK_FIELD
 from rlmbench.task import TaskSchema, ToolSpec, check_key, check_scope, required_checks
+from rlmbench.tokens import count_tokens, load_encoding
 
 ORACLE_MODEL_NAME = "oracle"
 ORACLE_NOTICE = (
@@ -45,28 +44,10 @@ ORACLE_NOTICE = (
 
 _SECTION = re.compile(r"^\[\[ ## (\w+) ## \]\]$", re.MULTILINE)
 _RESPOND = "\n\nRespond with "
-_JSON_REQUEST = "Respond with a JSON object"
 
 
 class OracleError(RuntimeError):
     """The oracle was asked something it has no scripted answer for."""
-
-
-@functools.cache
-def _encoding():
-    """o200k_base from the copy LiteLLM ships: tiktoken cannot download encodings offline."""
-    spec = importlib.util.find_spec("litellm")  # locate without importing: LiteLLM takes ~3 s to import
-    if spec is None or not spec.submodule_search_locations:
-        raise OracleError("the oracle counts tokens with LiteLLM's bundled o200k_base, but LiteLLM is not installed")
-    bundled = Path(spec.submodule_search_locations[0]) / "litellm_core_utils" / "tokenizers"
-    os.environ.setdefault("TIKTOKEN_CACHE_DIR", str(bundled))
-    import tiktoken
-
-    return tiktoken.get_encoding("o200k_base")
-
-
-def count_tokens(text: str) -> int:
-    return len(_encoding().encode(text, disallowed_special=()))
 
 
 def _text(content) -> str:
@@ -169,6 +150,12 @@ def _finding_severity(tool: ToolSpec, match: re.Match) -> str:
     return tool.fixed_severity or match.group("severity").lower()
 
 
+def _line_at(text: str, start: int) -> str:
+    """The tool's statement that starts at `start`: up to the end of its line (or of its JSON string)."""
+    end = re.compile(r'[\n"]').search(text, start)
+    return text[start:end.start() if end else len(text)].strip()
+
+
 def answer_in(schema: TaskSchema, text: str) -> dict[str, Any]:
     """The typed answer the tool results in `text` support, and the report that goes with them."""
     answer: dict[str, Any] = {}
@@ -183,7 +170,7 @@ def answer_in(schema: TaskSchema, text: str) -> dict[str, Any]:
                 severity = _finding_severity(tool, match)
                 found[key] = {**args, **({"severity": severity} if tool.reports_severity else {})}
                 severities.append(severity)
-                lines.append(match.group(0))
+                lines.append(_line_at(text, match.start()))
         answer[tool.answer_field] = list(found.values())
         if tool.clear_field:
             clear = {check_key(tool, m.groupdict()): {a: m.group(a) for a in tool.args}
@@ -374,7 +361,7 @@ def respond(schema: TaskSchema, system: str, user: str, conversation: str | None
     conversation = user if conversation is None else conversation
     fields = output_fields(system)
     sections = parse_sections(user)
-    as_json = _JSON_REQUEST in user[-600:]
+    as_json = is_json_request(user)
     if "new_instruction" in fields:
         return _format(_propose_instruction(schema, sections), as_json)
     if "next_tool_name" in fields:
@@ -393,7 +380,7 @@ class OracleEngine:
 
     def __init__(self, schema: TaskSchema) -> None:
         self.schema = schema
-        _encoding()  # load the tokenizer now, not inside the first timed run
+        load_encoding()  # load the tokenizer now, not inside the first timed run
 
     def complete(self, request):
         system = _text(request.system)

@@ -86,6 +86,9 @@ class ToolScore(_Model):
     """Of those, keys the tool ledger shows were never looked up."""
     claimed_clear_but_finding: int | None = None
     """Of those, keys that are findings."""
+    reported_unchecked: int = 0
+    """Findings the answer reported whose check the tool ledger never saw: not looked up, so not
+    evidence, even where the ground truth happens to agree."""
 
     @property
     def recall(self) -> float | None:
@@ -116,6 +119,10 @@ class AnswerScore(_Model):
         counts = [t.claimed_clear_never_checked for t in self.tools if t.claimed_clear_never_checked is not None]
         return sum(counts) if counts else None
 
+    @property
+    def reported_unchecked(self) -> int:
+        return sum(t.reported_unchecked for t in self.tools)
+
     def of(self, tool: str) -> ToolScore | None:
         return next((t for t in self.tools if t.tool == tool), None)
 
@@ -123,6 +130,71 @@ class AnswerScore(_Model):
 class CallUsage(_Model):
     prompt_tokens: int
     completion_tokens: int
+
+
+class LMCall(_Model):
+    """One LM request of a run, in order, as the provider answered it or failed to (the traces file keeps these)."""
+
+    index: int
+    """1-based position among the run's LM calls."""
+    at_s: float
+    """Seconds after the run's clock started."""
+    request_format: str
+    """`chat` (DSPy's ChatAdapter), `json` (its JSONAdapter: a re-ask when it follows a chat request)."""
+    request_messages: int
+    request_chars: int
+    """Characters of text the request sent: its size before tokenisation."""
+    prompt_tokens: int | None = None
+    completion_tokens: int | None = None
+    finish_reason: str | None = None
+    """As the provider reported it: `length` means the reply was cut at max_tokens."""
+    reply: str | None = None
+    """The reply text, cut at 20,000 characters."""
+    error: str | None = None
+    """Why the request failed, for a request with no reply."""
+
+
+class CodeCell(_Model):
+    """One code cell the sandbox ran for the run (the RLM's, or the hybrid's planner's)."""
+
+    index: int
+    code: str
+    error: str | None = None
+    """The error the cell raised in the sandbox; None for a cell that ran."""
+    output: str | None = None
+    """The start of what the cell printed or returned."""
+
+
+class Diagnostics(_Model):
+    """How the run went wrong, each item detected from its trace, never guessed. Lists hold the
+    1-based positions where it happened: tool calls in ledger order, LM calls, steps or code cells."""
+
+    repeated_tool_calls: list[int] = []
+    """Tool calls identical (tool and normalised arguments) to an earlier call of the run."""
+    invalid_tool_calls: list[int] = []
+    """Tool calls with a name the task does not know (or the same item twice for a pair tool)."""
+    tool_errors: list[int] = []
+    """Steps whose tool call failed before the tool ran (arguments of the wrong kind, a tool that does not exist)."""
+    unknown_tools: list[str] = []
+    """Tool names the model asked for that do not exist."""
+    truncated_replies: list[int] = []
+    """LM calls whose reply was cut at max_tokens (finish reason `length`)."""
+    reasked: list[int] = []
+    """LM calls that re-asked in JSON after DSPy's ChatAdapter could not parse the reply: each one a paid call."""
+    steps_used: int | None = None
+    """ReAct steps, ReActV2 turns or RLM iterations used (for the hybrid, the executor's steps)."""
+    step_limit: int | None = None
+    code_cells: int | None = None
+    """Cells the sandbox ran; None for an approach without one."""
+    cells_shadowing_tools: list[int] = []
+    """Cells that redefine, reassign or import over a tool's name, so later calls miss the real tool."""
+    shadowed_tools: list[str] = []
+    cells_repeated: list[int] = []
+    """Cells identical to the cell before them."""
+    cells_failed: list[int] = []
+    """Cells that raised in the sandbox."""
+    submitted: bool | None = None
+    """RLM: False when SUBMIT was never called and DSPy forced an answer out of the history."""
 
 
 class RunRecord(_Model):
@@ -164,6 +236,13 @@ class RunRecord(_Model):
     """The structured answer scored against the ground truth; None without an answer."""
     case: str | None = None
     """The scale sweep's size (`16x6`); None for the task's own lists."""
+    diagnostics: Diagnostics = Diagnostics()
+    """How the run went wrong, detected from its trace."""
+
+    @property
+    def complete(self) -> bool:
+        """Every required check was made (whatever else went wrong)."""
+        return self.coverage.covered == self.coverage.required
 
     @property
     def total_tokens(self) -> int:

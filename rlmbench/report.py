@@ -111,6 +111,49 @@ def _largest_prompt(records: list[RunRecord]) -> str:
     return _mean_int([max(c.prompt_tokens for c in r.usage_per_call) for r in records if r.usage_per_call])
 
 
+def _runs_with(records: list[RunRecord], where: Callable[[RunRecord], list | None]) -> str:
+    """A diagnostic over the runs: how often it happened, in how many runs; n/a where it cannot happen."""
+    applicable = [r for r in records if where(r) is not None]
+    if not applicable:
+        return "n/a"
+    hits = [len(where(r)) for r in applicable]
+    runs = sum(n > 0 for n in hits)
+    return "0" if not runs else f"{sum(hits):,} in {runs} / {len(records)} runs"
+
+
+def _steps(records: list[RunRecord]) -> str:
+    cells = [f"{r.diagnostics.steps_used if r.diagnostics.steps_used is not None else '?'}/{r.diagnostics.step_limit}"
+             for r in records if r.diagnostics.step_limit is not None]
+    return ", ".join(cells) or "n/a"
+
+
+def _cells(field: str) -> Callable[[RunRecord], list | None]:
+    return lambda r: None if r.diagnostics.code_cells is None else getattr(r.diagnostics, field)
+
+
+def _never_submitted(r: RunRecord) -> list | None:
+    return None if r.diagnostics.submitted is None else ([] if r.diagnostics.submitted else [1])
+
+
+def diagnostic_rows(by: dict[str, list[RunRecord]], approaches: list[str]) -> list[Row]:
+    """How the agents failed, as counts a reader can compare across arms (README: 'Diagnostics')."""
+    def each(where: Callable[[RunRecord], list | None]) -> list[str]:
+        return [_runs_with(by[a], where) for a in approaches]
+
+    return [
+        ("Steps used / limit", [_steps(by[a]) for a in approaches]),
+        ("Repeated identical tool calls", each(lambda r: r.diagnostics.repeated_tool_calls)),
+        ("Invalid tool calls (unknown names)", each(lambda r: r.diagnostics.invalid_tool_calls)),
+        ("Tool errors (bad arguments, no such tool)", each(lambda r: r.diagnostics.tool_errors)),
+        ("Replies cut at max_tokens", each(lambda r: r.diagnostics.truncated_replies)),
+        ("Replies re-asked (parse failed)", each(lambda r: r.diagnostics.reasked)),
+        ("Code cells that shadow a tool", each(_cells("cells_shadowing_tools"))),
+        ("Code cells repeated unchanged", each(_cells("cells_repeated"))),
+        ("Code cells that raised", each(_cells("cells_failed"))),
+        ("SUBMIT never called", each(_never_submitted)),
+    ]
+
+
 def summary_rows(records: list[RunRecord], approaches: list[str], schema: TaskSchema,
                  paced: bool = False) -> list[Row]:
     by = {a: [r for r in records if r.approach == a] for a in approaches}
@@ -119,13 +162,19 @@ def summary_rows(records: list[RunRecord], approaches: list[str], schema: TaskSc
     def each(cell: Callable[[str], str]) -> list[str]:
         return [cell(a) for a in approaches]
 
+    def share(a: str, test: Callable[[RunRecord], bool]) -> str:
+        return f"{sum(test(r) for r in by[a])} / {len(by[a])}"
+
+    # The first rows a reader sees must not flatter: a run that never consulted the tools shows here.
     rows: list[Row] = [
-        ("Wall time, successful runs", each(lambda a: _mean_sd([r.wall_time_s for r in ok[a]]))),
+        ("Complete runs (every required check made)", each(lambda a: share(a, lambda r: r.complete))),
+        ("Completed without error", each(lambda a: share(a, lambda r: r.ok))),
+        ("No tool call at all", each(lambda a: share(a, lambda r: r.coverage.tool_calls == 0))),
+        ("Wall time, runs without error", each(lambda a: _mean_sd([r.wall_time_s for r in ok[a]]))),
         ("Sandbox boot per run", each(lambda a: _sandbox_boot(by[a]))),
-        ("Successful runs", each(lambda a: f"{len(ok[a])} / {len(by[a])}")),
     ]
     if paced:  # --tpm: the wait is inside the wall time, so show how much of it there was
-        rows.insert(1, ("Pacing wait (--tpm), in wall time", each(lambda a: _mean_sd([r.pacing_wait_s for r in ok[a]]))))
+        rows.insert(4, ("Pacing wait (--tpm), in wall time", each(lambda a: _mean_sd([r.pacing_wait_s for r in ok[a]]))))
     rows += [(coverage_label(schema, tool), each(lambda a, t=tool.name: _per_run_coverage(by[a], t)))
              for tool in schema.required_tools]
     rows += [
@@ -141,12 +190,17 @@ def summary_rows(records: list[RunRecord], approaches: list[str], schema: TaskSc
     if any(t.reports_severity for t in schema.finding_tools):
         rows.append(("Severity agreement", each(lambda a: _percent(_scored(ok[a]),
                                                                    lambda r: r.answer_score.severity_agreement))))
+    # Beside precision and recall: a finding the agent never looked up is not a correct finding.
+    rows.append(("Reported without a check",
+                 each(lambda a: _mean_int([r.answer_score.reported_unchecked for r in _scored(ok[a])])
+                      if _scored(ok[a]) else "n/a")))
     if any(t.clear_field for t in schema.finding_tools):
         rows.append(("Claimed clear, never checked",
                      each(lambda a: _mean_int([r.answer_score.claimed_clear_never_checked for r in _scored(ok[a])])
                           if _scored(ok[a]) else "n/a")))
+    rows.append(("Overall risk level right", each(lambda a: _risk_cell(ok[a]))))
+    rows += diagnostic_rows(by, approaches)
     rows += [
-        ("Overall risk level right", each(lambda a: _risk_cell(ok[a]))),
         ("Failures by category", each(lambda a: failure_counts(by[a]))),
         ("Notable failure", each(lambda a: notable_failure(by[a]))),
     ]

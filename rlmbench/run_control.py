@@ -1,24 +1,33 @@
-"""What guards each LM call of a run: the run's time budget and a tokens-per-minute pace.
+"""What guards and records each LM call of a run: the run's time budget, a tokens-per-minute
+pace, and the run's own log of every call (and of every code cell its sandbox ran).
 
 A run that exceeds `--timeout` is recorded as `timeout` by the runner and abandoned. Its
 thread cannot be killed, so the run is stopped where it can be: its sandboxes are shut down
 (which ends any code they were running) and its next LM call raises `RunCancelled` instead of
 spending more of the user's budget. `GatedLM` is a `dspy.LM` that does both checks, and waits
 for the shared `TokenPacer` when `--tpm` is set, so a long ReAct run stays under a provider's
-tokens-per-minute limit instead of failing on 429s.
+tokens-per-minute limit instead of failing on 429s. It also logs every call into the run's
+`RunControl` (reply, tokens, finish reason, request size), including calls that fail, so even a
+failed or timed-out run can be diagnosed from the traces file alone.
 """
 
 from __future__ import annotations
 
 import contextvars
+import json
 import threading
 import time
 from collections import deque
 from typing import Any
 
 import dspy
+from dspy.clients.legacy_outputs import value as response_value
 
-from rlmbench.oracle import count_tokens
+from rlmbench.adapter_text import is_json_request
+from rlmbench.records import CodeCell, LMCall
+from rlmbench.tokens import count_tokens
+
+REPLY_LIMIT = 20_000
 
 
 class RunCancelled(Exception):
@@ -33,6 +42,34 @@ class RunControl:
         self._lock = threading.Lock()
         self._interpreters: list[Any] = []
         self.pacing_wait_s = 0.0
+        self.started: float | None = None  # the run's clock, set by the runner
+        self._calls: list[LMCall] = []
+        self._cells: list[CodeCell] = []
+
+    @property
+    def lm_calls(self) -> list[LMCall]:
+        with self._lock:
+            return list(self._calls)
+
+    @property
+    def cells(self) -> list[CodeCell]:
+        with self._lock:
+            return list(self._cells)
+
+    def log_call(self, messages: list[dict] | None, prompt: str | None, **fields: Any) -> None:
+        texts = [_content_text(m.get("content")) for m in messages or []] or [prompt or ""]
+        last_user = next((_content_text(m.get("content")) for m in reversed(messages or [])
+                          if m.get("role") == "user"), prompt or "")
+        with self._lock:
+            self._calls.append(LMCall(
+                index=len(self._calls) + 1,
+                at_s=time.perf_counter() - self.started if self.started is not None else 0.0,
+                request_format="json" if is_json_request(last_user) else "chat",
+                request_messages=len(messages or []) or 1, request_chars=sum(map(len, texts)), **fields))
+
+    def log_cell(self, code: str, error: str | None, output: str | None) -> None:
+        with self._lock:
+            self._cells.append(CodeCell(index=len(self._cells) + 1, code=code, error=error, output=output))
 
     def check(self) -> None:
         if self._cancelled.is_set():
@@ -55,6 +92,33 @@ class RunControl:
                 _stop(interpreter)
             except Exception:  # already gone
                 pass
+
+
+def _content_text(content: Any) -> str:
+    if isinstance(content, list):
+        return "".join(str(part.get("text", "")) if isinstance(part, dict) else str(part) for part in content)
+    return "" if content is None else str(content)
+
+
+def _reply_text(outputs: Any) -> str:
+    """The reply as text: DSPy's outputs are strings, or dicts with text and native tool calls."""
+    parts = []
+    for output in outputs if isinstance(outputs, list) else [outputs]:
+        if isinstance(output, dict):
+            parts.append(str(output.get("text") or ""))
+            if output.get("tool_calls"):
+                parts.append(json.dumps(output["tool_calls"], default=str))
+        else:
+            parts.append("" if output is None else str(output))
+    return "\n".join(p for p in parts if p)[:REPLY_LIMIT]
+
+
+def _finish_reason(response: Any) -> str | None:
+    reason = getattr(response, "finish_reason", None)
+    if reason is None:
+        choices = response_value(response, "choices", None) or []
+        reason = response_value(choices[0], "finish_reason", None) if choices else None
+    return None if reason is None else str(getattr(reason, "value", reason))
 
 
 def _stop(interpreter: Any) -> None:
@@ -160,10 +224,29 @@ class GatedLM(dspy.LM):
         completion -= completion_before
         self.pacer.settle(booking, (prompt - prompt_before) + completion, completion if reported else None)
 
+    def update_history(self, entry: dict) -> None:
+        """DSPy records every answered call here: log it into the current run as well."""
+        control = current_run()
+        if control is not None:
+            usage = entry.get("usage") or {}
+            control.log_call(entry.get("messages"), entry.get("prompt"),
+                             prompt_tokens=usage.get("prompt_tokens"), completion_tokens=usage.get("completion_tokens"),
+                             finish_reason=_finish_reason(entry.get("response")),
+                             reply=_reply_text(entry.get("outputs")))
+        super().update_history(entry)
+
+    def _failed(self, prompt: str | None, messages: list[dict] | None, exc: BaseException) -> None:
+        control = current_run()
+        if control is not None and not isinstance(exc, RunCancelled):
+            control.log_call(messages, prompt, error=f"{type(exc).__name__}: {str(exc)[:500]}")
+
     def __call__(self, prompt: str | None = None, *, messages: list[dict] | None = None, **kwargs: Any):
         state = self._before(prompt, messages)
         try:
             return super().__call__(prompt, messages=messages, **kwargs)
+        except Exception as exc:
+            self._failed(prompt, messages, exc)
+            raise
         finally:
             self._after(state)
 
@@ -171,5 +254,8 @@ class GatedLM(dspy.LM):
         state = self._before(prompt, messages)
         try:
             return await super().acall(prompt, messages=messages, **kwargs)
+        except Exception as exc:
+            self._failed(prompt, messages, exc)
+            raise
         finally:
             self._after(state)

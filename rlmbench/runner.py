@@ -20,6 +20,7 @@ from typing import Any, Callable
 
 import dspy
 from dspy.primitives.code_interpreter import CodeInterpreterError
+from dspy.primitives.facade import SHIM_SETUP
 from dspy.utils.exceptions import (
     AdapterParseError,
     ContextWindowExceededError,
@@ -32,6 +33,7 @@ from dspy.utils.exceptions import (
 from dspy.utils.usage_tracker import track_usage
 
 from rlmbench.approaches import REGISTRY, ApproachConfig, PlanError
+from rlmbench.diagnostics import diagnose
 from rlmbench.findings import score_answer
 from rlmbench.ledger import ToolLedger, measure_coverage
 from rlmbench.records import CallUsage, Failure, RunRecord
@@ -95,13 +97,16 @@ class _RunState:
         self.ledger = ToolLedger()
         self.tracker = None
         self.started: float | None = None
+        self.step_limit: int | None = None
         self.boots: list[dict] = []
 
     def record(self, wall: float, output=None, failure: Failure | None = None) -> tuple[RunRecord, dict]:
         per_call = _usage(self.tracker) if self.tracker else []
         trace: dict[str, Any] = dict(output.trace) if output else {}
-        steps, finished = REGISTRY[self.approach].progress(trace)
+        approach = REGISTRY[self.approach]
+        steps, finished = approach.progress(trace)
         calls = self.ledger.calls
+        lm_calls, cells = self.control.lm_calls, self.control.cells
         boots = self.boots
         record = RunRecord(
             task=self.task.name,
@@ -125,8 +130,13 @@ class _RunState:
             answer_score=(score_answer(output.answer, self.task, self.case, calls)
                           if output and output.answer else None),
             case=self.case_label,
+            diagnostics=diagnose(self.task.schema, self.approach, approach.uses_sandbox, trace, steps,
+                                 self.step_limit, calls, lm_calls, cells),
         )
         trace["tool_calls"] = [{"tool": c.tool, "args": c.args, "valid": c.valid} for c in calls]
+        trace["lm_calls"] = [c.model_dump() for c in lm_calls]
+        if approach.uses_sandbox:
+            trace["code_cells"] = [c.model_dump() for c in cells]
         return record, trace
 
 
@@ -142,7 +152,24 @@ class _TrackedFactory:
         self.execution_instructions = getattr(factory, "execution_instructions", "")
 
     def __call__(self) -> Any:
-        return self._control.track(self._factory())
+        interpreter = self._control.track(self._factory())
+        execute, control = interpreter.execute, self._control
+
+        def logged_execute(code: str, *args: Any, **kwargs: Any) -> Any:
+            """Every cell the sandbox runs for the model goes into the run's log, with the error it raised.
+            DSPy's own facade setup (a fixed source it runs first) is not the model's code and is left out."""
+            if code is SHIM_SETUP:
+                return execute(code, *args, **kwargs)
+            try:
+                result = execute(code, *args, **kwargs)
+            except Exception as exc:
+                control.log_cell(code, f"{type(exc).__name__}: {str(exc)[:500]}", None)
+                raise
+            control.log_cell(code, None, None if result is None else str(result)[:2000])
+            return result
+
+        interpreter.execute = logged_execute
+        return interpreter
 
 
 def _execute(state: _RunState, lm: dspy.LM, config: ApproachConfig,
@@ -155,13 +182,14 @@ def _execute(state: _RunState, lm: dspy.LM, config: ApproachConfig,
         sandboxes.reserve()
     required = len(required_checks(state.task.schema, normalised_inputs(state.case)))
     config = replace(config.for_checks(required), interpreter_factory=_TrackedFactory(factory, state.control))
+    state.step_limit = REGISTRY[state.approach].step_limit(config)
     tools = make_tools(state.task, state.ledger.record)
     signatures = signatures_for(state.task.schema)
     output = None
     failure = None
     with dspy.context(lm=lm), track_usage() as tracker:
         state.tracker = tracker
-        state.started = time.perf_counter()
+        state.started = state.control.started = time.perf_counter()
         try:
             output = REGISTRY[state.approach].run(signatures, state.case, tools, config)
         except Exception as exc:  # a failing run is recorded, never fatal

@@ -14,7 +14,8 @@ import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Callable
 
-from rlmbench.oracle import count_tokens, respond
+from rlmbench.oracle import respond
+from rlmbench.tokens import count_tokens
 from rlmbench.task import TaskSchema
 from rlmbench.task_file import load_task
 

@@ -69,7 +69,7 @@ def test_summary_is_plain_text_and_says_what_the_oracle_measures(oracle_run):
     assert summary_row(out, "Coverage, medications x conditions")[3] == "14/14, 14/14"
     assert summary_row(out, "Interactions: recall / precision") == ["100% / 100%"] * 4
     assert out.startswith("Task: drugs (7 medications x 2 conditions; 35 required checks)")
-    assert summary_row(out, "Successful runs")[0] == "2 / 2"
+    assert summary_row(out, "Completed without error")[0] == "2 / 2"
     assert "not any model's quality" in out
     assert "SIMULATED DATA - not medical advice" in out
     assert "Results: out/results.json" in out
