@@ -31,6 +31,7 @@ from rlmbench.cli_args import (
     positive_seconds,
 )
 from rlmbench.models import DEFAULT_MODEL
+from rlmbench.signatures import ANSWER_FORMS
 from rlmbench.sizes import sweep_sizes
 from rlmbench.task_listing import render_task_list
 
@@ -66,6 +67,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                         help="skip approaches that make one LM call per check (ReAct, hybrid) on a task or sweep "
                              f"size with more required checks than this (default {DEFAULT_REACT_LIMIT})")
     add_rlm_limit_args(parser)
+    parser.add_argument("--answer", choices=ANSWER_FORMS, default="structured",
+                        help="structured: the typed findings and the narrative (default); prose: the narrative "
+                             "only, the study's own form (findings rows n/a; coverage and tokens still measured)")
     parser.add_argument("--cold-sandbox", action="store_true",
                         help="boot each RLM sandbox inside its run's wall time instead of from a warm pool")
     parser.add_argument("--timeout", type=positive_seconds,
@@ -118,7 +122,7 @@ def main(argv: list[str] | None = None) -> int:
         approaches=args.approaches,
         runs=args.runs,
         approach_config=ApproachConfig(react_max_iters=args.react_max_iters, rlm_max_iters=args.rlm_max_iters,
-                                       rlm_max_llm_calls=args.rlm_max_llm_calls),
+                                       rlm_max_llm_calls=args.rlm_max_llm_calls, answer_form=args.answer),
         output=args.output,
         cold_sandbox=args.cold_sandbox,
         timeout=args.timeout,

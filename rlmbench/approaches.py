@@ -32,6 +32,8 @@ class ApproachConfig:
     """ReAct's (and ReActV2's, and the hybrid executor's) step limit; None: required checks + STEP_HEADROOM."""
     rlm_max_iters: int = 10
     rlm_max_llm_calls: int = 20
+    answer_form: str = "structured"
+    """`structured`: the typed findings and the narrative; `prose`: the narrative only (signatures.py)."""
     interpreter_factory: Callable[[], Any] = OfflinePythonInterpreter
 
     def for_checks(self, required: int) -> "ApproachConfig":
@@ -42,7 +44,7 @@ class ApproachConfig:
 
     def describe(self) -> dict:
         return {"react_max_iters": self.react_max_iters, "rlm_max_iters": self.rlm_max_iters,
-                "rlm_max_llm_calls": self.rlm_max_llm_calls}
+                "rlm_max_llm_calls": self.rlm_max_llm_calls, "answer_form": self.answer_form}
 
 
 @dataclass

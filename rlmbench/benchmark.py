@@ -16,6 +16,7 @@ from dspy.primitives.code_interpreter import CodeInterpreterError
 from rlmbench.approaches import DEFAULT_REACT_LIMIT, REGISTRY, STEP_HEADROOM, ApproachConfig, fits
 from rlmbench.models import ModelSettings, build_lm, missing_key_message
 from rlmbench.oracle import ORACLE_NOTICE
+from rlmbench.progress import LiveProgress
 from rlmbench.records import SCHEMA_VERSION, RunRecord
 from rlmbench.report import label, render_summary
 from rlmbench.results_files import ResultsFiles, ResumeError, check_resumable
@@ -47,6 +48,8 @@ class BenchmarkSettings:
     seed: int = 0
     plot: bool = False
 
+PROSE_NOTICE = ("Answer form prose (--answer prose): the agents wrote the narrative only, so the findings rows are "
+                "n/a; coverage, tokens and diagnostics are measured as usual.")
 CONCURRENCY_NOTICE = ("Runs were executed {k} at a time: their wall times include contention with each other "
                       "(CPU, sandboxes, provider queues) and are not comparable to sequential runs.")
 
@@ -56,15 +59,11 @@ def default_output_path(task: str, model: str, now: dt.datetime, sweep: bool = F
     return Path("results") / f"results_{now:%Y%m%d_%H%M%S}_{task}_{slug}{'_sweep' if sweep else ''}.json"
 
 
-def _progress(record: RunRecord, total: int) -> None:
+def finished_line(record: RunRecord, total: int) -> str:
     outcome = "ok" if record.ok else f"FAILED ({record.failure.category}: {record.failure.type})"
     where = f" {record.case}" if record.case else ""
-    print(
-        f"[{label(record.approach)}{where} {record.run}/{total}] {outcome}  {record.wall_time_s:.2f} s  "
-        f"checks {record.coverage.covered}/{record.coverage.required}  LM calls {record.lm_calls}",
-        file=sys.stderr,
-        flush=True,
-    )
+    return (f"[{label(record.approach)}{where} {record.run}/{total}] {outcome}  {record.wall_time_s:.2f} s  "
+            f"checks {record.coverage.covered}/{record.coverage.required}  LM calls {record.lm_calls}")
 
 
 def skipped_for_size(settings: BenchmarkSettings, required: int) -> dict[str, str]:
@@ -84,6 +83,8 @@ def _notices(settings: BenchmarkSettings, meta: dict) -> list[str]:
         notices.insert(0, CONCURRENCY_NOTICE.format(k=settings.concurrency))
     if meta.get("resumed_at"):
         notices.insert(0, f"Resumed {len(meta['resumed_at'])} time(s); runs recorded earlier are included.")
+    if settings.approach_config.answer_form == "prose":
+        notices.insert(0, PROSE_NOTICE)
     return notices
 
 
@@ -167,11 +168,13 @@ def run(settings: BenchmarkSettings) -> int:
     else:
         files.mark_resumed(started.isoformat())
 
+    progress = LiveProgress()
+
     def on_record(record: RunRecord, trace: dict) -> None:
         records.append(record)
         files.add_run(record, trace)
         files.snapshot(meta, records, finished=False, interrupted=False)
-        _progress(record, settings.runs)
+        progress.finished(finished_line(record, settings.runs))
 
     done = frozenset((r.approach, r.run) for r in records)
     print(f"Running {', '.join(label(a) for a in approaches)} x {settings.runs} on task {task.name} "
@@ -180,15 +183,16 @@ def run(settings: BenchmarkSettings) -> int:
     sandboxes = SandboxSupply(warm=not settings.cold_sandbox) if uses_sandbox else None
     skipped: dict[str, list[str]] = {}
     try:
-        if settings.sweep is not None:
-            result = run_sweep(task, approaches, settings.sweep, settings.runs, lm, config, on_record, sandboxes,
-                               seed=settings.seed, react_limit=settings.react_limit,
-                               timeout=settings.timeout, concurrency=settings.concurrency)
-            interrupted, skipped = result.interrupted, result.skipped
-        else:
-            _, interrupted = run_benchmark(task, approaches, settings.runs, lm, config, on_record, case=case,
-                                           sandboxes=sandboxes, timeout=settings.timeout,
-                                           concurrency=settings.concurrency, skip=done)
+        with progress:
+            if settings.sweep is not None:
+                result = run_sweep(task, approaches, settings.sweep, settings.runs, lm, config, on_record, sandboxes,
+                                   seed=settings.seed, react_limit=settings.react_limit, timeout=settings.timeout,
+                                   concurrency=settings.concurrency, watch=progress.update)
+                interrupted, skipped = result.interrupted, result.skipped
+            else:
+                _, interrupted = run_benchmark(task, approaches, settings.runs, lm, config, on_record, case=case,
+                                               sandboxes=sandboxes, timeout=settings.timeout,
+                                               concurrency=settings.concurrency, skip=done, watch=progress.update)
     finally:
         if sandboxes is not None:
             sandboxes.close()

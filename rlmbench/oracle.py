@@ -329,8 +329,11 @@ def _react_v2_turn(schema: TaskSchema, system: str, conversation: str) -> dict[s
         if tool.name not in system and tool.name not in conversation:
             raise OracleError(f"oracle needs tool {tool.name!r} but the prompt does not offer it")
     if _results_seen(schema, conversation):
+        wanted = re.search(r"call `submit` with (.*)", system)
+        names = re.findall(r"`(\w+)`", wanted.group(1)) if wanted else []
+        answer = {k: v for k, v in answer_in(schema, conversation).items() if k in names}
         return {"next_thought": "Every check has a result; submit the answer.",
-                "tool_calls": {"tool_calls": [{"name": "submit", "args": answer_in(schema, conversation)}]}}
+                "tool_calls": {"tool_calls": [{"name": "submit", "args": answer}]}}
     checks = planned_checks(schema, _inputs(schema, parse_sections(conversation)))
     return {"next_thought": f"Run all {len(checks)} checks at once.",
             "tool_calls": {"tool_calls": [{"name": c["tool"], "args": c["args"]} for c in checks]}}

@@ -229,7 +229,8 @@ def render_summary(records: list[RunRecord], approaches: list[str], meta: dict, 
     rows = summary_rows(records, approaches, schema, paced=bool(meta["model"].get("tokens_per_minute")))
     parts = [
         task_line(meta),
-        f"Model: {meta['model']['model']}   runs per approach: {meta['runs']}   DSPy {meta['dspy_version']}",
+        f"Model: {meta['model']['model']}   runs per approach: {meta['runs']}   "
+        f"answer form: {meta['settings']['answer_form']}   DSPy {meta['dspy_version']}",
         "",
         render_table(header, rows),
         "",

@@ -131,10 +131,24 @@ def _lookup(meta: dict, dotted: str):
     return value
 
 
+def _first_difference(key: str, before, now) -> tuple[str, object, object] | None:
+    """The most specific setting that differs: `settings.react_max_iters`, not the whole `settings`."""
+    before, now = json.loads(json.dumps(before, default=str)), json.loads(json.dumps(now, default=str))
+    if before == now:
+        return None
+    if isinstance(before, dict) and isinstance(now, dict):
+        for sub in dict.fromkeys([*before, *now]):
+            found = _first_difference(f"{key}.{sub}", before.get(sub), now.get(sub))
+            if found:
+                return found
+    return key, before, now
+
+
 def check_resumable(previous: dict, current: dict) -> None:
     """Raise ResumeError naming the first setting that differs: mixed settings would make one summary lie."""
     for key in RESUME_MUST_MATCH:
-        before, now = _lookup(previous, key), _lookup(current, key)
-        if json.loads(json.dumps(before, default=str)) != json.loads(json.dumps(now, default=str)):
-            raise ResumeError(f"cannot resume: {key} was {before!r} in that file and is {now!r} now; "
+        found = _first_difference(key, _lookup(previous, key), _lookup(current, key))
+        if found:
+            name, before, now = found
+            raise ResumeError(f"cannot resume: {name} was {before!r} in that file and is {now!r} now; "
                               f"use the same settings, or start a new results file")

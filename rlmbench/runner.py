@@ -35,6 +35,7 @@ from dspy.utils.usage_tracker import track_usage
 from rlmbench.approaches import REGISTRY, ApproachConfig, PlanError
 from rlmbench.diagnostics import diagnose
 from rlmbench.findings import score_answer
+from rlmbench.progress import RunView
 from rlmbench.ledger import ToolLedger, measure_coverage
 from rlmbench.records import CallUsage, Failure, RunRecord
 from rlmbench.run_control import RunCancelled, RunControl, bind_run
@@ -99,6 +100,16 @@ class _RunState:
         self.started: float | None = None
         self.step_limit: int | None = None
         self.boots: list[dict] = []
+
+    def view(self, runs: int) -> RunView:
+        calls = self.ledger.calls
+        coverage = measure_coverage(self.task.schema, self.case, calls)
+        return RunView(approach=REGISTRY[self.approach].label, run=self.run, runs=runs, task=self.task.name,
+                       case=self.case_label, elapsed_s=time.perf_counter() - self.started, lm_calls=len(
+                           self.control.lm_calls), tool_calls=len(calls), covered=coverage.covered,
+                       required=coverage.required,
+                       cells=len(self.control.cells) if REGISTRY[self.approach].uses_sandbox else None,
+                       step_limit=self.step_limit)
 
     def record(self, wall: float, output=None, failure: Failure | None = None) -> tuple[RunRecord, dict]:
         per_call = _usage(self.tracker) if self.tracker else []
@@ -184,7 +195,7 @@ def _execute(state: _RunState, lm: dspy.LM, config: ApproachConfig,
     config = replace(config.for_checks(required), interpreter_factory=_TrackedFactory(factory, state.control))
     state.step_limit = REGISTRY[state.approach].step_limit(config)
     tools = make_tools(state.task, state.ledger.record)
-    signatures = signatures_for(state.task.schema)
+    signatures = signatures_for(state.task.schema, config.answer_form)
     output = None
     failure = None
     with dspy.context(lm=lm), track_usage() as tracker:
@@ -232,11 +243,13 @@ def run_benchmark(
     concurrency: int = 1,
     skip: frozenset[tuple[str, int]] = frozenset(),
     expect_sandboxes: bool = True,
+    watch: Callable[[list[RunView]], None] | None = None,
 ) -> tuple[list[RunRecord], bool]:
     """Every approach `runs` times, except the (approach, run) pairs in `skip`.
 
     Returns the records finished here and whether Ctrl-C cut the loop short. A run still
-    going after `timeout` seconds of wall time is recorded as `timeout` and stopped.
+    going after `timeout` seconds of wall time is recorded as `timeout` and stopped. `watch`
+    is shown the active runs about twice a second (live progress).
     """
     case = case or task.full_case()
     jobs = [(a, r) for a in approaches for r in range(1, runs + 1) if (a, r) not in skip]
@@ -270,6 +283,8 @@ def run_benchmark(
                 starts = [s.started for s in active.values() if s.started is not None]
                 if starts:
                     wait = max(0.01, min(wait, min(starts) + timeout - now))
+            if watch is not None:
+                watch([s.view(runs) for s in active.values() if s.started is not None])
             try:
                 key, result = finished.get(timeout=wait)
             except queue.Empty:

@@ -8,6 +8,10 @@ answer fields are derived from the task, never written per domain:
 - `overall_risk`, one of the task's levels, described with the task's own rule,
 - the narrative report (`report_field`).
 The hybrid's plan type comes from the task's tools.
+
+`--answer prose` asks for the narrative alone, the study's own form: a typed list of clear checks
+invites a model to make (and list) every check, so the structured form may drive coverage by
+itself. With prose the findings are not scored; coverage, tokens and diagnostics still are.
 """
 
 from __future__ import annotations
@@ -22,6 +26,7 @@ import pydantic
 from rlmbench.task import TaskSchema, ToolSpec
 
 RISK_FIELD = "overall_risk"
+ANSWER_FORMS = ("structured", "prose")
 
 
 def _camel(name: str) -> str:
@@ -58,8 +63,10 @@ def _inputs(schema: TaskSchema) -> dict[str, tuple]:
     return {spec.name: (list[str], dspy.InputField(desc=spec.description)) for spec in schema.lists}
 
 
-def _outputs(schema: TaskSchema) -> dict[str, tuple]:
+def _outputs(schema: TaskSchema, answer_form: str) -> dict[str, tuple]:
     outputs: dict[str, tuple] = {schema.report_field: (str, dspy.OutputField(desc=schema.report_description))}
+    if answer_form == "prose":
+        return outputs
     for tool in schema.finding_tools:
         outputs[tool.answer_field] = (list[finding_model(schema, tool)],
                                       dspy.OutputField(desc=tool.answer_description))
@@ -71,9 +78,11 @@ def _outputs(schema: TaskSchema) -> dict[str, tuple]:
 
 
 @functools.cache
-def signatures_for(schema: TaskSchema) -> TaskSignatures:
-    """Built once per task schema: DSPy signatures are classes, and building them is not free."""
-    outputs = _outputs(schema)
+def signatures_for(schema: TaskSchema, answer_form: str = "structured") -> TaskSignatures:
+    """Built once per task schema and answer form: DSPy signatures are classes, and building them is not free."""
+    if answer_form not in ANSWER_FORMS:
+        raise ValueError(f"answer form {answer_form!r} is not one of {', '.join(ANSWER_FORMS)}")
+    outputs = _outputs(schema, answer_form)
     answer = dspy.make_signature({**_inputs(schema), **outputs}, schema.instructions, "TaskAnswer")
     planned_check = pydantic.create_model(
         "PlannedCheck", tool=(Literal[tuple(t.name for t in schema.tools)], ...), args=(dict[str, str], ...))

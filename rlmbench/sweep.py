@@ -43,7 +43,7 @@ def planned_runs(task: Task, approaches: list[str], sizes: tuple[Size, ...], rea
 
 def run_sweep(task: Task, approaches: list[str], sizes: tuple[Size, ...], runs: int, lm, config: ApproachConfig,
               on_record, sandboxes: SandboxSupply | None, seed: int = 0, react_limit: int = DEFAULT_REACT_LIMIT,
-              timeout: float | None = None, concurrency: int = 1) -> SweepResult:
+              timeout: float | None = None, concurrency: int = 1, watch=None) -> SweepResult:
     plan = planned_runs(task, approaches, sizes, react_limit)
     if sandboxes is not None:
         sandboxes.expect(runs * sum(len(plan[a]) for a in approaches if REGISTRY[a].uses_sandbox))
@@ -53,7 +53,7 @@ def run_sweep(task: Task, approaches: list[str], sizes: tuple[Size, ...], runs: 
             continue
         _, interrupted = run_benchmark(synthetic_task(task, size, seed), chosen, runs, lm, config, on_record,
                                        case_label=str(size), sandboxes=sandboxes, timeout=timeout,
-                                       concurrency=concurrency, expect_sandboxes=False)
+                                       concurrency=concurrency, expect_sandboxes=False, watch=watch)
         if interrupted:
             return SweepResult(_skipped(plan, sizes), True)
     return SweepResult(_skipped(plan, sizes), False)

@@ -19,8 +19,9 @@ from rlmbench.tokens import count_tokens
 from rlmbench.task import TaskSchema
 from rlmbench.task_file import load_task
 
-Behaviour = Callable[[dict, str, str], "str | None"]
-"""behaviour(body, system, user) -> reply text, or None for the oracle's answer."""
+Behaviour = Callable[[dict, str, str], "str | dict | None"]
+"""behaviour(body, system, user) -> reply text, or {"content": text, "finish_reason": reason}, or None
+for the oracle's answer."""
 
 Faults = Callable[[int, dict, str, str], "str | None"]
 """faults(request_number, body, system, user) -> one of FAULTS for that request, or None to answer normally.
@@ -100,6 +101,9 @@ class OpenAICompatibleServer:
                     reply = "" if fault == "empty_content" else "I have looked at the medications and all seems fine."
                 else:
                     reply = server.behaviour(body, system, user) if server.behaviour else None
+                finish_reason = "stop"
+                if isinstance(reply, dict):
+                    reply, finish_reason = reply["content"], reply["finish_reason"]
                 if reply is None:
                     conversation = "\n\n".join(_content(m) for m in messages
                                                  if m.get("role") not in ("system", "developer"))
@@ -110,7 +114,7 @@ class OpenAICompatibleServer:
                     "object": "chat.completion",
                     "created": int(time.time()),
                     "model": body.get("model", "oracle"),
-                    "choices": [{"index": 0, "finish_reason": "stop",
+                    "choices": [{"index": 0, "finish_reason": finish_reason,
                                  "message": {"role": "assistant", "content": reply}}],
                     "usage": {"prompt_tokens": prompt_tokens, "completion_tokens": count_tokens(reply),
                               "total_tokens": prompt_tokens + count_tokens(reply)},

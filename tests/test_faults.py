@@ -24,7 +24,7 @@ DRUGS = load_task("drugs")
 CASE = Case({"medications": ["warfarin", "aspirin", "metformin"],
              "conditions": ["chronic_kidney_disease"]})  # 3 pairs, 3 condition checks
 CONFIG = ApproachConfig(react_max_iters=10, rlm_max_iters=4)
-META = {"task": DRUGS.describe(), "runs": 1, "dspy_version": dspy.__version__}
+META = {"task": DRUGS.describe(), "runs": 1, "dspy_version": dspy.__version__, "settings": CONFIG.describe()}
 
 
 def _covered(record, tool="check_drug_interaction"):

@@ -38,9 +38,11 @@ def test_resume_refuses_different_settings_in_one_line(tmp_path):
     result = run_script([*ARGS, "--runs", "2", "--react-max-iters", "12", "--resume", "r.json"], tmp_path)
     assert result.returncode == 2
     assert result.stderr.strip().splitlines() == [
-        "error: cannot resume: settings was {'react_max_iters': 40, 'rlm_max_iters': 10, 'rlm_max_llm_calls': 20} "
-        "in that file and is {'react_max_iters': 12, 'rlm_max_iters': 10, 'rlm_max_llm_calls': 20} now; "
+        "error: cannot resume: settings.react_max_iters was 40 in that file and is 12 now; "
         "use the same settings, or start a new results file"]
+    prose = run_script([*ARGS, "--runs", "2", "--answer", "prose", "--resume", "r.json"], tmp_path)
+    assert prose.returncode == 2 and "settings.answer_form was 'structured' in that file and is 'prose' now" \
+        in prose.stderr
 
 
 def test_resume_of_a_missing_file_is_one_line(tmp_path):
