@@ -26,10 +26,14 @@ from rlmbench.cli_args import (
     add_task_arg,
     load_task_arg,
     model_settings,
+    non_negative_float,
     non_negative_int,
     positive_int,
     positive_seconds,
 )
+from rlmbench.model_list import ModelsFileError, merge_models, model_list
+from rlmbench.resume_settings import apply_log_settings, explicit_flags, log_meta
+from rlmbench.results_files import ResumeError
 from rlmbench.models import DEFAULT_MODEL
 from rlmbench.signatures import ANSWER_FORMS
 from rlmbench.sizes import sweep_sizes
@@ -54,8 +58,16 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--list-tasks", action="store_true",
                         help="list the built-in tasks (lists, sizes, required checks) and exit")
     parser.add_argument("--runs", type=positive_int, default=3, help="uncached runs per approach (default 3)")
-    parser.add_argument("--model", default=DEFAULT_MODEL,
-                        help=f"DSPy/LiteLLM model string, or 'oracle' for the offline model (default {DEFAULT_MODEL})")
+    parser.add_argument("--model", action="append", dest="models",
+                        help="DSPy/LiteLLM model string, or 'oracle' for the offline model; repeat it to compare "
+                             f"models in one invocation (default {DEFAULT_MODEL})")
+    parser.add_argument("--models", type=Path, dest="models_file", metavar="FILE",
+                        help="a TOML file of [[models]] entries (label, model, api_base, api_key_env, max_tokens, "
+                             "concurrency, price_in, price_out): for models that need their own server or key")
+    parser.add_argument("--price-in", type=non_negative_float, metavar="USD",
+                        help="dollars per million prompt tokens for the --model models (default: LiteLLM's price map)")
+    parser.add_argument("--price-out", type=non_negative_float, metavar="USD",
+                        help="dollars per million completion tokens for the --model models")
     add_provider_args(parser, "base URL of an OpenAI-compatible server (vLLM, Ollama, llama.cpp, LM Studio)")
     parser.add_argument("--approaches", type=approach_list, default=APPROACHES,
                         help=f"comma-separated subset of {','.join(APPROACHES)} (default: all)")
@@ -79,8 +91,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                         help="pace LM calls to stay under this many tokens per minute (for example a provider's "
                              "free-tier limit); the wait is part of the wall time and shown in the summary")
     parser.add_argument("--concurrency", type=positive_int, default=1,
-                        help="runs executed at once, each with its own sandbox (default 1; latency under "
-                             "concurrency is not comparable to sequential runs)")
+                        help="runs of one --model executed at once, each with its own sandbox (default 1; latency "
+                             "under concurrency is not comparable to sequential runs); different models always "
+                             "run side by side")
     parser.add_argument("--resume", type=Path, metavar="FILE",
                         help="continue an earlier invocation from its results .jsonl (or .json): runs already "
                              "recorded are skipped, new ones are appended to the same files")
@@ -96,6 +109,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 
 
 def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
     args = parse_args(argv)
     if args.list_tasks:
         print(render_task_list())
@@ -106,6 +120,13 @@ def main(argv: list[str] | None = None) -> int:
     if args.resume and args.scale:
         print("error: --resume continues the benchmark, not a --scale sweep; run the sweep again", file=sys.stderr)
         return EXIT_CONFIG
+    logged_models = []
+    if args.resume:  # continue with the log's own settings; flags given again must agree with it
+        try:
+            logged_models = apply_log_settings(args, log_meta(args.resume), explicit_flags(argv))
+        except ResumeError as exc:
+            print(f"error: {exc}", file=sys.stderr)
+            return EXIT_CONFIG
     task = load_task_arg(args.task)
     if task is None:
         return EXIT_CONFIG
@@ -115,10 +136,22 @@ def main(argv: list[str] | None = None) -> int:
     except ValueError as exc:
         print(f"error: --scale: {exc}", file=sys.stderr)
         return EXIT_CONFIG
+    if (args.price_in is None) != (args.price_out is None):
+        print("error: give both --price-in and --price-out, or neither", file=sys.stderr)
+        return EXIT_CONFIG
+    defaults = model_settings(args, DEFAULT_MODEL, timeout=args.timeout, tokens_per_minute=args.tpm,
+                              concurrency=args.concurrency, price_in=args.price_in, price_out=args.price_out)
+    try:
+        given = model_list(args.models or [], args.models_file, defaults)
+        models = merge_models(logged_models, given) if args.resume else (
+            given or model_list([DEFAULT_MODEL], None, defaults))
+    except ModelsFileError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_CONFIG
     load_dotenv(find_dotenv(usecwd=True))  # the .env of the directory the user runs from
     settings = BenchmarkSettings(
         task=task,
-        model=model_settings(args, args.model, timeout=args.timeout, tokens_per_minute=args.tpm),
+        models=tuple(models),
         approaches=args.approaches,
         runs=args.runs,
         approach_config=ApproachConfig(react_max_iters=args.react_max_iters, rlm_max_iters=args.rlm_max_iters,
@@ -126,7 +159,6 @@ def main(argv: list[str] | None = None) -> int:
         output=args.output,
         cold_sandbox=args.cold_sandbox,
         timeout=args.timeout,
-        concurrency=args.concurrency,
         resume=args.resume,
         sweep=sweep,
         react_limit=args.react_limit,

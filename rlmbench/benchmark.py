@@ -14,13 +14,14 @@ import dspy
 from dspy.primitives.code_interpreter import CodeInterpreterError
 
 from rlmbench.approaches import DEFAULT_REACT_LIMIT, REGISTRY, STEP_HEADROOM, ApproachConfig, fits
-from rlmbench.models import ModelSettings, build_lm, missing_key_message
+from rlmbench.models import ModelSettings, build_lm, missing_keys_message
 from rlmbench.oracle import ORACLE_NOTICE
+from rlmbench.pricing import price_of
 from rlmbench.progress import LiveProgress
 from rlmbench.records import SCHEMA_VERSION, RunRecord
-from rlmbench.report import label, render_summary
+from rlmbench.report import invocation_cost, label, render_comparison, render_summary
 from rlmbench.results_files import ResultsFiles, ResumeError, check_resumable
-from rlmbench.runner import run_benchmark
+from rlmbench.runner import ModelRun, run_benchmark
 from rlmbench.sandbox import SandboxSupply, check_deno
 from rlmbench.sizes import Size
 from rlmbench.sweep import growth_fits, render_sweep, run_sweep
@@ -34,14 +35,13 @@ EXIT_INTERRUPTED = 130
 @dataclass(frozen=True)
 class BenchmarkSettings:
     task: Task
-    model: ModelSettings
+    models: tuple[ModelSettings, ...]
     approaches: tuple[str, ...]
     runs: int
     approach_config: ApproachConfig
     output: Path | None = None
     cold_sandbox: bool = False
     timeout: float | None = None  # seconds of wall time per run
-    concurrency: int = 1
     resume: Path | None = None
     sweep: tuple[Size, ...] | None = None  # --scale: run on generated cases of these sizes instead
     react_limit: int = DEFAULT_REACT_LIMIT
@@ -50,19 +50,25 @@ class BenchmarkSettings:
 
 PROSE_NOTICE = ("Answer form prose (--answer prose): the agents wrote the narrative only, so the findings rows are "
                 "n/a; coverage, tokens and diagnostics are measured as usual.")
-CONCURRENCY_NOTICE = ("Runs were executed {k} at a time: their wall times include contention with each other "
-                      "(CPU, sandboxes, provider queues) and are not comparable to sequential runs.")
+CONCURRENCY_NOTICE = ("Runs of {names} were executed several at a time (--concurrency): their wall times include "
+                      "contention with each other (CPU, sandboxes, provider queues) and are not comparable to "
+                      "sequential runs.")
+MATRIX_NOTICE = ("The {n} models ran side by side, each model's runs one after another unless its concurrency says "
+                 "otherwise: where two share this machine (the oracle, the sandbox, a local server), one's wall "
+                 "times include contention with the other.")
 
 
-def default_output_path(task: str, model: str, now: dt.datetime, sweep: bool = False) -> Path:
-    slug = re.sub(r"[^A-Za-z0-9.]+", "-", model).strip("-")
+def default_output_path(task: str, models: tuple[ModelSettings, ...], now: dt.datetime, sweep: bool = False) -> Path:
+    name = models[0].name if len(models) == 1 else f"{len(models)}-models"
+    slug = re.sub(r"[^A-Za-z0-9.]+", "-", name).strip("-")
     return Path("results") / f"results_{now:%Y%m%d_%H%M%S}_{task}_{slug}{'_sweep' if sweep else ''}.json"
 
 
-def finished_line(record: RunRecord, total: int) -> str:
+def finished_line(record: RunRecord, total: int, with_model: bool) -> str:
     outcome = "ok" if record.ok else f"FAILED ({record.failure.category}: {record.failure.type})"
     where = f" {record.case}" if record.case else ""
-    return (f"[{label(record.approach)}{where} {record.run}/{total}] {outcome}  {record.wall_time_s:.2f} s  "
+    model = f"{record.model}: " if with_model else ""
+    return (f"[{model}{label(record.approach)}{where} {record.run}/{total}] {outcome}  {record.wall_time_s:.2f} s  "
             f"checks {record.coverage.covered}/{record.coverage.required}  LM calls {record.lm_calls}")
 
 
@@ -77,10 +83,13 @@ def skipped_for_size(settings: BenchmarkSettings, required: int) -> dict[str, st
 
 def _notices(settings: BenchmarkSettings, meta: dict) -> list[str]:
     notices = [settings.task.schema.notice]
-    if settings.model.is_oracle:
-        notices.insert(0, ORACLE_NOTICE)
-    if settings.concurrency > 1:
-        notices.insert(0, CONCURRENCY_NOTICE.format(k=settings.concurrency))
+    if any(m.is_oracle for m in settings.models):
+        notices.insert(0, ORACLE_NOTICE if len(settings.models) == 1 else f"{ORACLE_NOTICE[:-1]} (the oracle's rows).")
+    concurrent = [m.name for m in settings.models if m.concurrency > 1]
+    if concurrent:
+        notices.insert(0, CONCURRENCY_NOTICE.format(names=", ".join(concurrent)))
+    if len(settings.models) > 1:
+        notices.insert(0, MATRIX_NOTICE.format(n=len(settings.models)))
     if meta.get("resumed_at"):
         notices.insert(0, f"Resumed {len(meta['resumed_at'])} time(s); runs recorded earlier are included.")
     if settings.approach_config.answer_form == "prose":
@@ -90,7 +99,7 @@ def _notices(settings: BenchmarkSettings, meta: dict) -> list[str]:
 
 def run(settings: BenchmarkSettings) -> int:
     """Run the benchmark and return the process exit code."""
-    problem = missing_key_message(settings.model)
+    problem = missing_keys_message(list(settings.models))
     if problem:
         print(problem, file=sys.stderr)
         return EXIT_CONFIG
@@ -118,10 +127,12 @@ def run(settings: BenchmarkSettings) -> int:
     resolved = (config if settings.sweep is not None else config.for_checks(task_meta["required_checks"])).describe()
     if resolved["react_max_iters"] is None:
         resolved["react_max_iters"] = f"required checks + {STEP_HEADROOM} at each size"
+    prices = {m.name: price_of(m) for m in settings.models}
     meta = {
         "schema_version": SCHEMA_VERSION,
         "task": task_meta,
-        "model": settings.model.describe(),
+        "models": [{**m.describe(), "price": None if prices[m.name] is None else prices[m.name].describe()}
+                   for m in settings.models],
         "runs": settings.runs,
         "approaches": approaches,
         "skipped": too_large,
@@ -132,7 +143,6 @@ def run(settings: BenchmarkSettings) -> int:
         "settings": resolved,
         "react_limit": settings.react_limit,
         "run_timeout_s": settings.timeout,
-        "concurrency": settings.concurrency,
         "case": case.inputs if settings.sweep is None else None,
         "sweep": None if settings.sweep is None else {
             "sizes": [str(size) for size in settings.sweep],
@@ -156,13 +166,13 @@ def run(settings: BenchmarkSettings) -> int:
                 "resumed_at": [*previous.get("resumed_at", []), started.isoformat()]}
         records = [r for r in records if r.approach in approaches and r.run <= settings.runs]
     else:
-        files = ResultsFiles(settings.output or default_output_path(task.name, settings.model.model, started,
+        files = ResultsFiles(settings.output or default_output_path(task.name, settings.models, started,
                                                                     sweep=settings.sweep is not None))
     notices = _notices(settings, meta)
     meta["notices"] = notices
 
-    lm = build_lm(settings.model, task.schema)
-    dspy.configure(lm=lm, track_usage=True)
+    models = [ModelRun(m.name, build_lm(m, task.schema), m.concurrency, prices[m.name]) for m in settings.models]
+    dspy.configure(lm=models[0].lm, track_usage=True)
     if settings.resume is None:
         files.start(meta)
     else:
@@ -174,25 +184,25 @@ def run(settings: BenchmarkSettings) -> int:
         records.append(record)
         files.add_run(record, trace)
         files.snapshot(meta, records, finished=False, interrupted=False)
-        progress.finished(finished_line(record, settings.runs))
+        progress.finished(finished_line(record, settings.runs, with_model=len(models) > 1))
 
-    done = frozenset((r.approach, r.run) for r in records)
+    done = frozenset((r.model, r.approach, r.run) for r in records)
     print(f"Running {', '.join(label(a) for a in approaches)} x {settings.runs} on task {task.name} "
-          f"with {settings.model.model}; results: {files.json_path}"
+          f"with {', '.join(m.name for m in models)}; results: {files.json_path}"
           + (f" ({len(done)} runs already recorded, skipped)" if settings.resume else ""), file=sys.stderr, flush=True)
     sandboxes = SandboxSupply(warm=not settings.cold_sandbox) if uses_sandbox else None
     skipped: dict[str, list[str]] = {}
     try:
         with progress:
             if settings.sweep is not None:
-                result = run_sweep(task, approaches, settings.sweep, settings.runs, lm, config, on_record, sandboxes,
-                                   seed=settings.seed, react_limit=settings.react_limit, timeout=settings.timeout,
-                                   concurrency=settings.concurrency, watch=progress.update)
+                result = run_sweep(task, approaches, settings.sweep, settings.runs, models, config, on_record,
+                                   sandboxes, seed=settings.seed, react_limit=settings.react_limit,
+                                   timeout=settings.timeout, watch=progress.update)
                 interrupted, skipped = result.interrupted, result.skipped
             else:
-                _, interrupted = run_benchmark(task, approaches, settings.runs, lm, config, on_record, case=case,
-                                               sandboxes=sandboxes, timeout=settings.timeout,
-                                               concurrency=settings.concurrency, skip=done, watch=progress.update)
+                _, interrupted = run_benchmark(task, approaches, settings.runs, models, config, on_record, case=case,
+                                               sandboxes=sandboxes, timeout=settings.timeout, skip=done,
+                                               watch=progress.update)
     finally:
         if sandboxes is not None:
             sandboxes.close()
@@ -200,19 +210,27 @@ def run(settings: BenchmarkSettings) -> int:
         notices.append(f"Interrupted (Ctrl-C): summary of the {len(records)} runs that finished."
                        + ("" if settings.sweep else f" Continue with --resume {files.log_path}"))
     order = {a: i for i, a in enumerate(approaches)}
+    model_order = {m.name: i for i, m in enumerate(models)}
     sizes = [str(size) for size in settings.sweep or ()]
-    records.sort(key=lambda r: (sizes.index(r.case) if r.case in sizes else -1, order[r.approach], r.run))
+    records.sort(key=lambda r: (sizes.index(r.case) if r.case in sizes else -1, model_order.get(r.model, -1),
+                                order[r.approach], r.run))
+    model_names = [m.name for m in models]
     if settings.sweep is not None:
-        meta["sweep"].update(fits=growth_fits(records, approaches), skipped=skipped)
+        meta["sweep"].update(fits=growth_fits(records, approaches, model_names), skipped=skipped)
     files.snapshot(meta, records, finished=not interrupted, interrupted=interrupted)
     if settings.sweep is not None:
         print(f"Task: {task.name}, generated cases (size = {' x '.join(s.name for s in task.schema.lists)})   "
-              f"Model: {settings.model.model}   scale sweep, runs per size: {settings.runs}   "
+              f"Models: {', '.join(model_names)}   scale sweep, runs per size: {settings.runs}   "
               f"DSPy {meta['dspy_version']}\n")
-        print(render_sweep(records, approaches, settings.sweep, skipped, settings.react_limit))
+        print(render_sweep(records, approaches, settings.sweep, skipped, settings.react_limit, model_names))
         print("\n".join(["", *notices]))
     else:
-        print(render_summary(records, approaches, meta, notices + list(too_large.values()), task.schema))
+        tables = [render_summary([r for r in records if r.model == m["label"]], approaches, meta, [], task.schema, m)
+                  for m in meta["models"]]
+        if len(meta["models"]) > 1:
+            tables.append(render_comparison(records, approaches, meta["models"]))
+        print("\n\n".join(tables))
+        print("\n".join(["", invocation_cost(records, meta["models"]), *notices, *too_large.values()]))
     print(f"\nResults: {files.json_path}\nRun log: {files.log_path}\nTraces:  {files.traces_path}")
     if settings.plot and records:
         from rlmbench.plots import write_plots  # matplotlib loads only when asked for

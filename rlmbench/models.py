@@ -30,26 +30,64 @@ class ModelSettings:
     retries: int = 3
     timeout: float | None = None  # seconds per HTTP request
     tokens_per_minute: int | None = None  # pace LM calls to stay under this budget
+    label: str | None = None  # what the summary calls it; default: the model string
+    api_key_env: str | None = None  # the name of the variable holding the key (a models file's api_key_env)
+    concurrency: int = 1  # this model's runs at once; different models always run side by side
+    price_in: float | None = None  # dollars per million prompt tokens, overriding LiteLLM's map
+    price_out: float | None = None  # dollars per million completion tokens
+
+    @property
+    def name(self) -> str:
+        return self.label or self.model
 
     @property
     def is_oracle(self) -> bool:
         return self.model == ORACLE_MODEL_NAME
 
+    def resolved_key(self) -> str | None:
+        """The key itself: --api-key, or the variable a models file names (read when the run starts)."""
+        return self.api_key or (os.environ.get(self.api_key_env) if self.api_key_env else None)
+
     def describe(self) -> dict:
         """Settings for the results file; never the key itself."""
         return {
+            "label": self.name,
             "model": self.model,
             "api_base": self.api_base,
             "api_key_given": self.api_key is not None,
+            "api_key_env": self.api_key_env,
             "max_tokens": self.max_tokens,
             "retries": self.retries,
             "timeout": self.timeout,
             "tokens_per_minute": self.tokens_per_minute,
+            "concurrency": self.concurrency,
+            "price_in": self.price_in,
+            "price_out": self.price_out,
         }
+
+
+def missing_keys_message(models: list[ModelSettings]) -> str | None:
+    """One line naming every model whose key is not set, before any run starts; None when all are."""
+    missing = [(m, wanted) for m in models if (wanted := _missing_key(m))]
+    if not missing:
+        return None
+    if len(missing) == 1 and len(models) == 1:
+        model, wanted = missing[0]
+        return (f"error: {model.model} needs {wanted}: set it in the environment or in a .env file "
+                f"(see .env.example), or run offline with --model oracle")
+    named = "; ".join(f"{m.name} needs {wanted}" for m, wanted in missing)
+    return f"error: missing API keys: {named}. Set them in the environment or in a .env file (see .env.example)"
 
 
 def missing_key_message(settings: ModelSettings) -> str | None:
     """The one line to show when the chosen provider's API key is not set, else None."""
+    return missing_keys_message([settings])
+
+
+def _missing_key(settings: ModelSettings) -> str | None:
+    """The variable(s) a model needs and lacks, or None."""
+    if settings.api_key_env:
+        return None if os.environ.get(settings.api_key_env) else settings.api_key_env
     if settings.is_oracle or settings.api_base or settings.api_key:
         return None
     import litellm
@@ -62,11 +100,7 @@ def missing_key_message(settings: ModelSettings) -> str | None:
     keys = [k for k in check.get("missing_keys", []) if k.endswith(("_KEY", "_TOKEN"))]
     if check.get("keys_in_environment") or not keys:
         return None
-    wanted = " or ".join(keys)
-    return (
-        f"error: {settings.model} needs {wanted}: set it in the environment or in a .env file "
-        f"(see .env.example), or run offline with --model oracle"
-    )
+    return " or ".join(keys)
 
 
 def build_lm(settings: ModelSettings, schema: TaskSchema) -> dspy.LM:
@@ -89,7 +123,7 @@ def build_lm(settings: ModelSettings, schema: TaskSchema) -> dspy.LM:
         import litellm  # noqa: F401  (a one-time ~3 s import, paid here rather than inside the first timed run)
 
         kwargs.update(engine="litellm", api_base=settings.api_base,
-                      api_key=settings.api_key or os.environ.get("OPENAI_API_KEY") or "no-key-needed")
-    elif settings.api_key:
-        kwargs["api_key"] = settings.api_key
+                      api_key=settings.resolved_key() or os.environ.get("OPENAI_API_KEY") or "no-key-needed")
+    elif settings.resolved_key():
+        kwargs["api_key"] = settings.resolved_key()
     return GatedLM(settings.model, **kwargs)

@@ -25,35 +25,51 @@ from rlmbench.task import TaskSchema  # noqa: E402
 
 
 def _title(meta: dict, what: str, schema: TaskSchema) -> str:
-    model = meta["model"]["model"]
-    suffix = " (offline oracle: architecture cost only, not model quality)" if model == ORACLE_MODEL_NAME else ""
-    return f"{what}, task {schema.name}: {model}{suffix}\n{schema.notice}"
+    names = [m["label"] for m in meta["models"]]
+    oracle = any(m["model"] == ORACLE_MODEL_NAME for m in meta["models"])
+    suffix = " (offline oracle: architecture cost only, not model quality)" if oracle else ""
+    return f"{what}, task {schema.name}: {', '.join(names)}{suffix}\n{schema.notice}"
 
 
-def _bars(ax, labels: list[str], values: list[list[float]], ylabel: str, errors: bool = False) -> None:
-    means = [statistics.fmean(v) if v else 0.0 for v in values]
-    sds = [statistics.stdev(v) if errors and len(v) > 1 else 0.0 for v in values]
-    bars = ax.bar(labels, means, yerr=sds if errors else None, capsize=4, color="#4C72B0")
-    for bar, v, mean, sd in zip(bars, values, means, sds):
-        ax.annotate("n/a" if not v else f"{mean:,.0f}" if mean >= 100 else f"{mean:.2f}",
-                    (bar.get_x() + bar.get_width() / 2, mean + sd), xytext=(0, 2), textcoords="offset points",
-                    ha="center", va="bottom", fontsize=8)  # above the error bar, never under it
+COLOURS = ("#4C72B0", "#DD8452", "#55A868", "#C44E52", "#8172B3", "#937860")
+
+
+def _bars(ax, labels: list[str], groups: dict[str, list[list[float]]], ylabel: str, errors: bool = False) -> None:
+    """One group of bars per approach, one bar per model in it (mean, with sd bars where asked)."""
+    width = 0.8 / len(groups)
+    for i, (model, values) in enumerate(groups.items()):
+        x = [j - 0.4 + width * (i + 0.5) for j in range(len(labels))]
+        means = [statistics.fmean(v) if v else 0.0 for v in values]
+        sds = [statistics.stdev(v) if errors and len(v) > 1 else 0.0 for v in values]
+        bars = ax.bar(x, means, width, yerr=sds if errors else None, capsize=4, color=COLOURS[i % len(COLOURS)],
+                      label=model)
+        for bar, v, mean, sd in zip(bars, values, means, sds):
+            ax.annotate("n/a" if not v else f"{mean:,.0f}" if mean >= 100 else f"{mean:.2f}",
+                        (bar.get_x() + bar.get_width() / 2, mean + sd), xytext=(0, 2), textcoords="offset points",
+                        ha="center", va="bottom", fontsize=7 if len(groups) > 1 else 8)  # above the error bar
+    ax.set_xticks(range(len(labels)), labels)
     ax.margins(y=0.12)
     ax.set_ylabel(ylabel)
     ax.tick_params(axis="x", labelsize=8)
+    if len(groups) > 1:
+        ax.legend(fontsize=7, frameon=False)
 
 
 def _benchmark_chart(records: list[RunRecord], approaches: list[str], meta: dict, path: Path,
                      schema: TaskSchema) -> Path:
     labels = [label(a).replace(" + ", "\n+ ") for a in approaches]
-    by = {a: [r for r in records if r.approach == a] for a in approaches}
+    models = [m["label"] for m in meta["models"]]
+    by = {(m, a): [r for r in records if r.approach == a and r.model == m] for m in models for a in approaches}
+
+    def groups(value, only_ok: bool = False) -> dict[str, list[list[float]]]:
+        return {m: [[value(r) for r in by[(m, a)] if r.ok or not only_ok] for a in approaches] for m in models}
+
     fig, axes = plt.subplots(1, 3, figsize=(14, 4.8))
-    _bars(axes[0], labels, [[100 * r.coverage.share for r in by[a]] for a in approaches], "checks covered per run (%)")
-    axes[0].set_ylim(0, 110)
-    _bars(axes[1], labels, [[r.total_tokens for r in by[a]] for a in approaches],
-          "tokens per run (prompt + completion)")
-    _bars(axes[2], labels, [[r.wall_time_s for r in by[a] if r.ok] for a in approaches],
-          "wall time per successful run (s), mean and sd", errors=True)
+    _bars(axes[0], labels, groups(lambda r: 100 * r.coverage.share), "checks covered per run (%)")
+    axes[0].set_ylim(0, 115)
+    _bars(axes[1], labels, groups(lambda r: r.total_tokens), "tokens per run (prompt + completion)")
+    _bars(axes[2], labels, groups(lambda r: r.wall_time_s, only_ok=True),
+          "wall time per run without error (s), mean and sd", errors=True)
     fig.suptitle(_title(meta, f"{meta['runs']} runs per approach", schema), fontsize=10)
     fig.tight_layout()
     fig.savefig(path, dpi=110)
@@ -67,16 +83,18 @@ STYLES = ("o-", "s--", "^-.", "D:")  # distinct even where two approaches' lines
 def _sweep_chart(records: list[RunRecord], approaches: list[str], meta: dict, path: Path,
                  schema: TaskSchema) -> Path:
     fig, axes = plt.subplots(1, 2, figsize=(13, 6))
-    for a, style in zip(approaches, STYLES * 2):
-        points = token_points(records, a)
+    models = [m["label"] for m in meta["models"]]
+    lines = [(m, a) for m in models for a in approaches]
+    for (model, a), style in zip(lines, STYLES * len(lines)):
+        points = token_points(records, a, model)
         if not points:
             continue
         k = fit_exponent(points)
-        legend = label(a) + (f" (k = {k:.2f})" if k is not None else "")
+        name = f"{model}: {label(a)}" if len(models) > 1 else label(a)
+        legend = name + (f" (k = {k:.2f})" if k is not None else "")
         axes[0].plot([c for c, _ in points], [t for _, t in points], style, label=legend, markersize=7, alpha=0.85)
-        calls = size_means(records, a, lambda r: r.lm_calls)
-        axes[1].plot([c for c, _ in calls], [n for _, n in calls], style, label=label(a), markersize=7,
-                     alpha=0.85)
+        calls = size_means(records, a, lambda r: r.lm_calls, model)
+        axes[1].plot([c for c, _ in calls], [n for _, n in calls], style, label=name, markersize=7, alpha=0.85)
     for ax, ylabel in ((axes[0], "tokens per run (prompt + completion)"), (axes[1], "LM calls per run")):
         ax.set_xscale("log")
         ax.set_yscale("log")

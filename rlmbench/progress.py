@@ -20,6 +20,7 @@ from rich.text import Text
 class RunView:
     """What one active run has done so far, as the runner sees it."""
 
+    model: str
     approach: str
     run: int
     runs: int
@@ -38,7 +39,8 @@ class RunView:
         where = f"{self.task} {self.case}" if self.case else self.task
         steps = (f"cells {self.cells}/{self.step_limit}" if self.cells is not None
                  else f"step limit {self.step_limit}")
-        return (f"{self.approach} {self.run}/{self.runs} on {where}: {self.elapsed_s:.0f} s, LM calls {self.lm_calls}, "
+        return (f"{self.model}: {self.approach} {self.run}/{self.runs} on {where}: {self.elapsed_s:.0f} s, "
+                f"LM calls {self.lm_calls}, "
                 f"tool calls {self.tool_calls}, checks {self.covered}/{self.required}, {steps}")
 
 
@@ -65,7 +67,7 @@ class LiveProgress:
             return
         now = time.monotonic()
         for view in views:
-            key = (view.approach, view.run, view.case)
+            key = (view.model, view.approach, view.run, view.case)
             first = self._last_line.setdefault(key, now)
             if now - first >= self.interval_s:
                 print(f"  ... {view.line()}", file=self.stream, flush=True)

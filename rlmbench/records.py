@@ -200,6 +200,8 @@ class Diagnostics(_Model):
 class RunRecord(_Model):
     task: str
     """The task's name (`drugs`)."""
+    model: str = ""
+    """The model's label (the model string unless a models file names it)."""
     approach: str
     """The approach's registry name (`rlm`)."""
     run: int
@@ -232,6 +234,8 @@ class RunRecord(_Model):
     """Waiting for a warm sandbox, before the clock started."""
     pacing_wait_s: float = 0.0
     """Waiting for --tpm room, inside the wall time."""
+    cost_usd: float | None = None
+    """The run's tokens at the model's price (meta `models[].price` says which); None without a price."""
     answer_score: AnswerScore | None = None
     """The structured answer scored against the ground truth; None without an answer."""
     case: str | None = None

@@ -13,6 +13,7 @@ from typing import Callable
 
 from rlmbench.approaches import REGISTRY
 from rlmbench.records import RunRecord
+from rlmbench.stats import Interval, difference_interval, mean_interval, pass_hat_k, wilson_interval
 from rlmbench.task import TaskSchema, ToolSpec, check_scope
 
 Row = tuple[str, list[str]]
@@ -154,8 +155,48 @@ def diagnostic_rows(by: dict[str, list[RunRecord]], approaches: list[str]) -> li
     ]
 
 
+def _number(value: float, unit: str) -> str:
+    if unit == "s":
+        return f"{value:.2f}"
+    if unit == "$":
+        return f"{value:.4f}" if abs(value) < 10 else f"{value:,.2f}"
+    return f"{value:,.0f}"
+
+
+def interval_cell(interval: Interval | None, unit: str) -> str:
+    """`8.30 s [5.07, 11.53]`; with one run, no interval; n/a without values."""
+    if interval is None:
+        return "n/a"
+    prefix, suffix = ("$", "") if unit == "$" else ("", f" {unit}" if unit else "")
+    text = f"{prefix}{_number(interval.mean, unit)}{suffix}"
+    if not interval.has_interval:
+        return text + " (n=1, no interval)"
+    return text + f" [{_number(interval.low, unit)}, {_number(interval.high, unit)}]"
+
+
+def rate_cell(successes: int, n: int) -> str:
+    """`2 / 3 [21%, 94%]`: k / N with a 95% Wilson interval."""
+    interval = wilson_interval(successes, n)
+    if interval is None:
+        return "n/a"
+    return f"{successes} / {n} [{100 * interval[0]:.0f}%, {100 * interval[1]:.0f}%]"
+
+
+def pass_k_cell(records: list[RunRecord]) -> str:
+    n, complete = len(records), sum(r.complete for r in records)
+    if not n:
+        return "n/a"
+    return ", ".join(f"k={k} {100 * pass_hat_k(complete, n, k):.0f}%" for k in range(1, n + 1))
+
+
+def cost_cell(records: list[RunRecord], priced: bool) -> str:
+    if not priced:
+        return "n/a (no price)"
+    return interval_cell(mean_interval([r.cost_usd for r in records if r.cost_usd is not None]), "$")
+
+
 def summary_rows(records: list[RunRecord], approaches: list[str], schema: TaskSchema,
-                 paced: bool = False) -> list[Row]:
+                 paced: bool = False, priced: bool = False) -> list[Row]:
     by = {a: [r for r in records if r.approach == a] for a in approaches}
     ok = {a: [r for r in by[a] if r.ok] for a in approaches}
 
@@ -167,10 +208,13 @@ def summary_rows(records: list[RunRecord], approaches: list[str], schema: TaskSc
 
     # The first rows a reader sees must not flatter: a run that never consulted the tools shows here.
     rows: list[Row] = [
-        ("Complete runs (every required check made)", each(lambda a: share(a, lambda r: r.complete))),
-        ("Completed without error", each(lambda a: share(a, lambda r: r.ok))),
+        ("Complete runs (every required check made)",
+         each(lambda a: rate_cell(sum(r.complete for r in by[a]), len(by[a])))),
+        ("Complete on all of k tries (pass^k)", each(lambda a: pass_k_cell(by[a]))),
+        ("Completed without error", each(lambda a: rate_cell(len(ok[a]), len(by[a])))),
         ("No tool call at all", each(lambda a: share(a, lambda r: r.coverage.tool_calls == 0))),
         ("Wall time, runs without error", each(lambda a: _mean_sd([r.wall_time_s for r in ok[a]]))),
+        ("Wall time, 95% interval", each(lambda a: interval_cell(mean_interval([r.wall_time_s for r in ok[a]]), "s"))),
         ("Sandbox boot per run", each(lambda a: _sandbox_boot(by[a]))),
     ]
     if paced:  # --tpm: the wait is inside the wall time, so show how much of it there was
@@ -184,6 +228,11 @@ def summary_rows(records: list[RunRecord], approaches: list[str], schema: TaskSc
         ("Prompt tokens per run", each(lambda a: _mean_int([r.prompt_tokens for r in by[a]]))),
         ("Completion tokens per run", each(lambda a: _mean_int([r.completion_tokens for r in by[a]]))),
         ("Largest prompt of a run", each(lambda a: _largest_prompt(by[a]))),
+        ("Tokens per run, 95% interval", each(lambda a: interval_cell(
+            mean_interval([float(r.total_tokens) for r in by[a]]), ""))),
+        ("Cost per run (USD), 95% interval", each(lambda a: cost_cell(by[a], priced))),
+        ("Cost of these runs (USD)", each(lambda a: f"${sum(r.cost_usd or 0.0 for r in by[a]):.4f}" if priced
+                                          else "n/a (no price)")),
     ]
     rows += [(f"{tool.answer_field.replace('_', ' ').capitalize()}: recall / precision",
               each(lambda a, t=tool.name: _recall_precision(ok[a], t))) for tool in schema.finding_tools]
@@ -223,18 +272,92 @@ def task_line(meta: dict) -> str:
     return f"Task: {task['name']} ({lists}; {task['required_checks']:,} required checks)"
 
 
+def _price_line(model: dict) -> str:
+    price = model.get("price")
+    if price is None:
+        return "price: none (cost n/a)" if model["model"] != "oracle" else "price: none (the offline oracle is free)"
+    return (f"price: ${price['input_per_million']:g} / ${price['output_per_million']:g} per million prompt / "
+            f"completion tokens ({price['source']})")
+
+
+def difference_rows(records: list[RunRecord], approaches: list[str]) -> tuple[str, list[Row]] | None:
+    """Each arm against a reference arm of the same model: mean differences with Welch intervals."""
+    if len(approaches) < 2:
+        return None
+    reference = "rlm" if "rlm" in approaches else approaches[0]
+    ok = {a: [r for r in records if r.approach == a and r.ok] for a in approaches}
+    rows = []
+    for a in approaches:
+        if a == reference:
+            continue
+        rows.append((label(a), [
+            interval_cell(difference_interval([r.wall_time_s for r in ok[a]], [r.wall_time_s for r in ok[reference]]),
+                          "s"),
+            interval_cell(difference_interval([float(r.total_tokens) for r in ok[a]],
+                                              [float(r.total_tokens) for r in ok[reference]]), ""),
+        ]))
+    return label(reference), rows
+
+
 def render_summary(records: list[RunRecord], approaches: list[str], meta: dict, notices: list[str],
-                   schema: TaskSchema) -> str:
+                   schema: TaskSchema, model: dict) -> str:
+    """One model's table, the differences between its arms, and the notices."""
     header = ["Metric", *(label(a) for a in approaches)]
-    rows = summary_rows(records, approaches, schema, paced=bool(meta["model"].get("tokens_per_minute")))
+    rows = summary_rows(records, approaches, schema, paced=bool(model.get("tokens_per_minute")),
+                        priced=model.get("price") is not None)
+    name = model["label"] + (f" ({model['model']})" if model["label"] != model["model"] else "")
     parts = [
         task_line(meta),
-        f"Model: {meta['model']['model']}   runs per approach: {meta['runs']}   "
-        f"answer form: {meta['settings']['answer_form']}   DSPy {meta['dspy_version']}",
+        f"Model: {name}   runs per approach: {meta['runs']}   answer form: {meta['settings']['answer_form']}   "
+        f"DSPy {meta['dspy_version']}",
+        _price_line(model),
         "",
         render_table(header, rows),
         "",
         "* failed run (coverage counts the checks it made before failing)",
-        *notices,
     ]
-    return "\n".join(parts)
+    differences = difference_rows(records, approaches)
+    if differences:
+        reference, diff_rows = differences
+        parts += ["", f"Difference from {reference}, mean and 95% Welch interval, runs without error:",
+                  render_table(["Approach", "Wall time", "Tokens per run"], diff_rows)]
+    return "\n".join([*parts, *notices])
+
+
+def comparison_rows(records: list[RunRecord], approaches: list[str], models: list[dict]) -> list[Row]:
+    rows = []
+    for model in models:
+        for a in approaches:
+            runs = [r for r in records if r.model == model["label"] and r.approach == a]
+            if not runs:
+                continue
+            ok = [r for r in runs if r.ok]
+            rows.append((model["label"], [
+                label(a), rate_cell(sum(r.complete for r in runs), len(runs)),
+                f"{100 * statistics.fmean(r.coverage.share for r in runs):.0f}%",
+                interval_cell(mean_interval([r.wall_time_s for r in ok]), "s"),
+                _mean_int([r.lm_calls for r in runs]),
+                interval_cell(mean_interval([float(r.total_tokens) for r in runs]), ""),
+                cost_cell(runs, model.get("price") is not None),
+            ]))
+    return rows
+
+
+def render_comparison(records: list[RunRecord], approaches: list[str], models: list[dict]) -> str:
+    header = ["Model", "Approach", "Complete runs", "Coverage", "Wall time", "LM calls", "Tokens per run",
+              "Cost per run (USD)"]
+    return ("Comparison across models (95% intervals: Wilson for rates, Student t for means):\n"
+            + render_table(header, comparison_rows(records, approaches, models)))
+
+
+def invocation_cost(records: list[RunRecord], models: list[dict]) -> str:
+    priced = [m for m in models if m.get("price") is not None]
+    unpriced = [m["label"] for m in models if m.get("price") is None]
+    if not priced:
+        return "Cost of this invocation: n/a (no model with a price; the offline oracle is free)"
+    total = sum(r.cost_usd or 0.0 for r in records)
+    parts = [f"{m['label']} ${sum(r.cost_usd or 0.0 for r in records if r.model == m['label']):.4f}" for m in priced]
+    text = f"Cost of this invocation: ${total:.4f}" + (f" ({', '.join(parts)})" if len(priced) > 1 else "")
+    if unpriced:
+        text += f"; no price for {', '.join(unpriced)} (n/a, not counted)"
+    return text

@@ -21,8 +21,9 @@ from pathlib import Path
 from rlmbench.records import SCHEMA_VERSION, RunRecord
 
 # Settings that must match for a resumed invocation to add runs to the same comparison.
-RESUME_MUST_MATCH = ("schema_version", "task.name", "task.fingerprint", "model.model", "model.api_base",
-                     "model.max_tokens", "settings", "case")
+RESUME_MUST_MATCH = ("schema_version", "task.name", "task.fingerprint", "settings", "case")
+# For a model in both the log and the invocation (matched by label); a new label adds a model.
+MODEL_MUST_MATCH = ("model", "api_base", "max_tokens")
 
 
 class ResumeError(Exception):
@@ -118,7 +119,7 @@ class ResultsFiles:
             kind = entry.pop("kind", None)
             if kind == "record":
                 record = RunRecord.from_dict(entry)
-                records[(record.task, record.case, record.approach, record.run)] = record
+                records[(record.task, record.case, record.model, record.approach, record.run)] = record
             elif kind == "resumed":
                 meta["resumed_at"] = [*meta.get("resumed_at", []), entry.get("at")]
         return meta, list(records.values())
@@ -146,8 +147,12 @@ def _first_difference(key: str, before, now) -> tuple[str, object, object] | Non
 
 def check_resumable(previous: dict, current: dict) -> None:
     """Raise ResumeError naming the first setting that differs: mixed settings would make one summary lie."""
-    for key in RESUME_MUST_MATCH:
-        found = _first_difference(key, _lookup(previous, key), _lookup(current, key))
+    earlier = {m["label"]: m for m in previous.get("models", [])}
+    pairs = [(key, _lookup(previous, key), _lookup(current, key)) for key in RESUME_MUST_MATCH]
+    pairs += [(f"model {m['label']!r} {key}", earlier[m["label"]].get(key), m.get(key))
+              for m in current.get("models", []) if m["label"] in earlier for key in MODEL_MUST_MATCH]
+    for key, before, now in pairs:
+        found = _first_difference(key, before, now)
         if found:
             name, before, now = found
             raise ResumeError(f"cannot resume: {name} was {before!r} in that file and is {now!r} now; "

@@ -15,7 +15,8 @@ import queue
 import threading
 import time
 import traceback
-from dataclasses import replace
+from collections import deque
+from dataclasses import dataclass, replace
 from typing import Any, Callable
 
 import dspy
@@ -35,6 +36,7 @@ from dspy.utils.usage_tracker import track_usage
 from rlmbench.approaches import REGISTRY, ApproachConfig, PlanError
 from rlmbench.diagnostics import diagnose
 from rlmbench.findings import score_answer
+from rlmbench.pricing import Price
 from rlmbench.progress import RunView
 from rlmbench.ledger import ToolLedger, measure_coverage
 from rlmbench.records import CallUsage, Failure, RunRecord
@@ -89,11 +91,24 @@ def _failure(exc: BaseException) -> Failure:
                    traceback="".join(traceback.format_exception(exc))[-4000:])
 
 
+@dataclass(frozen=True)
+class ModelRun:
+    """One model of the matrix, as the runner drives it."""
+
+    name: str
+    lm: dspy.LM
+    concurrency: int = 1
+    """This model's runs at once; runs of different models always go side by side."""
+    price: Price | None = None
+
+
 class _RunState:
     """What a run has produced so far, readable by the loop when the run runs out of time."""
 
-    def __init__(self, task: Task, approach: str, run: int, case: Case, case_label: str | None = None) -> None:
-        self.task, self.approach, self.run, self.case, self.case_label = task, approach, run, case, case_label
+    def __init__(self, task: Task, model: ModelRun, approach: str, run: int, case: Case,
+                 case_label: str | None = None) -> None:
+        self.task, self.model, self.approach, self.run = task, model, approach, run
+        self.case, self.case_label = case, case_label
         self.control = RunControl()
         self.ledger = ToolLedger()
         self.tracker = None
@@ -104,7 +119,8 @@ class _RunState:
     def view(self, runs: int) -> RunView:
         calls = self.ledger.calls
         coverage = measure_coverage(self.task.schema, self.case, calls)
-        return RunView(approach=REGISTRY[self.approach].label, run=self.run, runs=runs, task=self.task.name,
+        return RunView(model=self.model.name, approach=REGISTRY[self.approach].label, run=self.run, runs=runs,
+                       task=self.task.name,
                        case=self.case_label, elapsed_s=time.perf_counter() - self.started, lm_calls=len(
                            self.control.lm_calls), tool_calls=len(calls), covered=coverage.covered,
                        required=coverage.required,
@@ -119,16 +135,21 @@ class _RunState:
         calls = self.ledger.calls
         lm_calls, cells = self.control.lm_calls, self.control.cells
         boots = self.boots
+        prompt_tokens = sum(c.prompt_tokens for c in per_call)
+        completion_tokens = sum(c.completion_tokens for c in per_call)
+        price = self.model.price
         record = RunRecord(
             task=self.task.name,
+            model=self.model.name,
             approach=self.approach,
             run=self.run,
             ok=failure is None,
             wall_time_s=wall,
             coverage=measure_coverage(self.task.schema, self.case, calls),
             lm_calls=len(per_call),
-            prompt_tokens=sum(c.prompt_tokens for c in per_call),
-            completion_tokens=sum(c.completion_tokens for c in per_call),
+            prompt_tokens=prompt_tokens,
+            completion_tokens=completion_tokens,
+            cost_usd=price.cost(prompt_tokens, completion_tokens) if price else None,
             usage_per_call=per_call,
             failure=failure,
             steps=steps,
@@ -183,8 +204,7 @@ class _TrackedFactory:
         return interpreter
 
 
-def _execute(state: _RunState, lm: dspy.LM, config: ApproachConfig,
-             sandboxes: SandboxSupply | None) -> tuple[RunRecord, dict]:
+def _execute(state: _RunState, config: ApproachConfig, sandboxes: SandboxSupply | None) -> tuple[RunRecord, dict]:
     """The body of one run, in its own thread. Never raises for a run failure."""
     bind_run(state.control)
     uses_sandbox = REGISTRY[state.approach].uses_sandbox
@@ -198,7 +218,7 @@ def _execute(state: _RunState, lm: dspy.LM, config: ApproachConfig,
     signatures = signatures_for(state.task.schema, config.answer_form)
     output = None
     failure = None
-    with dspy.context(lm=lm), track_usage() as tracker:
+    with dspy.context(lm=state.model.lm), track_usage() as tracker:
         state.tracker = tracker
         state.started = state.control.started = time.perf_counter()
         try:
@@ -226,57 +246,62 @@ def run_once(
     figures of the interpreters the run used are recorded beside its wall time.
     """
     case = case or task.full_case()
-    return _execute(_RunState(task, approach, run, case), lm, config, sandboxes)
+    return _execute(_RunState(task, ModelRun(lm.model, lm), approach, run, case), config, sandboxes)
 
 
 def run_benchmark(
     task: Task,
     approaches: list[str],
     runs: int,
-    lm: dspy.LM,
+    models: list[ModelRun],
     config: ApproachConfig,
     on_record: Callable[[RunRecord, dict], None] = lambda record, trace: None,
     case: Case | None = None,
     case_label: str | None = None,
     sandboxes: SandboxSupply | None = None,
     timeout: float | None = None,
-    concurrency: int = 1,
-    skip: frozenset[tuple[str, int]] = frozenset(),
+    skip: frozenset[tuple[str, str, int]] = frozenset(),
     expect_sandboxes: bool = True,
     watch: Callable[[list[RunView]], None] | None = None,
 ) -> tuple[list[RunRecord], bool]:
-    """Every approach `runs` times, except the (approach, run) pairs in `skip`.
+    """Every model x approach `runs` times, except the (model, approach, run) triples in `skip`.
+
+    Runs of different models go side by side, each model up to its own `concurrency`, so a
+    matrix takes about as long as its slowest model, not the sum.
 
     Returns the records finished here and whether Ctrl-C cut the loop short. A run still
     going after `timeout` seconds of wall time is recorded as `timeout` and stopped. `watch`
     is shown the active runs about twice a second (live progress).
     """
     case = case or task.full_case()
-    jobs = [(a, r) for a in approaches for r in range(1, runs + 1) if (a, r) not in skip]
+    queues = {m.name: deque((m, a, r) for a in approaches for r in range(1, runs + 1) if (m.name, a, r) not in skip)
+              for m in models}
     if sandboxes is not None and expect_sandboxes:  # a caller running several batches sets the total itself
-        sandboxes.expect(sum(REGISTRY[a].uses_sandbox for a, _ in jobs))
+        sandboxes.expect(sum(REGISTRY[a].uses_sandbox for jobs in queues.values() for _, a, _ in jobs))
     records: list[RunRecord] = []
     finished: queue.Queue = queue.Queue()
-    active: dict[tuple[str, int], _RunState] = {}
+    active: dict[tuple[str, str, int], _RunState] = {}
 
     def work(state: _RunState) -> None:
         try:
-            result = _execute(state, lm, config, sandboxes)
+            result = _execute(state, config, sandboxes)
         except BaseException as exc:  # a bug in the harness itself: still a recorded run
             result = state.record(time.perf_counter() - (state.started or time.perf_counter()), failure=_failure(exc))
-        finished.put(((state.approach, state.run), result))
+        finished.put(((state.model.name, state.approach, state.run), result))
 
     def emit(result: tuple[RunRecord, dict]) -> None:
         records.append(result[0])
         on_record(*result)
 
     try:
-        while jobs or active:
-            while jobs and len(active) < concurrency:
-                state = _RunState(task, *jobs.pop(0), case, case_label)
-                active[(state.approach, state.run)] = state
-                threading.Thread(target=work, args=(state,), name=f"run-{state.approach}-{state.run}",
-                                 daemon=True).start()
+        while any(queues.values()) or active:
+            for model in models:
+                jobs = queues[model.name]
+                while jobs and sum(k[0] == model.name for k in active) < model.concurrency:
+                    state = _RunState(task, *jobs.popleft(), case, case_label)
+                    active[(model.name, state.approach, state.run)] = state
+                    threading.Thread(target=work, args=(state,), name=f"run-{model.name}-{state.approach}-{state.run}",
+                                     daemon=True).start()
             wait = 0.5
             if timeout is not None:
                 now = time.perf_counter()

@@ -24,7 +24,7 @@ import numpy as np
 from rlmbench.approaches import DEFAULT_REACT_LIMIT, REGISTRY, ApproachConfig, fits
 from rlmbench.records import RunRecord
 from rlmbench.report import label, render_table
-from rlmbench.runner import run_benchmark
+from rlmbench.runner import ModelRun, run_benchmark
 from rlmbench.sandbox import SandboxSupply
 from rlmbench.sizes import Size
 from rlmbench.synthetic import checks_at, synthetic_task
@@ -41,19 +41,19 @@ def planned_runs(task: Task, approaches: list[str], sizes: tuple[Size, ...], rea
     return {a: [s for s in sizes if fits(a, checks_at(task.schema, s), react_limit)] for a in approaches}
 
 
-def run_sweep(task: Task, approaches: list[str], sizes: tuple[Size, ...], runs: int, lm, config: ApproachConfig,
-              on_record, sandboxes: SandboxSupply | None, seed: int = 0, react_limit: int = DEFAULT_REACT_LIMIT,
-              timeout: float | None = None, concurrency: int = 1, watch=None) -> SweepResult:
+def run_sweep(task: Task, approaches: list[str], sizes: tuple[Size, ...], runs: int, models: list[ModelRun],
+              config: ApproachConfig, on_record, sandboxes: SandboxSupply | None, seed: int = 0,
+              react_limit: int = DEFAULT_REACT_LIMIT, timeout: float | None = None, watch=None) -> SweepResult:
     plan = planned_runs(task, approaches, sizes, react_limit)
     if sandboxes is not None:
-        sandboxes.expect(runs * sum(len(plan[a]) for a in approaches if REGISTRY[a].uses_sandbox))
+        sandboxes.expect(len(models) * runs * sum(len(plan[a]) for a in approaches if REGISTRY[a].uses_sandbox))
     for size in sizes:
         chosen = [a for a in approaches if size in plan[a]]
         if not chosen:
             continue
-        _, interrupted = run_benchmark(synthetic_task(task, size, seed), chosen, runs, lm, config, on_record,
+        _, interrupted = run_benchmark(synthetic_task(task, size, seed), chosen, runs, models, config, on_record,
                                        case_label=str(size), sandboxes=sandboxes, timeout=timeout,
-                                       concurrency=concurrency, expect_sandboxes=False, watch=watch)
+                                       expect_sandboxes=False, watch=watch)
         if interrupted:
             return SweepResult(_skipped(plan, sizes), True)
     return SweepResult(_skipped(plan, sizes), False)
@@ -73,27 +73,30 @@ def fit_exponent(points: list[tuple[int, float]]) -> float | None:
     return float(np.polyfit(x, y, 1)[0])
 
 
-def size_means(records: list[RunRecord], approach: str,
-               value: Callable[[RunRecord], float]) -> list[tuple[int, float]]:
-    """(checks, mean of `value`) per size, over the successful runs of the approach."""
+def size_means(records: list[RunRecord], approach: str, value: Callable[[RunRecord], float],
+               model: str | None = None) -> list[tuple[int, float]]:
+    """(checks, mean of `value`) per size, over the runs without error of the approach (on one model)."""
     by_checks: dict[int, list[float]] = {}
     for r in records:
-        if r.approach == approach and r.ok:
+        if r.approach == approach and r.ok and (model is None or r.model == model):
             by_checks.setdefault(r.coverage.required, []).append(value(r))
     return sorted((c, statistics.fmean(v)) for c, v in by_checks.items())
 
 
-def token_points(records: list[RunRecord], approach: str) -> list[tuple[int, float]]:
+def token_points(records: list[RunRecord], approach: str, model: str | None = None) -> list[tuple[int, float]]:
     """(checks, mean total tokens) per size: what the growth exponent is fitted to."""
-    return size_means(records, approach, lambda r: r.total_tokens)
+    return size_means(records, approach, lambda r: r.total_tokens, model)
 
 
-def growth_fits(records: list[RunRecord], approaches: list[str]) -> dict[str, dict]:
-    out = {}
-    for a in approaches:
-        points = token_points(records, a)
-        out[a] = {"exponent": fit_exponent(points), "sizes": len(points),
-                  "checks": [c for c, _ in points], "mean_tokens": [t for _, t in points]}
+def growth_fits(records: list[RunRecord], approaches: list[str], models: list[str]) -> dict[str, dict[str, dict]]:
+    """model -> approach -> the fitted exponent and the points it was fitted to."""
+    out: dict[str, dict[str, dict]] = {}
+    for model in models:
+        out[model] = {}
+        for a in approaches:
+            points = token_points(records, a, model)
+            out[model][a] = {"exponent": fit_exponent(points), "sizes": len(points),
+                             "checks": [c for c, _ in points], "mean_tokens": [t for _, t in points]}
     return out
 
 
@@ -102,29 +105,37 @@ def _mean(values: list[float], fmt: str) -> str:
 
 
 def render_sweep(records: list[RunRecord], approaches: list[str], sizes: tuple[Size, ...],
-                 skipped: dict[str, list[str]], react_limit: int) -> str:
+                 skipped: dict[str, list[str]], react_limit: int, models: list[str]) -> str:
     rows = []
+    several = len(models) > 1
     for size in sizes:
-        for a in approaches:
-            runs = [r for r in records if r.case == str(size) and r.approach == a]
-            if not runs:
-                continue
-            ok = [r for r in runs if r.ok]
-            rows.append((str(size), [
-                f"{runs[0].coverage.required:,}", label(a), f"{len(ok)}/{len(runs)}",
-                f"{100 * statistics.fmean(r.coverage.share for r in runs):.0f}%",
-                _mean([r.lm_calls for r in runs], ",.0f"),
-                _mean([r.total_tokens for r in runs], ",.0f"),
-                _mean([r.wall_time_s for r in ok], ".2f") + (" s" if ok else ""),
-            ]))
-    table = render_table(["Size", "Checks", "Approach", "OK", "Coverage", "LM calls", "Tokens", "Wall time"], rows)
-    lines = [table, "", "Token growth, fitted as tokens = a * checks^k over the sizes each approach ran:"]
-    for a, fit in growth_fits(records, approaches).items():
-        k = fit["exponent"]
-        span = f"{fit['sizes']} sizes, {fit['checks'][0]:,}-{fit['checks'][-1]:,} checks" if fit["checks"] else "no sizes"
-        lines.append(f"  {label(a):<30} k = {k:.2f} ({span})" if k is not None and not math.isnan(k)
-                     else f"  {label(a):<30} k = n/a ({span}; needs two sizes)")
+        for model in models:
+            for a in approaches:
+                runs = [r for r in records if r.case == str(size) and r.approach == a and r.model == model]
+                if runs:
+                    rows.append((str(size), [*([model] if several else []), *_sweep_cells(runs, a)]))
+    header = ["Size", *(["Model"] if several else []), "Checks", "Approach", "OK", "Coverage", "LM calls", "Tokens",
+              "Wall time"]
+    lines = [render_table(header, rows), "",
+             "Token growth, fitted as tokens = a * checks^k over the sizes each approach ran:"]
+    for model, by_approach in growth_fits(records, approaches, models).items():
+        for a, fit in by_approach.items():
+            name = f"{model}: {label(a)}" if several else label(a)
+            k = fit["exponent"]
+            span = (f"{fit['sizes']} sizes, {fit['checks'][0]:,}-{fit['checks'][-1]:,} checks" if fit["checks"]
+                    else "no sizes")
+            lines.append(f"  {name:<30} k = {k:.2f} ({span})" if k is not None and not math.isnan(k)
+                         else f"  {name:<30} k = n/a ({span}; needs two sizes)")
     for a, names in skipped.items():
         lines.append(f"{label(a)} skipped at {', '.join(names)}: more than --react-limit "
                      f"{react_limit} checks, one LM call each.")
     return "\n".join(lines)
+
+
+def _sweep_cells(runs: list[RunRecord], approach: str) -> list[str]:
+    ok = [r for r in runs if r.ok]
+    return [f"{runs[0].coverage.required:,}", label(approach), f"{len(ok)}/{len(runs)}",
+            f"{100 * statistics.fmean(r.coverage.share for r in runs):.0f}%",
+            _mean([r.lm_calls for r in runs], ",.0f"),
+            _mean([r.total_tokens for r in runs], ",.0f"),
+            _mean([r.wall_time_s for r in ok], ".2f") + (" s" if ok else "")]

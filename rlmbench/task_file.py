@@ -64,7 +64,9 @@ def resolve_task_path(name_or_path: str) -> Path:
 
 def load_task(name_or_path: str = DEFAULT_TASK) -> Task:
     path = resolve_task_path(name_or_path)
-    source = f"tasks/{path.name}" if path.parent == TASKS_DIR else str(path)
+    # A built-in is named by its place in the project; a user's file by its full path, so a
+    # resumed invocation finds it from any directory.
+    source = f"tasks/{path.name}" if path.resolve().parent == TASKS_DIR else str(path.resolve())
     try:
         text = path.read_text()
     except OSError as exc:

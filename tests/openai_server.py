@@ -65,6 +65,7 @@ class OpenAICompatibleServer:
         self.behaviour = behaviour
         self.faults = faults
         self.requests: list[dict] = []
+        self.served_at: list[tuple[float, float]] = []  # (start, end) of each answered request, time.monotonic()
         self.faults_served: list[str] = []
         self._lock = threading.Lock()
         self._closing = threading.Event()
@@ -81,6 +82,7 @@ class OpenAICompatibleServer:
                     self._send(404, {"error": {"message": "not found"}})
 
             def do_POST(self) -> None:
+                began = time.monotonic()
                 length = int(self.headers.get("Content-Length") or 0)
                 body = json.loads(self.rfile.read(length) or b"{}")
                 with server._lock:
@@ -109,6 +111,8 @@ class OpenAICompatibleServer:
                                                  if m.get("role") not in ("system", "developer"))
                     reply = respond(server.schema, system, user, conversation)
                 prompt_tokens = sum(count_tokens(_content(m)) for m in messages)
+                with server._lock:
+                    server.served_at.append((began, time.monotonic()))
                 self._send(200, {
                     "id": f"chatcmpl-test-{len(server.requests)}",
                     "object": "chat.completion",

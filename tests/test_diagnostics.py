@@ -18,7 +18,7 @@ from rlmbench.diagnostics import assigned_names
 from rlmbench.models import ModelSettings, build_lm
 from rlmbench.oracle import respond
 from rlmbench.report import render_summary
-from rlmbench.runner import run_benchmark
+from rlmbench.runner import ModelRun, run_benchmark
 from rlmbench.task import Case
 from rlmbench.task_file import load_task
 
@@ -37,14 +37,15 @@ print("done")'''
 def _bench(server, approaches, config):
     lm = build_lm(ModelSettings(model="openai/qwen", api_base=server.url, retries=0), DRUGS.schema)
     with dspy.context(lm=lm, track_usage=True):
-        records, _ = run_benchmark(DRUGS, approaches, 1, lm, config, case=CASE)
+        records, _ = run_benchmark(DRUGS, approaches, 1, [ModelRun("qwen", lm)], config, case=CASE)
     return records
 
 
 def _summary(records, approaches):
-    meta = {"task": DRUGS.describe(), "model": {"model": "openai/qwen"}, "runs": 1, "dspy_version": dspy.__version__,
+    meta = {"task": DRUGS.describe(), "runs": 1, "dspy_version": dspy.__version__,
             "settings": {"answer_form": "structured"}}
-    return render_summary(records, approaches, meta, [], DRUGS.schema)
+    return render_summary(records, approaches, meta, [], DRUGS.schema,
+                          {"label": "qwen", "model": "openai/qwen", "price": None})
 
 
 def _rlm_that_shadows_its_tools(body, system, user):

@@ -16,7 +16,7 @@ from rlmbench.approaches import ApproachConfig
 from rlmbench.models import ModelSettings, build_lm
 from rlmbench.report import render_summary
 from rlmbench.run_control import TokenPacer
-from rlmbench.runner import run_benchmark
+from rlmbench.runner import ModelRun, run_benchmark
 from rlmbench.task import Case
 from rlmbench.task_file import load_task
 
@@ -25,6 +25,7 @@ CASE = Case({"medications": ["warfarin", "aspirin", "metformin"],
              "conditions": ["chronic_kidney_disease"]})  # 3 pairs, 3 condition checks
 CONFIG = ApproachConfig(react_max_iters=10, rlm_max_iters=4)
 META = {"task": DRUGS.describe(), "runs": 1, "dspy_version": dspy.__version__, "settings": CONFIG.describe()}
+MODEL = {"label": "openai/oracle", "model": "openai/oracle", "price": None}
 
 
 def _covered(record, tool="check_drug_interaction"):
@@ -35,8 +36,8 @@ def _bench(server, approaches, runs=1, retries=0, timeout=None, lm=None, concurr
     lm = lm or build_lm(ModelSettings(model="openai/oracle", api_base=server.url, retries=retries, timeout=timeout),
                         DRUGS.schema)
     with dspy.context(lm=lm, track_usage=True):
-        records, interrupted = run_benchmark(DRUGS, approaches, runs, lm, CONFIG, case=CASE, timeout=timeout,
-                                             concurrency=concurrency)
+        records, interrupted = run_benchmark(DRUGS, approaches, runs, [ModelRun("m", lm, concurrency)], CONFIG,
+                                             case=CASE, timeout=timeout)
     assert not interrupted
     return records
 
@@ -78,8 +79,7 @@ def test_half_the_requests_failing_still_accounts_for_every_run():
         ("hybrid", 1), ("hybrid", 2), ("react", 1), ("react", 2), ("rlm", 1), ("rlm", 2)]
     failed = [r for r in records if not r.ok]
     assert failed and all(r.failure.category == "server_error" for r in failed)
-    summary = render_summary(records, ["react", "rlm", "hybrid"], {**META, "model": {"model": "openai/oracle"}},
-                             [], DRUGS.schema)
+    summary = render_summary(records, ["react", "rlm", "hybrid"], META, [], DRUGS.schema, MODEL)
     assert "Failures by category" in summary and "server_error" in summary
 
 
@@ -142,8 +142,9 @@ def test_tpm_pacing_waits_instead_of_exceeding_the_budget():
     assert record.ok and record.lm_calls == 2
     assert record.pacing_wait_s > 0  # the second call had to wait for the window to clear
     assert record.wall_time_s >= record.pacing_wait_s
-    meta = {**META, "model": {"model": "oracle", "tokens_per_minute": 2500}}
-    (wait,) = summary_row(render_summary([record], ["rlm"], meta, [], DRUGS.schema), "Pacing wait (--tpm), in wall time")
+    model = {**MODEL, "label": "oracle", "model": "oracle", "tokens_per_minute": 2500}
+    (wait,) = summary_row(render_summary([record], ["rlm"], META, [], DRUGS.schema, model),
+                          "Pacing wait (--tpm), in wall time")
     assert wait.endswith("s (n=1, no sd)") and float(wait.split()[0]) > 0
 
 

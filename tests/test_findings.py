@@ -9,7 +9,7 @@ from rlmbench.approaches import ApproachConfig
 from rlmbench.findings import score_answer
 from rlmbench.ledger import ToolCall
 from rlmbench.models import ModelSettings, build_lm
-from rlmbench.runner import run_benchmark
+from rlmbench.runner import ModelRun, run_benchmark
 from rlmbench.task import Case, expected_risk, required_checks
 from rlmbench.task_file import load_task
 
@@ -101,7 +101,7 @@ def test_a_report_that_clears_pairs_it_never_checked_is_caught_end_to_end():
     with OpenAICompatibleServer(_everything_is_fine) as server:
         lm = build_lm(ModelSettings(model="openai/oracle", api_base=server.url, retries=0), DRUGS.schema)
         with dspy.context(lm=lm, track_usage=True):
-            (record,), _ = run_benchmark(DRUGS, ["react"], 1, lm, ApproachConfig(react_max_iters=3))
+            (record,), _ = run_benchmark(DRUGS, ["react"], 1, [ModelRun("m", lm)], ApproachConfig(react_max_iters=3))
     assert record.ok and record.finished is False and record.coverage.of("check_drug_interaction").covered == 3
     interactions = record.answer_score.of("check_drug_interaction")
     assert interactions.claimed_clear == 21 and interactions.claimed_clear_never_checked == 18

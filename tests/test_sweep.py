@@ -69,7 +69,7 @@ def test_sweep_of_a_non_drug_task_reports_growth_skips_react_above_its_limit_and
     assert ran == [("3x2", "react"), ("3x2", "rlm"), ("3x2", "react_v2"), ("5x4", "rlm"), ("5x4", "react_v2")]
     for r in data["records"]:
         assert r["ok"] and record_checks(r, "run_compatibility_test")[0] == r["coverage"]["tools"][0]["required"]
-    fits = data["sweep"]["fits"]
+    fits = data["sweep"]["fits"]["oracle"]
     assert fits["react"]["exponent"] is None and fits["rlm"]["sizes"] == 2
     assert isinstance(fits["rlm"]["exponent"], float)
     assert data["sweep"]["skipped"] == {"react": ["5x4"]}

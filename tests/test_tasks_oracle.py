@@ -76,4 +76,4 @@ def test_a_task_file_written_from_the_readme_runs(tmp_path):
     assert summary_row(result.stdout, "Allergens found: recall / precision") == ["100% / 100%"] * 2
     assert summary_row(result.stdout, "LM calls per run") == ["22", "2"]
     assert "an invented menu" in result.stdout
-    assert json.loads((tmp_path / "a.json").read_text())["task"]["source"] == "allergens.toml"
+    assert json.loads((tmp_path / "a.json").read_text())["task"]["source"] == str(tmp_path / "allergens.toml")
