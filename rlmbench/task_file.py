@@ -11,7 +11,7 @@ from __future__ import annotations
 import keyword
 import string
 import tomllib
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -64,18 +64,19 @@ def resolve_task_path(name_or_path: str) -> Path:
 
 def load_task(name_or_path: str = DEFAULT_TASK) -> Task:
     path = resolve_task_path(name_or_path)
-    # A built-in is named by its place in the project; a user's file by its full path, so a
-    # resumed invocation finds it from any directory.
-    source = f"tasks/{path.name}" if path.resolve().parent == TASKS_DIR else str(path.resolve())
+    builtin = path.resolve().parent == TASKS_DIR
+    shown = f"tasks/{path.name}" if builtin else str(path)  # as the user named it, for error messages
     try:
         text = path.read_text()
     except OSError as exc:
-        raise TaskFileError(source, "", f"cannot read it: {exc.strerror or exc}") from None
+        raise TaskFileError(shown, "", f"cannot read it: {exc.strerror or exc}") from None
     try:
         raw = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
-        raise TaskFileError(source, "", f"not valid TOML: {exc}") from None
-    return parse_task(raw, source)
+        raise TaskFileError(shown, "", f"not valid TOML: {exc}") from None
+    task = parse_task(raw, shown)
+    # The results file records a user's file by its full path, so a resumed invocation finds it anywhere.
+    return task if builtin else replace(task, source=str(path.resolve()))
 
 
 @dataclass

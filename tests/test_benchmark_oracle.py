@@ -19,7 +19,7 @@ def test_every_approach_succeeds_with_full_coverage(oracle_run):
     assert result.returncode == 0, result.stderr[-2000:]
     data = json.loads((cwd / "out/results.json").read_text())
     assert data["finished"] is True and data["dspy_version"] == "3.4.1"
-    assert data["model"]["model"] == "oracle" and data["cache"] is False
+    assert [m["model"] for m in data["models"]] == ["oracle"] and data["cache"] is False
     assert data["schema_version"] == 2 and data["task"]["name"] == "drugs" and data["task"]["required_checks"] == 35
     records = data["records"]
     assert [(r["approach"], r["run"]) for r in records] == [
@@ -69,7 +69,7 @@ def test_summary_is_plain_text_and_says_what_the_oracle_measures(oracle_run):
     assert summary_row(out, "Coverage, medications x conditions")[3] == "14/14, 14/14"
     assert summary_row(out, "Interactions: recall / precision") == ["100% / 100%"] * 4
     assert out.startswith("Task: drugs (7 medications x 2 conditions; 35 required checks)")
-    assert summary_row(out, "Completed without error")[0] == "2 / 2"
+    assert summary_row(out, "Completed without error")[0] == "2 / 2 [34%, 100%]"
     assert "not any model's quality" in out
     assert "SIMULATED DATA - not medical advice" in out
     assert "Results: out/results.json" in out

@@ -23,7 +23,7 @@ def test_key_from_a_dotenv_file_is_used(tmp_path):
                          "--output", "r.json"], tmp_path, timeout=120, OPENAI_BASE_URL="http://127.0.0.1:9/v1")
     assert "needs OPENAI_API_KEY" not in result.stderr
     assert result.returncode == 0, result.stderr[-1500:]
-    assert summary_row(result.stdout, "Completed without error")[0] == "0 / 1"
+    assert summary_row(result.stdout, "Completed without error")[0] == "0 / 1 [0%, 79%]"
 
 
 @pytest.mark.parametrize("args, message", [

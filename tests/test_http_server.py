@@ -44,7 +44,7 @@ def test_a_reply_without_code_is_a_recorded_failure_and_other_runs_complete(tmp_
     assert [r["ok"] for r in rlm] == [False, False]
     assert {r["failure"]["category"] for r in rlm} == {"parse_error"}
     assert all(r["ok"] for r in records if r["approach"] == "react")
-    assert summary_row(result.stdout, "Completed without error")[0] == "0 / 2"
+    assert summary_row(result.stdout, "Completed without error")[0] == "0 / 2 [0%, 66%]"
     assert "parse_error x2: AdapterParseError" in result.stdout
 
 
@@ -92,4 +92,4 @@ def test_timeout_flag_ends_a_hung_request_and_the_summary_counts_it(tmp_path):
     first, second = _records(tmp_path / "r.json")
     assert first["failure"]["category"] == "timeout" and second["ok"] is True
     assert summary_row(result.stdout, "Failures by category")[0] == "timeout 1"
-    assert summary_row(result.stdout, "Completed without error")[0] == "1 / 2"
+    assert summary_row(result.stdout, "Completed without error")[0] == "1 / 2 [9%, 91%]"
