@@ -148,7 +148,6 @@ def end_to_end(task: Task, approach: str, repeats: int) -> dict:
             rows.append({"wall": wall, "model": model.seconds, "tools": tool_time.seconds,
                          "harness": wall - model.seconds - tool_time.seconds, "lm_calls": calls,
                          "react_formatting": formatting.seconds})
-            supply.take_stats()
     rows = rows[1:]
     result = {key: median([r[key] for r in rows])
               for key in ("wall", "model", "tools", "harness", "react_formatting")}

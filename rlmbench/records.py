@@ -163,6 +163,8 @@ class CodeCell(_Model):
     """The error the cell raised in the sandbox; None for a cell that ran."""
     output: str | None = None
     """The start of what the cell printed or returned."""
+    finished: bool = True
+    """False: the cell was still running when the run was recorded (it hung, and the run timed out)."""
 
 
 class Diagnostics(_Model):

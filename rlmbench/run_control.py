@@ -47,14 +47,15 @@ class RunControl:
         self._cells: list[CodeCell] = []
 
     @property
+    def interpreters(self) -> list[Any]:
+        """The sandboxes the run was handed, in order."""
+        with self._lock:
+            return list(self._interpreters)
+
+    @property
     def lm_calls(self) -> list[LMCall]:
         with self._lock:
             return list(self._calls)
-
-    @property
-    def cells(self) -> list[CodeCell]:
-        with self._lock:
-            return list(self._cells)
 
     def log_call(self, messages: list[dict] | None, prompt: str | None, **fields: Any) -> None:
         texts = [_content_text(m.get("content")) for m in messages or []] or [prompt or ""]
@@ -67,9 +68,21 @@ class RunControl:
                 request_format="json" if is_json_request(last_user) else "chat",
                 request_messages=len(messages or []) or 1, request_chars=sum(map(len, texts)), **fields))
 
-    def log_cell(self, code: str, error: str | None, output: str | None) -> None:
+    def start_cell(self, code: str) -> CodeCell:
+        """Log a cell as it starts, so one that never returns is in the record of its timed-out run."""
         with self._lock:
-            self._cells.append(CodeCell(index=len(self._cells) + 1, code=code, error=error, output=output))
+            cell = CodeCell(index=len(self._cells) + 1, code=code, finished=False)
+            self._cells.append(cell)
+        return cell
+
+    def end_cell(self, cell: CodeCell, error: str | None, output: str | None) -> None:
+        with self._lock:
+            cell.error, cell.output, cell.finished = error, output, True
+
+    @property
+    def cells(self) -> list[CodeCell]:
+        with self._lock:
+            return [cell.model_copy() for cell in self._cells]
 
     def check(self) -> None:
         if self._cancelled.is_set():

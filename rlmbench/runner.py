@@ -41,7 +41,7 @@ from rlmbench.progress import RunView
 from rlmbench.ledger import ToolLedger, measure_coverage
 from rlmbench.records import CallUsage, Failure, RunRecord
 from rlmbench.run_control import RunCancelled, RunControl, bind_run
-from rlmbench.sandbox import SandboxSupply
+from rlmbench.sandbox import SandboxSupply, TimedInterpreter
 from rlmbench.signatures import signatures_for
 from rlmbench.task import Case, Task, normalised_inputs, required_checks
 from tools import make_tools
@@ -114,7 +114,6 @@ class _RunState:
         self.tracker = None
         self.started: float | None = None
         self.step_limit: int | None = None
-        self.boots: list[dict] = []
 
     def view(self, runs: int) -> RunView:
         calls = self.ledger.calls
@@ -134,7 +133,7 @@ class _RunState:
         steps, finished = approach.progress(trace)
         calls = self.ledger.calls
         lm_calls, cells = self.control.lm_calls, self.control.cells
-        boots = self.boots
+        boots = [i for i in self.control.interpreters if isinstance(i, TimedInterpreter)]
         prompt_tokens = sum(c.prompt_tokens for c in per_call)
         completion_tokens = sum(c.completion_tokens for c in per_call)
         price = self.model.price
@@ -155,9 +154,9 @@ class _RunState:
             steps=steps,
             finished=finished,
             report=output.report if output else None,
-            sandbox_boot_s=sum(b["boot_s"] or 0.0 for b in boots) if boots else None,
-            sandbox_boot_in_wall_time=any(b["booted_in_run"] for b in boots) if boots else None,
-            sandbox_wait_s=sum(b["wait_s"] for b in boots) if boots else None,
+            sandbox_boot_s=sum(i.boot_seconds or 0.0 for i in boots) if boots else None,
+            sandbox_boot_in_wall_time=any(not i.warm for i in boots) if boots else None,
+            sandbox_wait_s=sum(i.wait_seconds for i in boots) if boots else None,
             pacing_wait_s=self.control.pacing_wait_s,
             answer_score=(score_answer(output.answer, self.task, self.case, calls)
                           if output and output.answer else None),
@@ -192,12 +191,13 @@ class _TrackedFactory:
             DSPy's own facade setup (a fixed source it runs first) is not the model's code and is left out."""
             if code is SHIM_SETUP:
                 return execute(code, *args, **kwargs)
+            cell = control.start_cell(code)
             try:
                 result = execute(code, *args, **kwargs)
             except Exception as exc:
-                control.log_cell(code, f"{type(exc).__name__}: {str(exc)[:500]}", None)
+                control.end_cell(cell, f"{type(exc).__name__}: {str(exc)[:500]}", None)
                 raise
-            control.log_cell(code, None, None if result is None else str(result)[:2000])
+            control.end_cell(cell, None, None if result is None else str(result)[:2000])
             return result
 
         interpreter.execute = logged_execute
@@ -226,8 +226,6 @@ def _execute(state: _RunState, config: ApproachConfig, sandboxes: SandboxSupply 
         except Exception as exc:  # a failing run is recorded, never fatal
             failure = _failure(exc)
         wall = time.perf_counter() - state.started
-    if sandboxes is not None and uses_sandbox:
-        state.boots = sandboxes.take_stats()
     return state.record(wall, output, failure)
 
 

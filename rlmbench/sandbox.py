@@ -71,9 +71,12 @@ def check_deno() -> str:
 
 
 class TimedInterpreter(OfflinePythonInterpreter):
-    """Remembers how long its own boot (Deno start + Pyodide load + health check) took."""
+    """Remembers how long its own boot (Deno start + Pyodide load + health check) took, and how it
+    was handed out, so whoever holds it (a run's record, even a timed-out one) can report it."""
 
     boot_seconds: float | None = None
+    warm: bool = False  # booted before the run's clock started
+    wait_seconds: float = 0.0  # waiting for a warm boot, before the clock started
 
     def start(self) -> None:
         if self.deno_process is None and self.boot_seconds is None:
@@ -138,11 +141,6 @@ class SandboxSupply:
         else:
             self._ready.put((interp, None))
 
-    def _handouts(self) -> list[dict]:
-        if not hasattr(self._local, "handouts"):
-            self._local.handouts = []
-        return self._local.handouts
-
     def _take_ready(self) -> TimedInterpreter:
         started = time.perf_counter()
         with self._lock:
@@ -155,7 +153,7 @@ class SandboxSupply:
         self._boot_in_background()
         if error is not None:
             raise CodeInterpreterError(f"sandbox failed to boot: {error}") from error
-        interp._rlmbench_wait = time.perf_counter() - started
+        interp.warm, interp.wait_seconds = True, time.perf_counter() - started
         return interp
 
     def expect(self, handouts: int) -> None:
@@ -182,25 +180,14 @@ class SandboxSupply:
 
     def __call__(self) -> TimedInterpreter:
         if not self.warm:
-            interp = TimedInterpreter()
-            self._handouts().append({"interp": interp, "warm": False, "wait_s": 0.0})
-            return interp
+            return TimedInterpreter()
         reserved, self._local.reserved = getattr(self._local, "reserved", None), None
         if isinstance(reserved, BaseException):
             raise reserved
         interp = reserved or self._take_ready()
         with self._lock:
             self._set_aside.discard(interp)
-        self._handouts().append({"interp": interp, "warm": True, "wait_s": interp._rlmbench_wait})
         return interp
-
-    def take_stats(self) -> list[dict]:
-        """Boot figures of the interpreters this thread was handed since the last call."""
-        handouts, self._local.handouts = self._handouts(), []
-        return [
-            {"boot_s": h["interp"].boot_seconds, "booted_in_run": not h["warm"], "wait_s": h["wait_s"]}
-            for h in handouts
-        ]
 
     def close(self) -> None:
         with self._lock:

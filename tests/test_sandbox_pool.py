@@ -70,3 +70,24 @@ def test_a_sandbox_that_fails_to_boot_is_a_recorded_run_failure(oracle_lm, monke
     assert "deno exploded" in record.failure.message
     assert react.ok
     assert deno_children(os.getpid()) == []
+
+
+def test_a_timed_out_run_still_reports_the_boot_of_its_sandbox():
+    from openai_server import OpenAICompatibleServer
+    from rlmbench.runner import ModelRun, run_benchmark
+
+    def loop_forever(body, system, user):
+        if "`code`" in system:
+            return "[[ ## reasoning ## ]]\nLoop.\n\n[[ ## code ## ]]\n```python\nwhile True:\n    pass\n```\n\n[[ ## completed ## ]]"
+        return None
+
+    with OpenAICompatibleServer(loop_forever) as server, SandboxSupply(warm=True) as supply:
+        lm = build_lm(ModelSettings(model="openai/x", api_base=server.url, retries=0), DRUGS.schema)
+        traces = []
+        (record,), _ = run_benchmark(DRUGS, ["rlm"], 1, [ModelRun("x", lm)], ApproachConfig(), case=CASE,
+                                     sandboxes=supply, timeout=5, on_record=lambda r, trace: traces.append(trace))
+    (cell,) = traces[0]["code_cells"]
+    assert cell["finished"] is False and "while True" in cell["code"]
+    assert record.failure.category == "timeout"
+    assert record.sandbox_boot_s > 0 and record.sandbox_boot_in_wall_time is False
+    assert record.diagnostics.code_cells == 1  # the cell that never returned is in the record
