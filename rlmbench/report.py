@@ -113,13 +113,14 @@ def _largest_prompt(records: list[RunRecord]) -> str:
 
 
 def _runs_with(records: list[RunRecord], where: Callable[[RunRecord], list | None]) -> str:
-    """A diagnostic over the runs: how often it happened, in how many runs; n/a where it cannot happen."""
+    """A diagnostic over the runs: how often it happened, in how many of the runs where it could be
+    detected (a timed-out RLM run cannot say whether it would have called SUBMIT); n/a where none could."""
     applicable = [r for r in records if where(r) is not None]
     if not applicable:
         return "n/a"
     hits = [len(where(r)) for r in applicable]
     runs = sum(n > 0 for n in hits)
-    return "0" if not runs else f"{sum(hits):,} in {runs} / {len(records)} runs"
+    return "0" if not runs else f"{sum(hits):,} in {runs} / {len(applicable)} runs"
 
 
 def _steps(records: list[RunRecord]) -> str:

@@ -6,7 +6,8 @@ so the caller can save it before the next run starts.
 
 Each run works in a thread of its own while this module's loop keeps the clock: a run that
 passes its time budget is recorded as `timeout` from what it had done so far, and stopped
-through its `RunControl`. The same loop runs up to `concurrency` runs at once.
+through its `RunControl`. The same loop runs the runs of several models side by side, each model
+up to its own concurrency.
 """
 
 from __future__ import annotations
@@ -116,14 +117,14 @@ class _RunState:
         self.step_limit: int | None = None
 
     def view(self, runs: int) -> RunView:
+        """What the run has done so far, for the live progress lines."""
         calls = self.ledger.calls
         coverage = measure_coverage(self.task.schema, self.case, calls)
-        return RunView(model=self.model.name, approach=REGISTRY[self.approach].label, run=self.run, runs=runs,
-                       task=self.task.name,
-                       case=self.case_label, elapsed_s=time.perf_counter() - self.started, lm_calls=len(
-                           self.control.lm_calls), tool_calls=len(calls), covered=coverage.covered,
-                       required=coverage.required,
-                       cells=len(self.control.cells) if REGISTRY[self.approach].uses_sandbox else None,
+        approach = REGISTRY[self.approach]
+        return RunView(model=self.model.name, approach=approach.label, run=self.run, runs=runs, task=self.task.name,
+                       case=self.case_label, elapsed_s=time.perf_counter() - self.started,
+                       lm_calls=len(self.control.lm_calls), tool_calls=len(calls), covered=coverage.covered,
+                       required=coverage.required, cells=len(self.control.cells) if approach.uses_sandbox else None,
                        step_limit=self.step_limit)
 
     def record(self, wall: float, output=None, failure: Failure | None = None) -> tuple[RunRecord, dict]:
