@@ -37,6 +37,7 @@ FAULTS = (
     "malformed_json",        # 200 whose body is not JSON
     "empty_content",         # 200 with an empty message
     "bad_format",            # 200 with prose that fits no adapter format
+    "unauthorized",          # 401: the key was refused
 )
 
 
@@ -131,6 +132,9 @@ class OpenAICompatibleServer:
                                                "code": "rate_limit_exceeded"}}, {"Retry-After": "1"})
                 elif fault == "rate_limited_bare":
                     self._send(429, {"error": {"message": "Rate limit reached", "code": "rate_limit_exceeded"}})
+                elif fault == "unauthorized":
+                    self._send(401, {"error": {"message": "Invalid API Key", "type": "invalid_request_error",
+                                               "code": "invalid_api_key"}})
                 elif fault == "server_error":
                     self._send(500, {"error": {"message": "internal server error", "type": "server_error"}})
                 elif fault == "hang":

@@ -190,3 +190,18 @@ def test_live_progress_goes_to_stderr_as_plain_lines_when_not_a_terminal(tmp_pat
     live = [line for line in result.stderr.splitlines() if line.startswith("  ... openai/qwen: ReAct 1/1 on drugs: ")]
     assert live and "checks " in live[0] and "LM calls " in live[0] and "step limit 40" in live[0]
     assert "... ReAct" not in result.stdout and "\x1b[" not in result.stderr
+
+
+def _rlm_writing_prose_as_code(body, system, user):
+    if "`code`" in system:
+        return ("[[ ## reasoning ## ]]\nExplain.\n\n[[ ## code ## ]]\n```python\nFirst I will check every pair, "
+                "then (maybe) the conditions.\n```\n\n[[ ## completed ## ]]")
+    return _rlm_that_shadows_its_tools(body, system, user)
+
+
+def test_a_code_cell_that_is_not_python_is_a_recorded_diagnostic_not_a_crash():
+    with OpenAICompatibleServer(_rlm_writing_prose_as_code) as server:
+        (record,) = _bench(server, ["rlm"], ApproachConfig(rlm_max_iters=2))
+    assert record.ok and record.diagnostics.code_cells == 2
+    assert record.diagnostics.cells_failed == [1, 2] and record.diagnostics.cells_repeated == [2]
+    assert summary_row(_summary([record], ["rlm"]), "Code cells that raised") == ["2 in 1 / 1 runs"]

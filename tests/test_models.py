@@ -119,3 +119,33 @@ def test_runs_of_different_models_go_side_by_side(tmp_path):
     overlap = min(a[-1][1], b[-1][1]) - max(a[0][0], b[0][0])
     assert overlap > 0.5 * min(a[-1][1] - a[0][0], b[-1][1] - b[0][0])
     assert "The 2 models ran side by side" in result.stdout
+
+
+def test_a_model_whose_key_is_refused_fails_its_runs_and_the_other_model_goes_on(tmp_path):
+    from openai_server import always
+
+    with OpenAICompatibleServer(faults=always("unauthorized")) as refused:
+        result = run_script(["--model", "oracle", "--model", "openai/refused", "--api-base", refused.url,
+                             "--retries", "0", "--runs", "1", "--approaches", "rlm", "--output", "k.json"], tmp_path)
+    assert result.returncode == 0, result.stderr[-2000:]
+    by_model = {r["model"]: r for r in json.loads((tmp_path / "k.json").read_text())["records"]}
+    assert by_model["openai/refused"]["failure"]["category"] == "auth_error"
+    assert by_model["oracle"]["ok"] is True
+    refused_table = result.stdout.split("Model: openai/refused")[1]
+    assert summary_row(refused_table, "Failures by category") == ["auth_error 1"]
+
+
+def test_the_sweep_splits_by_model(tmp_path):
+    _file(tmp_path, "[[models]]\nlabel = 'first'\nmodel = 'oracle'\n[[models]]\nlabel = 'second'\nmodel = 'oracle'\n")
+    result = run_script(["--models", "models.toml", "--runs", "1", "--scale", "3x1,4x2", "--approaches", "rlm",
+                         "--plot", "--output", "s.json"], tmp_path)
+    assert result.returncode == 0, result.stderr[-2000:]
+    data = json.loads((tmp_path / "s.json").read_text())
+    assert sorted((r["case"], r["model"]) for r in data["records"]) == [
+        ("3x1", "first"), ("3x1", "second"), ("4x2", "first"), ("4x2", "second")]
+    assert set(data["sweep"]["fits"]) == {"first", "second"}
+    assert "first: RLM Direct" in result.stdout and "second: RLM Direct" in result.stdout
+    rows = [line.split() for line in result.stdout.splitlines() if line.startswith(("3x1", "4x2"))]
+    assert [(row[0], row[1]) for row in rows] == [("3x1", "first"), ("3x1", "second"), ("4x2", "first"),
+                                                  ("4x2", "second")]
+    assert (tmp_path / "s.png").read_bytes()[:4] == b"\x89PNG"
