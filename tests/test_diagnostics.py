@@ -16,7 +16,6 @@ from openai_server import OpenAICompatibleServer
 from rlmbench.approaches import ApproachConfig
 from rlmbench.diagnostics import assigned_names
 from rlmbench.models import ModelSettings, build_lm
-from rlmbench.oracle import respond
 from rlmbench.report import render_summary
 from rlmbench.runner import ModelRun, run_benchmark
 from rlmbench.task import Case

@@ -1,7 +1,6 @@
 """The warm sandbox pool: fresh interpreters, boot kept out of the run, nothing left running."""
 
 import os
-import subprocess
 
 import dspy
 import pytest
