@@ -84,7 +84,7 @@ def skipped_for_size(settings: BenchmarkSettings, required: int) -> dict[str, st
 def _notices(settings: BenchmarkSettings, meta: dict) -> list[str]:
     notices = [settings.task.schema.notice]
     if any(m.is_oracle for m in settings.models):
-        notices.insert(0, ORACLE_NOTICE if len(settings.models) == 1 else f"{ORACLE_NOTICE[:-1]} (the oracle's rows).")
+        notices.insert(0, ORACLE_NOTICE + ("" if len(settings.models) == 1 else " That holds for the oracle's rows only."))
     concurrent = [m.name for m in settings.models if m.concurrency > 1]
     if concurrent:
         notices.insert(0, CONCURRENCY_NOTICE.format(names=", ".join(concurrent)))

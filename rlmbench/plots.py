@@ -34,6 +34,15 @@ def _title(meta: dict, what: str, schema: TaskSchema) -> str:
 COLOURS = ("#4C72B0", "#DD8452", "#55A868", "#C44E52", "#8172B3", "#937860")
 
 
+def _value_label(value: float, compact: bool) -> str:
+    """The number over a bar; compact (98k, 1.2M) where bars stand side by side and full figures collide."""
+    if compact and value >= 1e6:
+        return f"{value / 1e6:.1f}M"
+    if compact and value >= 1e4:
+        return f"{value / 1e3:.0f}k"
+    return f"{value:,.0f}" if value >= 100 else f"{value:.2f}"
+
+
 def _bars(ax, labels: list[str], groups: dict[str, list[list[float]]], ylabel: str, errors: bool = False) -> None:
     """One group of bars per approach, one bar per model in it (mean, with sd bars where asked)."""
     width = 0.8 / len(groups)
@@ -44,7 +53,7 @@ def _bars(ax, labels: list[str], groups: dict[str, list[list[float]]], ylabel: s
         bars = ax.bar(x, means, width, yerr=sds if errors else None, capsize=4, color=COLOURS[i % len(COLOURS)],
                       label=model)
         for bar, v, mean, sd in zip(bars, values, means, sds):
-            ax.annotate("n/a" if not v else f"{mean:,.0f}" if mean >= 100 else f"{mean:.2f}",
+            ax.annotate("n/a" if not v else _value_label(mean, compact=len(groups) > 1),
                         (bar.get_x() + bar.get_width() / 2, mean + sd), xytext=(0, 2), textcoords="offset points",
                         ha="center", va="bottom", fontsize=7 if len(groups) > 1 else 8)  # above the error bar
     ax.set_xticks(range(len(labels)), labels)
