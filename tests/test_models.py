@@ -64,7 +64,7 @@ def test_every_model_whose_key_is_missing_is_named_before_any_run(tmp_path):
 def test_two_models_in_one_invocation_are_compared_priced_and_resumed(tmp_path):
     with OpenAICompatibleServer() as server:
         args = ["--model", "oracle", "--model", "openai/local", "--api-base", server.url, "--price-in", "0.15",
-                "--price-out", "0.6", "--runs", "3", "--approaches", "rlm,react_v2", "--output", "m.json"]
+                "--price-out", "0.6", "--runs", "2", "--approaches", "rlm,react_v2", "--output", "m.json"]
         proc = subprocess.Popen([sys.executable, str(SCRIPT), *args], cwd=tmp_path, env=clean_env(),
                                 stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
         seen, deadline = "", time.monotonic() + 120
@@ -74,16 +74,16 @@ def test_two_models_in_one_invocation_are_compared_priced_and_resumed(tmp_path):
         proc.communicate(timeout=60)
         assert proc.returncode == 130
         partial = json.loads((tmp_path / "m.json").read_text())["records"]
-        assert 3 <= len(partial) < 12
+        assert 3 <= len(partial) < 8
 
         resumed = run_script(["--resume", "m.jsonl", "--plot"], tmp_path)  # alone: the log's models and server
     assert resumed.returncode == 0, resumed.stderr[-2000:]
     data = json.loads((tmp_path / "m.json").read_text())
     runs = sorted((r["model"], r["approach"], r["run"]) for r in data["records"])
-    assert runs == sorted((m, a, n) for m in ("oracle", "openai/local") for a in ("rlm", "react_v2") for n in (1, 2, 3))
+    assert runs == sorted((m, a, n) for m in ("oracle", "openai/local") for a in ("rlm", "react_v2") for n in (1, 2))
     assert all(r["ok"] and r["coverage"]["tools"][0]["covered"] == 21 for r in data["records"])
     out = resumed.stdout
-    assert "Model: oracle   runs per approach: 3" in out and "Model: openai/local   runs per approach: 3" in out
+    assert "Model: oracle   runs per approach: 2" in out and "Model: openai/local   runs per approach: 2" in out
     assert "Comparison across models" in out
     local = next(m for m in data["models"] if m["label"] == "openai/local")
     assert local["price"] == {"input_per_million": 0.15, "output_per_million": 0.6, "source": "models file or flags"}
@@ -95,7 +95,7 @@ def test_two_models_in_one_invocation_are_compared_priced_and_resumed(tmp_path):
     total = sum(r["cost_usd"] for r in local_records)
     assert f"Cost of this invocation: ${total:.4f}" in out and "no price for oracle" in out
     comparison = out.split("Comparison across models")[1]
-    assert "openai/local" in comparison and "oracle" in comparison and "3 / 3 [44%, 100%]" in comparison
+    assert "openai/local" in comparison and "oracle" in comparison and "2 / 2 [34%, 100%]" in comparison
     png = (tmp_path / "m.png").read_bytes()
     assert png[:8] == b"\x89PNG\r\n\x1a\n"
     assert "Resumed 1 time(s)" in out

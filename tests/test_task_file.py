@@ -113,16 +113,23 @@ def test_two_tools_that_answer_alike_are_refused():
     assert "mine.toml: tools[2].clear: the same text as tools[1].clear" in _error(raw)
 
 
+def test_a_file_that_is_not_toml_or_not_there_is_named(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "broken.toml").write_text("name = [unclosed")
+    for name, expected in (("broken.toml", "broken.toml: not valid TOML"),
+                           ("missing.toml", "missing.toml: cannot read it: No such file or directory")):
+        with pytest.raises(TaskFileError) as caught:
+            load_task(name)
+        assert str(caught.value).startswith(expected)
+
+
 def test_the_command_line_refuses_a_bad_task_in_one_line(tmp_path):
     (tmp_path / "bad.toml").write_text(readme_example().replace('kind = "cross"', 'kind = "grid"'))
-    (tmp_path / "broken.toml").write_text("name = [unclosed")
     for args, expected in (
         (["--task", "nope"], "error: nope: no such task; built-in tasks: compliance, drugs, portfolio, security, "
                              "supply_chain, test_matrix, or give the path of a .toml task file"),
         (["--task", "bad.toml"], "error: bad.toml: tools[0].kind: unknown tool kind 'grid'; one of pair, cross, "
                                  "attribute"),
-        (["--task", "broken.toml"], "error: broken.toml: not valid TOML"),
-        (["--task", "missing.toml"], "error: missing.toml: cannot read it: No such file or directory"),
         (["--task", "drugs", "--scale", "4x2x1"], "error: --scale: size '4x2x1' names 3 list(s); this task has 2"),
     ):
         result = run_script(["--model", "oracle", *args], tmp_path, timeout=60)
