@@ -318,7 +318,7 @@ def render_summary(records: list[RunRecord], approaches: list[str], meta: dict, 
         "* failed run (coverage counts the checks it made before failing)",
     ]
     differences = difference_rows(records, approaches)
-    if differences:
+    if differences and any(cell != "n/a" for _, cells in differences[1] for cell in cells):
         reference, diff_rows = differences
         parts += ["", f"Difference from {reference}, mean and 95% Welch interval, runs without error:",
                   render_table(["Approach", "Wall time", "Tokens per run"], diff_rows)]
@@ -355,7 +355,8 @@ def invocation_cost(records: list[RunRecord], models: list[dict]) -> str:
     priced = [m for m in models if m.get("price") is not None]
     unpriced = [m["label"] for m in models if m.get("price") is None]
     if not priced:
-        return "Cost of this invocation: n/a (no model with a price; the offline oracle is free)"
+        oracle = " (the offline oracle is free)" if any(m["model"] == "oracle" for m in models) else ""
+        return f"Cost of this invocation: n/a: no model has a price{oracle}; give one with --price-in/--price-out"
     total = sum(r.cost_usd or 0.0 for r in records)
     parts = [f"{m['label']} ${sum(r.cost_usd or 0.0 for r in records if r.model == m['label']):.4f}" for m in priced]
     text = f"Cost of this invocation: ${total:.4f}" + (f" ({', '.join(parts)})" if len(priced) > 1 else "")
