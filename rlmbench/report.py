@@ -267,10 +267,14 @@ def render_table(header: list[str], rows: list[Row]) -> str:
     return "\n".join(out)
 
 
+def lists_described(sizes: dict[str, int]) -> str:
+    """'7 medications x 2 conditions': a task's lists and their lengths."""
+    return " x ".join(f"{n} {name}" for name, n in sizes.items())
+
+
 def task_line(meta: dict) -> str:
     task = meta["task"]
-    lists = " x ".join(f"{n} {name}" for name, n in task["lists"].items())
-    return f"Task: {task['name']} ({lists}; {task['required_checks']:,} required checks)"
+    return f"Task: {task['name']} ({lists_described(task['lists'])}; {task['required_checks']:,} required checks)"
 
 
 def _price_line(model: dict) -> str:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections import Counter
 
-from rlmbench.report import render_table
+from rlmbench.report import lists_described, render_table
 from rlmbench.task import required_checks
 from rlmbench.task_file import builtin_names, load_task
 
@@ -13,11 +13,10 @@ def render_task_list() -> str:
     rows = []
     for name in builtin_names():
         task = load_task(name)
-        meta = task.describe()
-        lists = " x ".join(f"{n} {list_name}" for list_name, n in meta["lists"].items())
+        lists = lists_described({list_name: len(items) for list_name, items in task.data.items.items()})
         counts = Counter(c.tool for c in required_checks(task.schema, task.full_case().inputs))
         by_tool = " + ".join(f"{counts[t.name]:,}" for t in task.schema.required_tools)
-        rows.append((name, [lists, f"{meta['required_checks']:,}" + (f" ({by_tool})" if len(counts) > 1 else ""),
+        rows.append((name, [lists, f"{sum(counts.values()):,}" + (f" ({by_tool})" if len(counts) > 1 else ""),
                             ", ".join(t.name for t in task.schema.required_tools)]))
     return render_table(["Task", "Lists", "Required checks", "Tools that must be called"], rows) + (
         "\n\nRun one with --task NAME, or --task PATH for a task file of your own (README: 'Task files').")
