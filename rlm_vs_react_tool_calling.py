@@ -103,6 +103,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                              "--scale: the task's default sizes")
     parser.add_argument("--seed", type=non_negative_int, default=0, help="seed of the sweep's generated tasks")
     parser.add_argument("--plot", action="store_true", help="also write PNG charts next to the results file")
+    parser.add_argument("--html", type=Path, metavar="PATH",
+                        help="the HTML report's path (default: next to the results JSON, .html); rebuild the page "
+                             "of an earlier invocation with html_report.py")
     parser.add_argument("--output", type=Path,
                         help="results JSON path (default results/results_<time>_<task>_<model>.json)")
     return parser.parse_args(argv)
@@ -164,6 +167,7 @@ def main(argv: list[str] | None = None) -> int:
         react_limit=args.react_limit,
         seed=args.seed,
         plot=args.plot,
+        html=args.html,
     )
     return run(settings)
 

@@ -19,12 +19,14 @@ from rlmbench.oracle import ORACLE_NOTICE
 from rlmbench.pricing import price_of
 from rlmbench.progress import LiveProgress
 from rlmbench.records import SCHEMA_VERSION, RunRecord
-from rlmbench.report import invocation_cost, label, render_comparison, render_summary
-from rlmbench.results_files import ResultsFiles, ResumeError, check_resumable
+from rlmbench.report import label
+from rlmbench.html_page import page_path, write_page
+from rlmbench.results_files import ResultsFiles, ResumeError, check_resumable, read_traces
 from rlmbench.runner import ModelRun, run_benchmark
 from rlmbench.sandbox import SandboxSupply, check_deno
 from rlmbench.sizes import Size
-from rlmbench.sweep import growth_fits, render_sweep, run_sweep
+from rlmbench.summary import summarise
+from rlmbench.sweep import growth_fits, run_sweep
 from rlmbench.synthetic import checks_at
 from rlmbench.task import Task
 
@@ -47,6 +49,7 @@ class BenchmarkSettings:
     react_limit: int = DEFAULT_REACT_LIMIT
     seed: int = 0
     plot: bool = False
+    html: Path | None = None  # the HTML report's path; None: next to the results JSON
 
 PROSE_NOTICE = ("Answer form prose (--answer prose): the agents wrote the narrative only, so the findings rows are "
                 "n/a; coverage, tokens and diagnostics are measured as usual.")
@@ -218,20 +221,14 @@ def run(settings: BenchmarkSettings) -> int:
     if settings.sweep is not None:
         meta["sweep"].update(fits=growth_fits(records, approaches, model_names), skipped=skipped)
     files.snapshot(meta, records, finished=not interrupted, interrupted=interrupted)
-    if settings.sweep is not None:
-        print(f"Task: {task.name}, generated cases (size = {' x '.join(s.name for s in task.schema.lists)})   "
-              f"Models: {', '.join(model_names)}   scale sweep, runs per size: {settings.runs}   "
-              f"DSPy {meta['dspy_version']}\n")
-        print(render_sweep(records, approaches, settings.sweep, skipped, settings.react_limit, model_names))
-        print("\n".join(["", *notices]))
-    else:
-        tables = [render_summary([r for r in records if r.model == m["label"]], approaches, meta, [], task.schema, m)
-                  for m in meta["models"]]
-        if len(meta["models"]) > 1:
-            tables.append(render_comparison(records, approaches, meta["models"]))
-        print("\n\n".join(tables))
-        print("\n".join(["", invocation_cost(records, meta["models"]), *notices, *too_large.values()]))
-    print(f"\nResults: {files.json_path}\nRun log: {files.log_path}\nTraces:  {files.traces_path}")
+    print(summarise(meta, records, task.schema).text())
+    try:
+        report = write_page(settings.html or page_path(files.json_path),
+                            {**meta, "finished": not interrupted, "interrupted": interrupted}, records,
+                            read_traces(files.traces_path, model_names), task, files.json_path)
+    except Exception as exc:  # the results are saved already; the page can be rebuilt from them
+        report = f"not written ({type(exc).__name__}: {exc}); rebuild it with html_report.py {files.json_path}"
+    print(f"\nResults: {files.json_path}\nReport:  {report}\nRun log: {files.log_path}\nTraces:  {files.traces_path}")
     if settings.plot and records:
         from rlmbench.plots import write_plots  # matplotlib loads only when asked for
 

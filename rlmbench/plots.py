@@ -9,8 +9,10 @@ says in its title that it shows architecture cost only.
 
 from __future__ import annotations
 
+import io
 import statistics
 from pathlib import Path
+from typing import BinaryIO
 
 import matplotlib
 
@@ -64,8 +66,8 @@ def _bars(ax, labels: list[str], groups: dict[str, list[list[float]]], ylabel: s
         ax.legend(fontsize=7, frameon=False)
 
 
-def _benchmark_chart(records: list[RunRecord], approaches: list[str], meta: dict, path: Path,
-                     schema: TaskSchema) -> Path:
+def _benchmark_chart(records: list[RunRecord], approaches: list[str], meta: dict, out: BinaryIO,
+                     schema: TaskSchema) -> None:
     labels = [label(a).replace(" + ", "\n+ ") for a in approaches]
     models = [m["label"] for m in meta["models"]]
     by = {(m, a): [r for r in records if r.approach == a and r.model == m] for m in models for a in approaches}
@@ -81,16 +83,15 @@ def _benchmark_chart(records: list[RunRecord], approaches: list[str], meta: dict
           "wall time per run without error (s), mean and sd", errors=True)
     fig.suptitle(_title(meta, f"{meta['runs']} runs per approach", schema), fontsize=10)
     fig.tight_layout()
-    fig.savefig(path, dpi=110)
+    fig.savefig(out, format="png", dpi=110)
     plt.close(fig)
-    return path
 
 
 STYLES = ("o-", "s--", "^-.", "D:")  # distinct even where two approaches' lines coincide
 
 
-def _sweep_chart(records: list[RunRecord], approaches: list[str], meta: dict, path: Path,
-                 schema: TaskSchema) -> Path:
+def _sweep_chart(records: list[RunRecord], approaches: list[str], meta: dict, out: BinaryIO,
+                 schema: TaskSchema) -> None:
     fig, axes = plt.subplots(1, 2, figsize=(13, 6))
     models = [m["label"] for m in meta["models"]]
     lines = [(m, a) for m in models for a in approaches]
@@ -114,14 +115,19 @@ def _sweep_chart(records: list[RunRecord], approaches: list[str], meta: dict, pa
     axes[0].set_title("tokens = a * checks^k, k fitted per approach", fontsize=9)
     fig.suptitle(_title(meta, "Scale sweep", schema), fontsize=10)
     fig.tight_layout()
-    fig.savefig(path, dpi=110)
+    fig.savefig(out, format="png", dpi=110)
     plt.close(fig)
-    return path
+
+
+def chart_png(records: list[RunRecord], approaches: list[str], meta: dict, schema: TaskSchema) -> bytes:
+    """The invocation's chart as PNG bytes: the file --plot writes, and the image the HTML page embeds."""
+    out = io.BytesIO()
+    (_sweep_chart if meta.get("sweep") else _benchmark_chart)(records, approaches, meta, out, schema)
+    return out.getvalue()
 
 
 def write_plots(records: list[RunRecord], approaches: list[str], meta: dict, results_path: Path,
                 schema: TaskSchema) -> list[Path]:
     path = results_path.with_suffix(".png")
-    if meta.get("sweep"):
-        return [_sweep_chart(records, approaches, meta, path, schema)]
-    return [_benchmark_chart(records, approaches, meta, path, schema)]
+    path.write_bytes(chart_png(records, approaches, meta, schema))
+    return [path]

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import statistics
 from collections import Counter
+from dataclasses import dataclass
 from typing import Callable
 
 from rlmbench.approaches import REGISTRY
@@ -304,29 +305,63 @@ def difference_rows(records: list[RunRecord], approaches: list[str]) -> tuple[st
     return label(reference), rows
 
 
-def render_summary(records: list[RunRecord], approaches: list[str], meta: dict, notices: list[str],
-                   schema: TaskSchema, model: dict) -> str:
-    """One model's table, the differences between its arms, and the notices."""
+@dataclass(frozen=True)
+class Table:
+    """One table of the summary, as both the text summary and the HTML page show it: one computation."""
+
+    header: list[str]
+    rows: list[Row]
+    title: str = ""
+    """The line above the table."""
+    note: str = ""
+    """The line below it (after a blank line)."""
+
+    def text(self) -> str:
+        return "\n".join([*([self.title] if self.title else []), render_table(self.header, self.rows),
+                          *(["", self.note] if self.note else [])])
+
+
+@dataclass(frozen=True)
+class Section:
+    """Heading lines, then tables: one model's summary, the comparison, or the sweep."""
+
+    lines: list[str]
+    tables: list[Table]
+
+    def text(self) -> str:
+        parts = [*self.lines, ""] if self.lines else []
+        return "\n".join(parts + "\n\n".join(t.text() for t in self.tables).split("\n"))
+
+
+FAILED_RUN_NOTE = "* failed run (coverage counts the checks it made before failing)"
+
+
+def model_section(records: list[RunRecord], approaches: list[str], meta: dict, schema: TaskSchema,
+                  model: dict) -> Section:
+    """One model's table and the differences between its arms."""
     header = ["Metric", *(label(a) for a in approaches)]
     rows = summary_rows(records, approaches, schema, paced=bool(model.get("tokens_per_minute")),
                         priced=model.get("price") is not None)
     name = model["label"] + (f" ({model['model']})" if model["label"] != model["model"] else "")
-    parts = [
+    lines = [
         task_line(meta),
         f"Model: {name}   runs per approach: {meta['runs']}   answer form: {meta['settings']['answer_form']}   "
         f"DSPy {meta['dspy_version']}",
         _price_line(model),
-        "",
-        render_table(header, rows),
-        "",
-        "* failed run (coverage counts the checks it made before failing)",
     ]
+    tables = [Table(header, rows, note=FAILED_RUN_NOTE)]
     differences = difference_rows(records, approaches)
     if differences and any(cell != "n/a" for _, cells in differences[1] for cell in cells):
         reference, diff_rows = differences
-        parts += ["", f"Difference from {reference}, mean and 95% Welch interval, runs without error:",
-                  render_table(["Approach", "Wall time", "Tokens per run"], diff_rows)]
-    return "\n".join([*parts, *notices])
+        tables.append(Table(["Approach", "Wall time", "Tokens per run"], diff_rows,
+                            title=f"Difference from {reference}, mean and 95% Welch interval, runs without error:"))
+    return Section(lines, tables)
+
+
+def render_summary(records: list[RunRecord], approaches: list[str], meta: dict, notices: list[str],
+                   schema: TaskSchema, model: dict) -> str:
+    """One model's table, the differences between its arms, and the notices."""
+    return "\n".join([model_section(records, approaches, meta, schema, model).text(), *notices])
 
 
 def comparison_rows(records: list[RunRecord], approaches: list[str], models: list[dict]) -> list[Row]:
@@ -348,11 +383,11 @@ def comparison_rows(records: list[RunRecord], approaches: list[str], models: lis
     return rows
 
 
-def render_comparison(records: list[RunRecord], approaches: list[str], models: list[dict]) -> str:
+def comparison_table(records: list[RunRecord], approaches: list[str], models: list[dict]) -> Table:
     header = ["Model", "Approach", "Complete runs", "Coverage", "Wall time", "LM calls", "Tokens per run",
               "Cost per run (USD)"]
-    return ("Comparison across models (95% intervals: Wilson for rates, Student t for means):\n"
-            + render_table(header, comparison_rows(records, approaches, models)))
+    return Table(header, comparison_rows(records, approaches, models),
+                 title="Comparison across models (95% intervals: Wilson for rates, Student t for means):")
 
 
 def invocation_cost(records: list[RunRecord], models: list[dict]) -> str:

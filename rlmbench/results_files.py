@@ -26,6 +26,14 @@ RESUME_MUST_MATCH = ("schema_version", "task.name", "task.fingerprint", "setting
 MODEL_MUST_MATCH = ("model", "api_base", "max_tokens")
 
 
+TRACE_KEY = ("task", "case", "model", "approach", "run")
+"""What names one run: a record and its trace line share it."""
+
+
+def record_key(record: RunRecord) -> tuple:
+    return record.task, record.case, record.model, record.approach, record.run
+
+
 class ResumeError(Exception):
     """The file given to --resume cannot be continued; the message is the one line the user sees."""
 
@@ -75,8 +83,7 @@ class ResultsFiles:
 
     def add_run(self, record: RunRecord, trace: dict) -> None:
         _append_line(self.log_path, {"kind": "record", **record.to_dict()})
-        _append_line(self.traces_path, {"task": record.task, "case": record.case, "approach": record.approach,
-                                        "run": record.run, **trace})
+        _append_line(self.traces_path, {**dict(zip(TRACE_KEY, record_key(record))), **trace})
 
     def snapshot(self, meta: dict, records: list[RunRecord], finished: bool, interrupted: bool) -> None:
         write_json_atomic(self.json_path, {
@@ -119,7 +126,7 @@ class ResultsFiles:
             kind = entry.pop("kind", None)
             if kind == "record":
                 record = RunRecord.from_dict(entry)
-                records[(record.task, record.case, record.model, record.approach, record.run)] = record
+                records[record_key(record)] = record
             elif kind == "resumed":
                 meta["resumed_at"] = [*meta.get("resumed_at", []), entry.get("at")]
         return meta, list(records.values())
@@ -157,3 +164,50 @@ def check_resumable(previous: dict, current: dict) -> None:
             name, before, now = found
             raise ResumeError(f"cannot resume: {name} was {before!r} in that file and is {now!r} now; "
                               f"use the same settings, or start a new results file")
+
+
+class ResultsReadError(Exception):
+    """A results file that cannot be read back; the message is the one line the user sees."""
+
+
+def read_results(json_path: Path) -> tuple[dict, list[RunRecord]]:
+    """The meta and the records of an invocation's .json document (finished, interrupted or still running)."""
+    try:
+        document = json.loads(json_path.read_text())
+    except OSError as exc:
+        raise ResultsReadError(f"cannot read {json_path}: {exc.strerror or exc}") from None
+    except json.JSONDecodeError as exc:
+        raise ResultsReadError(f"{json_path} is not JSON ({exc.msg}, line {exc.lineno}); give the results .json") from None
+    if not isinstance(document, dict) or "records" not in document or "task" not in document:
+        raise ResultsReadError(f"{json_path} is not a benchmark results file (no task or records)")
+    if document.get("schema_version") != SCHEMA_VERSION:
+        raise ResultsReadError(f"{json_path} was written with results schema {document.get('schema_version', 1)}; "
+                               f"this version reads schema {SCHEMA_VERSION}")
+    try:
+        records = [RunRecord.from_dict(r) for r in document.pop("records")]
+    except ValueError as exc:
+        raise ResultsReadError(f"{json_path}: a record does not match schema {SCHEMA_VERSION}: "
+                               f"{str(exc).splitlines()[0]}") from None
+    return document, records
+
+
+def read_traces(path: Path, models: list[str]) -> dict[tuple, dict]:
+    """Each run's trace by its record_key; a missing file or a torn last line gives what there is.
+
+    Trace lines written before they named their model belong to the only model of their invocation."""
+    traces: dict[tuple, dict] = {}
+    try:
+        lines = path.read_text().splitlines()
+    except OSError:
+        return traces
+    for line in lines:
+        try:
+            entry = json.loads(line)
+        except json.JSONDecodeError:
+            continue
+        if not isinstance(entry, dict):
+            continue
+        if "model" not in entry and len(models) == 1:
+            entry["model"] = models[0]
+        traces[tuple(entry.get(k) for k in TRACE_KEY)] = entry
+    return traces

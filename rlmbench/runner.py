@@ -169,6 +169,8 @@ class _RunState:
         trace["lm_calls"] = [c.model_dump() for c in lm_calls]
         if approach.uses_sandbox:
             trace["code_cells"] = [c.model_dump() for c in cells]
+        if output and output.answer:
+            trace["answer"] = output.answer  # the typed answer itself: the report names each finding it scored
         return record, trace
 
 

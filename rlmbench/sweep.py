@@ -23,7 +23,7 @@ import numpy as np
 
 from rlmbench.approaches import DEFAULT_REACT_LIMIT, REGISTRY, ApproachConfig, fits
 from rlmbench.records import RunRecord
-from rlmbench.report import label, render_table
+from rlmbench.report import Table, label
 from rlmbench.runner import ModelRun, run_benchmark
 from rlmbench.sandbox import SandboxSupply
 from rlmbench.sizes import Size
@@ -104,20 +104,25 @@ def _mean(values: list[float], fmt: str) -> str:
     return format(statistics.fmean(values), fmt) if values else "n/a"
 
 
-def render_sweep(records: list[RunRecord], approaches: list[str], sizes: tuple[Size, ...],
-                 skipped: dict[str, list[str]], react_limit: int, models: list[str]) -> str:
+def sweep_table(records: list[RunRecord], approaches: list[str], sizes: list[str], models: list[str]) -> Table:
     rows = []
     several = len(models) > 1
     for size in sizes:
         for model in models:
             for a in approaches:
-                runs = [r for r in records if r.case == str(size) and r.approach == a and r.model == model]
+                runs = [r for r in records if r.case == size and r.approach == a and r.model == model]
                 if runs:
-                    rows.append((str(size), [*([model] if several else []), *_sweep_cells(runs, a)]))
+                    rows.append((size, [*([model] if several else []), *_sweep_cells(runs, a)]))
     header = ["Size", *(["Model"] if several else []), "Checks", "Approach", "OK", "Coverage", "LM calls", "Tokens",
               "Wall time"]
-    lines = [render_table(header, rows), "",
-             "Token growth, fitted as tokens = a * checks^k over the sizes each approach ran:"]
+    return Table(header, rows)
+
+
+def fit_lines(records: list[RunRecord], approaches: list[str], skipped: dict[str, list[str]], react_limit: int,
+              models: list[str]) -> list[str]:
+    """Each approach's fitted token growth, and the sizes an approach was skipped at."""
+    several = len(models) > 1
+    lines = ["Token growth, fitted as tokens = a * checks^k over the sizes each approach ran:"]
     for model, by_approach in growth_fits(records, approaches, models).items():
         for a, fit in by_approach.items():
             name = f"{model}: {label(a)}" if several else label(a)
@@ -129,7 +134,13 @@ def render_sweep(records: list[RunRecord], approaches: list[str], sizes: tuple[S
     for a, names in skipped.items():
         lines.append(f"{label(a)} skipped at {', '.join(names)}: more than --react-limit "
                      f"{react_limit} checks, one LM call each.")
-    return "\n".join(lines)
+    return lines
+
+
+def sweep_heading(meta: dict) -> str:
+    return (f"Task: {meta['task']['name']}, generated cases (size = {' x '.join(meta['task']['lists'])})   "
+            f"Models: {', '.join(m['label'] for m in meta['models'])}   scale sweep, runs per size: {meta['runs']}   "
+            f"DSPy {meta['dspy_version']}")
 
 
 def _sweep_cells(runs: list[RunRecord], approach: str) -> list[str]:

@@ -5,6 +5,7 @@ import json
 import pytest
 
 from helpers import record_checks, run_script, summary_row
+from html_page import read_page, text_tables
 
 
 @pytest.fixture(scope="module")
@@ -94,3 +95,47 @@ def test_plot_writes_a_chart_next_to_the_results(oracle_run):
     png = (cwd / "out/results.png").read_bytes()
     assert png[:8] == b"\x89PNG\r\n\x1a\n" and len(png) > 20_000
     assert "Chart:   out/results.png" in result.stdout
+
+
+def test_html_report_is_written_beside_the_results_and_printed(oracle_run):
+    result, cwd = oracle_run
+    assert "Report:  out/results.html" in result.stdout
+    page = read_page((cwd / "out/results.html").read_text())
+    assert page.problems == []
+    records = json.loads((cwd / "out/results.json").read_text())["records"]
+    assert [(r["model"], r["approach"], r["outcome"]) for r in page.runs] == [
+        (r["model"], r["approach"], "complete") for r in records]
+    # The header carries the notices exactly as the text summary words them.
+    assert "not any model's quality" in page.text and "SIMULATED DATA - not medical advice" in page.text
+
+
+def test_html_tables_hold_the_numbers_the_text_summary_prints(oracle_run):
+    result, cwd = oracle_run
+    page = read_page((cwd / "out/results.html").read_text())
+    printed = text_tables(result.stdout)
+    assert len(printed) == 2  # the model's table and the differences from RLM Direct
+    assert page.summary_tables == printed
+
+
+def test_html_report_fetches_nothing(oracle_run):
+    _, cwd = oracle_run
+    text = (cwd / "out/results.html").read_text()
+    page = read_page(text)
+    assert [(tag, value[:22]) for tag, _, value in page.links] == [("img", "data:image/png;base64,")]
+    assert all(not attrs.get("src") for attrs, _ in page.scripts) and len(page.scripts) == 1
+    assert not any(tag == "link" for tag, _ in page.tags)
+    assert "@import" not in text and "url(" not in text
+
+
+def test_html_report_shows_each_runs_grid_findings_and_trace(oracle_run):
+    _, cwd = oracle_run
+    text = (cwd / "out/results.html").read_text()
+    page = read_page(text)
+    # Every run made all 35 checks; 10 of them are findings, and every finding was reported.
+    for cells in page.grid_cells:
+        assert len(cells) == 35 and all(c.split()[0] == "c" for c in cells)
+        assert sum(" s" in f" {c}" for c in cells) == 10 and all(" r" in c for c in cells if " s" in f" {c}")
+    assert text.count("interactions (check_drug_interaction): 8 of 8 true findings reported, 8 reported") == 8
+    assert "Observation" in text and "Iteration 1" in text and "Plan: 35 calls" in text  # ReAct, RLM, hybrid
+    assert "Turn 1: 35 tool call(s)" in text and "Tool ledger: 35 calls" in text  # ReActV2, every run's ledger
+    assert '<span class="k">for</span>' in text  # the RLM's code, highlighted

@@ -9,6 +9,7 @@ import time
 import pytest
 
 from helpers import SCRIPT, clean_env, run_script, summary_row
+from html_page import read_page, text_tables
 from openai_server import OpenAICompatibleServer
 from rlmbench.model_list import ModelsFileError, model_list
 from rlmbench.models import ModelSettings
@@ -99,6 +100,12 @@ def test_two_models_in_one_invocation_are_compared_priced_and_resumed(tmp_path):
     png = (tmp_path / "m.png").read_bytes()
     assert png[:8] == b"\x89PNG\r\n\x1a\n"
     assert "Resumed 1 time(s)" in out
+    # The page of the resumed comparison: every run of both invocations with its trace, the printed tables.
+    page = read_page((tmp_path / "m.html").read_text())
+    assert sorted((r["model"], r["approach"]) for r in page.runs) == sorted((m, a) for m, a, _ in runs)
+    assert page.summary_tables == text_tables(out) and len(page.summary_tables) == 5  # 2 x (table, diff), comparison
+    assert "No trace line for this run" not in page.text
+    assert page.text.count("Tool ledger: 35 calls") == 8  # every run's ledger, found by its own key
 
 
 def test_runs_of_different_models_go_side_by_side(tmp_path):
@@ -149,3 +156,7 @@ def test_the_sweep_splits_by_model(tmp_path):
     assert [(row[0], row[1]) for row in rows] == [("3x1", "first"), ("3x1", "second"), ("4x2", "first"),
                                                   ("4x2", "second")]
     assert (tmp_path / "s.png").read_bytes()[:4] == b"\x89PNG"
+    page = read_page((tmp_path / "s.html").read_text())
+    assert [(r["case"], r["model"]) for r in page.runs] == [(r["case"], r["model"]) for r in data["records"]]
+    assert page.summary_tables == text_tables(result.stdout)
+    assert [len(cells) for cells in page.grid_cells] == [3 + 3, 3 + 3, 6 + 8, 6 + 8]  # pairs + cross at 3x1, 4x2
