@@ -83,7 +83,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                         help="structured: the typed findings and the narrative (default); prose: the narrative "
                              "only, the study's own form (findings rows n/a; coverage and tokens still measured)")
     parser.add_argument("--cold-sandbox", action="store_true",
-                        help="boot each RLM sandbox inside its run's wall time instead of from a warm pool")
+                        help="boot each RLM sandbox inside its run's wall time, DSPy's stock way, instead of from "
+                             "the warm pool's Pyodide memory snapshot")
     parser.add_argument("--timeout", type=positive_seconds,
                         help="wall-time budget per run in seconds: a run still going is recorded as 'timeout' and "
                              "stopped, and the benchmark goes on (default: none)")
@@ -99,7 +100,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                              "recorded are skipped, new ones are appended to the same files")
     parser.add_argument("--scale", nargs="?", const=BARE_SCALE, metavar="SIZES",
                         help="scale sweep on generated cases of the task instead of its own lists: comma-separated "
-                             "sizes, one length per list (16x6 = 16 medications x 6 conditions for drugs); bare "
+                             "sizes, one length per list (16x6 = 16 medications x 6 conditions for drugs), 'default' "
+                             "for the task's own sizes, '10k' for a size with at least 10,000 required checks; bare "
                              "--scale: the task's default sizes")
     parser.add_argument("--seed", type=non_negative_int, default=0, help="seed of the sweep's generated tasks")
     parser.add_argument("--plot", action="store_true", help="also write PNG charts next to the results file")

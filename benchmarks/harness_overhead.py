@@ -3,7 +3,11 @@
     uv run python benchmarks/harness_overhead.py [--repeats 5] [--bridge-calls 1000]
 
 Reports medians over repeated runs of:
-- sandbox cold boot (Deno start + Pyodide load + DSPy's health check),
+- sandbox boot (Deno start + Pyodide load + DSPy's health check), wall time and CPU (the Deno
+  process's own, from /proc, plus DSPy's `deno --version` probe), DSPy's stock boot against the
+  warm pool's restore from a Pyodide memory snapshot,
+- the RLM planner + ReAct executor's oracle wall time with a sandbox boot overlapping the run (the
+  warm pool's next boot) and without one, for each kind of boot,
 - warm hand-out (the factory call inside a run, once the pool has a booted interpreter),
 - the tool bridge: sandboxed code calling a host tool, as plain calls and through `dspy.Tool`
   as RLM routes them,
@@ -16,6 +20,8 @@ from __future__ import annotations
 
 import argparse
 import functools
+import os
+import resource
 import statistics
 import sys
 import time
@@ -28,7 +34,10 @@ import dspy  # noqa: E402
 
 from rlmbench.approaches import REGISTRY, ApproachConfig  # noqa: E402
 from rlmbench.oracle import OracleEngine  # noqa: E402
-from rlmbench.sandbox import SandboxSupply, TimedInterpreter  # noqa: E402
+from dspy.primitives.python_interpreter import _find_deno_executable, _validate_deno_version  # noqa: E402
+
+from rlmbench.pyodide_snapshot import SnapshotStore  # noqa: E402
+from rlmbench.sandbox import SandboxSupply, SnapshotInterpreter, TimedInterpreter  # noqa: E402
 from rlmbench.signatures import signatures_for  # noqa: E402
 from rlmbench.task import Task, required_checks  # noqa: E402
 from rlmbench.task_file import load_task  # noqa: E402
@@ -61,19 +70,50 @@ def median(values: list[float]) -> float:
     return statistics.median(values)
 
 
-def cold_boot(repeats: int) -> float:
-    boots = []
+def _process_cpu(pid: int) -> float:
+    """User + system CPU seconds of a live process, from /proc/<pid>/stat."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def _children_cpu() -> float:
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
+class BareRestore(SnapshotInterpreter):
+    """The snapshot restored without the warm-up: what the restore alone costs."""
+
+    warm_up = False
+
+
+def boot(repeats: int, snapshots: SnapshotStore | None, kind: type = SnapshotInterpreter) -> tuple[float, float]:
+    """Median wall and CPU seconds of one sandbox boot: stock (snapshots None) or from the snapshot."""
+    walls, cpus = [], []
     for _ in range(repeats):
-        interp = TimedInterpreter()
+        probes = _children_cpu()
+        interp = (kind(snapshots.snapshot(_find_deno_executable())) if snapshots else TimedInterpreter())
         interp.start()
-        boots.append(interp.boot_seconds)
+        cpus.append(_process_cpu(interp.deno_process.pid) + _children_cpu() - probes)
+        walls.append(interp.boot_seconds)
         interp.shutdown()
-    return median(boots)
+    return median(walls), median(cpus)
 
 
-def warm_handout(repeats: int) -> float:
+def version_probe(repeats: int) -> tuple[float, float]:
+    """DSPy's `deno --version` check, which it runs on every interpreter start: median wall and CPU."""
+    deno, walls, cpus = _find_deno_executable(), [], []
+    for _ in range(repeats):
+        started, before = time.perf_counter(), _children_cpu()
+        _validate_deno_version(deno)
+        walls.append(time.perf_counter() - started)
+        cpus.append(_children_cpu() - before)
+    return median(walls), median(cpus)
+
+
+def warm_handout(repeats: int, snapshots: SnapshotStore | None) -> float:
     times = []
-    with SandboxSupply(warm=True) as supply:
+    with SandboxSupply(warm=True, snapshots=snapshots) as supply:
         for _ in range(repeats):
             supply.reserve()
             started = time.perf_counter()
@@ -124,16 +164,23 @@ class _ReActFormatting:
         dspy.ReAct._format_trajectory = self._original
 
 
-def end_to_end(task: Task, approach: str, repeats: int) -> dict:
+def end_to_end(task: Task, approach: str, repeats: int, snapshots: SnapshotStore | None,
+               overlap: bool = True) -> dict:
+    """overlap: one pool for every run, as the benchmark runs them: each hand-out starts the next boot,
+    which overlaps the run. Without: each run's sandbox comes from a pool of its own that boots nothing more."""
     case = task.full_case()
     signatures = signatures_for(task.schema)
     entry = REGISTRY[approach]
     rows = []
-    with SandboxSupply(warm=True) as supply:
-        supply.expect(repeats + 1 if entry.uses_sandbox else 0)
-        config = ApproachConfig(interpreter_factory=supply).for_checks(
-            len(required_checks(task.schema, case.inputs)))
+    shared = SandboxSupply(warm=True, snapshots=snapshots)
+    shared.expect(repeats + 1 if entry.uses_sandbox else 0)
+    with shared:
         for _ in range(repeats + 1):  # the first run warms DSPy's caches and is dropped
+            supply = shared if overlap else SandboxSupply(warm=True, snapshots=snapshots)
+            if not overlap:
+                supply.expect(1 if entry.uses_sandbox else 0)
+            config = ApproachConfig(interpreter_factory=supply).for_checks(
+                len(required_checks(task.schema, case.inputs)))
             model, tool_time = Stopwatch(), Stopwatch()
             lm = dspy.LM("oracle/deterministic", engine=TimedOracleEngine(task.schema, model), cache=False,
                          num_retries=0)
@@ -144,6 +191,8 @@ def end_to_end(task: Task, approach: str, repeats: int) -> dict:
                 started = time.perf_counter()
                 entry.run(signatures, case, tools, config)
                 wall = time.perf_counter() - started
+            if not overlap:
+                supply.close()
             calls = sum(len(v) for v in usage.usage_data.values())
             rows.append({"wall": wall, "model": model.seconds, "tools": tool_time.seconds,
                          "harness": wall - model.seconds - tool_time.seconds, "lm_calls": calls,
@@ -166,15 +215,31 @@ def main() -> int:
     task = load_task(args.task)
 
     print(f"Harness overhead, medians of {args.repeats} repeats (oracle model, task {task.name}, this machine)\n")
-    print(f"Sandbox cold boot                 {cold_boot(args.repeats) * 1000:8.0f} ms")
-    print(f"Sandbox warm hand-out             {warm_handout(args.repeats) * 1000:8.3f} ms")
+    snapshots = SnapshotStore(lambda line: print(f"({line})"))
+    snapshots.snapshot(_find_deno_executable())  # made (once) before anything is timed
+    for name, store, kind in (("stock (DSPy's loadPyodide)", None, None),
+                              ("snapshot restore alone", snapshots, BareRestore),
+                              ("snapshot + warm-up (pool)", snapshots, SnapshotInterpreter)):
+        wall, cpu = boot(args.repeats, store, kind)
+        print(f"Sandbox boot, {name:<27}{wall * 1000:8.0f} ms wall {cpu * 1000:8.0f} ms CPU")
+    wall, cpu = version_probe(args.repeats)
+    print(f"  of which DSPy's deno --version check {wall * 1000:6.0f} ms wall {cpu * 1000:8.0f} ms CPU (every start)")
+    print(f"Sandbox warm hand-out             {warm_handout(args.repeats, snapshots) * 1000:8.3f} ms")
     print(f"Tool bridge, plain function       {bridge_rate(args.bridge_calls, args.repeats, False):8.0f} calls/s")
     print(f"Tool bridge, through dspy.Tool    {bridge_rate(args.bridge_calls, args.repeats, True):8.0f} calls/s")
+    print()
+    for approach in ("hybrid", "rlm"):
+        print(f"{REGISTRY[approach].label + ', oracle wall time':<48} in the pool as it runs   nothing else booting")
+        for name, store in (("stock boot (next boot overlaps the run)", None),
+                            ("snapshot boot (next boot between runs)", snapshots)):
+            together = end_to_end(task, approach, args.repeats, store, overlap=True)["wall"]
+            alone = end_to_end(task, approach, args.repeats, store, overlap=False)["wall"]
+            print(f"  {name:<46}{together * 1000:11.0f} ms {alone * 1000:17.0f} ms")
     print()
     print(f"{'Approach (warm pool)':<22}{'wall':>9}{'model':>9}{'tools':>9}{'harness':>9}{'LM calls':>10}"
           f"{'harness/call':>14}{'of which ReAct formatting':>28}")
     for approach in REGISTRY:
-        r = end_to_end(task, approach, args.repeats)
+        r = end_to_end(task, approach, args.repeats, snapshots)
         print(f"{approach:<22}{r['wall'] * 1000:7.0f}ms{r['model'] * 1000:7.0f}ms{r['tools'] * 1000:7.1f}ms"
               f"{r['harness'] * 1000:7.0f}ms{r['lm_calls']:>10}{r['harness_per_lm_call'] * 1000:11.2f} ms"
               f"{r['react_formatting'] * 1000:22.0f} ms")

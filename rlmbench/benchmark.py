@@ -23,6 +23,7 @@ from rlmbench.report import label
 from rlmbench.html_page import page_path, write_page
 from rlmbench.results_files import ResultsFiles, ResumeError, check_resumable, read_traces
 from rlmbench.runner import ModelRun, run_benchmark
+from rlmbench.pyodide_snapshot import SnapshotStore
 from rlmbench.sandbox import SandboxSupply, check_deno
 from rlmbench.sizes import Size
 from rlmbench.summary import summarise
@@ -152,8 +153,9 @@ def run(settings: BenchmarkSettings) -> int:
             "checks": [checks_at(task.schema, size) for size in settings.sweep], "seed": settings.seed},
         "started_at": started.isoformat(),
         "cache": False,
-        "sandbox": None if not uses_sandbox else ("cold: boot inside each run's wall time" if settings.cold_sandbox
-                                                   else "warm pool: boot before each run's clock starts"),
+        "sandbox": None if not uses_sandbox else (
+            "cold: DSPy's stock boot inside each run's wall time" if settings.cold_sandbox
+            else "warm pool: boot from a Pyodide memory snapshot before each run's clock starts"),
         "notice": task.schema.notice,
     }
     records: list[RunRecord] = []
@@ -193,7 +195,10 @@ def run(settings: BenchmarkSettings) -> int:
     print(f"Running {', '.join(label(a) for a in approaches)} x {settings.runs} on task {task.name} "
           f"with {', '.join(m.name for m in models)}; results: {files.json_path}"
           + (f" ({len(done)} runs already recorded, skipped)" if settings.resume else ""), file=sys.stderr, flush=True)
-    sandboxes = SandboxSupply(warm=not settings.cold_sandbox) if uses_sandbox else None
+    # Warm boots restore a Pyodide memory snapshot (made on first use); --cold-sandbox keeps DSPy's stock boot.
+    sandboxes = (SandboxSupply(warm=not settings.cold_sandbox,
+                               snapshots=None if settings.cold_sandbox else SnapshotStore(progress.finished))
+                 if uses_sandbox else None)
     skipped: dict[str, list[str]] = {}
     try:
         with progress:

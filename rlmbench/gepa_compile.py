@@ -25,6 +25,7 @@ from rlmbench.gepa_training import (
 from rlmbench.ledger import ToolCall
 from rlmbench.models import ModelSettings, build_lm, missing_key_message
 from rlmbench.oracle import ORACLE_NOTICE
+from rlmbench.pyodide_snapshot import SnapshotStore
 from rlmbench.sandbox import SandboxSupply, check_deno
 from rlmbench.task import Task, normalised_inputs, required_checks
 
@@ -111,7 +112,7 @@ def run(settings: CompileSettings) -> int:
     except ValueError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_CONFIG
-    supply = SandboxSupply(warm=True)
+    supply = SandboxSupply(warm=True, snapshots=SnapshotStore(lambda line: print(line, file=sys.stderr)))
     config = ApproachConfig(rlm_max_iters=settings.rlm_max_iters, rlm_max_llm_calls=settings.rlm_max_llm_calls,
                             interpreter_factory=supply)
     program = RLMDirectAgent(task, config)

@@ -21,7 +21,7 @@ from dataclasses import dataclass
 
 from rlmbench.coverage_grid import Grid, key_label
 from rlmbench.findings import ToolFindings
-from rlmbench.records import RunRecord
+from rlmbench.records import TIME_PARTS, RunRecord
 from rlmbench.report import label
 
 HEAD, TAIL = 40, 15
@@ -326,6 +326,10 @@ def run_html(page: RunPage, anchor: str) -> str:
                ("Tool calls", f"{r.coverage.tool_calls:,} ({r.coverage.invalid_tool_calls:,} invalid)"),
                ("Steps", "n/a" if r.steps is None else f"{r.steps}"
                 + (" (hit the iteration limit)" if r.finished is False else ""))]
+    split = r.time_split.parts(r.wall_time_s) if r.time_split else None
+    if split:
+        figures.append(("Where the time went", ", ".join(f"{name.lower()} {split[key]:.3f} s"
+                                                          for key, name in TIME_PARTS)))
     parts.append('<table class="kv">' + "".join(f"<tr><th>{esc(k)}</th><td>{esc(v)}</td></tr>" for k, v in figures)
                  + "</table>" + token_curve(r))
     parts.append(_section("Diagnostics", _diagnostics_html(r), open_=True))

@@ -167,6 +167,48 @@ class CodeCell(_Model):
     """False: the cell was still running when the run was recorded (it hung, and the run timed out)."""
 
 
+TIME_PARTS = (("model", "Model"), ("dspy_tool_path", "dspy.Tool path"),
+              ("sandbox_round_trip", "Sandbox: code + round trips"), ("tool_functions", "Tool functions"),
+              ("rest", "Rest"))
+"""The keys of TimeSplit.parts, in order, with the words a report shows for each."""
+
+
+class TimeSplit(_Model):
+    """Where a run's wall time went, each part measured around its own code (seconds).
+
+    The derived parts a report shows (`parts`) follow from these: no part is estimated."""
+
+    model_s: float = 0.0
+    """Inside the run's LM calls: the provider's request (or the oracle's engine) and DSPy's LM client."""
+    model_in_cells_s: float = 0.0
+    """Of model_s, LM calls made from inside a sandbox cell (an RLM's llm_query); 0 for most runs."""
+    tools_s: float = 0.0
+    """Inside the task's tool functions (the simulated lookups): the benchmark's own code."""
+    tools_in_cells_s: float = 0.0
+    """Of tools_s, tool calls made from inside a sandbox cell (across the bridge)."""
+    cells_s: float | None = None
+    """Inside the sandbox's execute() for the model's cells: its code in Pyodide with every tool call
+    it made; None for a run without a sandbox."""
+    tool_path_s: float | None = None
+    """Of cells_s, on the host answering the sandbox's tool calls: DSPy's interpreter and dspy.Tool
+    path (its jsonschema argument check, callbacks, the JSON reply), the tool functions inside it."""
+    bridged_calls: int | None = None
+    """Tool calls that crossed the sandbox bridge."""
+
+    def parts(self, wall_s: float) -> dict[str, float] | None:
+        """model / dspy.Tool path / sandbox round trip / tool functions / rest, which sum to the wall
+        time; None for a run without a sandbox."""
+        if self.cells_s is None or self.tool_path_s is None:
+            return None
+        if self.tools_in_cells_s > 0 and not self.bridged_calls:
+            return None  # tools ran in cells but the bridge handler was never timed: no split to show
+        dspy_path = self.tool_path_s - self.tools_in_cells_s - self.model_in_cells_s
+        round_trip = self.cells_s - self.tool_path_s
+        return {"model": self.model_s, "dspy_tool_path": dspy_path, "sandbox_round_trip": round_trip,
+                "tool_functions": self.tools_s,
+                "rest": wall_s - self.model_s - self.tools_s - dspy_path - round_trip}
+
+
 class Diagnostics(_Model):
     """How the run went wrong, each item detected from its trace, never guessed. Lists hold the
     1-based positions where it happened: tool calls in ledger order, LM calls, steps or code cells."""
@@ -244,6 +286,11 @@ class RunRecord(_Model):
     """The scale sweep's size (`16x6`); None for the task's own lists."""
     diagnostics: Diagnostics = Diagnostics()
     """How the run went wrong, detected from its trace."""
+    time_split: TimeSplit | None = None
+    """Where the wall time went: model, tool functions, and for a sandboxed run the cells and the
+    tool bridge; None in files written before it was measured."""
+    sandbox_boot_kind: str | None = None
+    """`snapshot`: the sandbox restored a Pyodide memory snapshot; `stock`: DSPy's own loadPyodide()."""
 
     @property
     def complete(self) -> bool:

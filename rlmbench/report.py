@@ -65,7 +65,8 @@ def _sandbox_boot(records: list[RunRecord]) -> str:
     if not boots:
         return "n/a (no sandbox)"
     inside = any(r.sandbox_boot_in_wall_time for r in records)
-    return f"{_mean_sd(boots)}, {'in' if inside else 'not in'} wall time"
+    kinds = sorted({r.sandbox_boot_kind for r in records if r.sandbox_boot_kind})
+    return f"{_mean_sd(boots)}, {'in' if inside else 'not in'} wall time" + (f", {'+'.join(kinds)}" if kinds else "")
 
 
 def notable_failure(records: list[RunRecord]) -> str:

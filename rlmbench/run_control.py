@@ -14,11 +14,12 @@ failed or timed-out run can be diagnosed from the traces file alone.
 from __future__ import annotations
 
 import contextvars
+import functools
 import json
 import threading
 import time
 from collections import deque
-from typing import Any
+from typing import Any, Callable
 
 import dspy
 from dspy.clients.legacy_outputs import value as response_value
@@ -45,6 +46,9 @@ class RunControl:
         self.started: float | None = None  # the run's clock, set by the runner
         self._calls: list[LMCall] = []
         self._cells: list[CodeCell] = []
+        # Where the wall time goes (records.TimeSplit): each part timed around its own code.
+        self.model_s = self.model_in_cells_s = self.tools_s = self.tools_in_cells_s = self.cells_s = 0.0
+        self._cell_started: float | None = None
 
     @property
     def interpreters(self) -> list[Any]:
@@ -73,11 +77,36 @@ class RunControl:
         with self._lock:
             cell = CodeCell(index=len(self._cells) + 1, code=code, finished=False)
             self._cells.append(cell)
+            self._cell_started = time.perf_counter()
         return cell
 
     def end_cell(self, cell: CodeCell, error: str | None, output: str | None) -> None:
         with self._lock:
             cell.error, cell.output, cell.finished = error, output, True
+            if self._cell_started is not None:
+                self.cells_s += time.perf_counter() - self._cell_started
+                self._cell_started = None
+
+    def add_model_time(self, seconds: float) -> None:
+        with self._lock:
+            self.model_s += seconds
+            if self._cell_started is not None:
+                self.model_in_cells_s += seconds
+
+    def timed_tool(self, tool: Callable[..., Any]) -> Callable[..., Any]:
+        """The tool, with the time inside it counted for the run (its name and signature unchanged)."""
+        @functools.wraps(tool)
+        def timed(*args: Any, **kwargs: Any) -> Any:
+            started = time.perf_counter()
+            try:
+                return tool(*args, **kwargs)
+            finally:
+                seconds = time.perf_counter() - started
+                with self._lock:
+                    self.tools_s += seconds
+                    if self._cell_started is not None:
+                        self.tools_in_cells_s += seconds
+        return timed
 
     @property
     def cells(self) -> list[CodeCell]:
@@ -253,22 +282,31 @@ class GatedLM(dspy.LM):
         if control is not None and not isinstance(exc, RunCancelled):
             control.log_call(messages, prompt, error=f"{type(exc).__name__}: {str(exc)[:500]}")
 
+    def _timed(self, started: float) -> None:
+        control = current_run()
+        if control is not None:
+            control.add_model_time(time.perf_counter() - started)
+
     def __call__(self, prompt: str | None = None, *, messages: list[dict] | None = None, **kwargs: Any):
         state = self._before(prompt, messages)
+        started = time.perf_counter()  # after any pacing wait: model time is the call itself
         try:
             return super().__call__(prompt, messages=messages, **kwargs)
         except Exception as exc:
             self._failed(prompt, messages, exc)
             raise
         finally:
+            self._timed(started)
             self._after(state)
 
     async def acall(self, prompt: str | None = None, *, messages: list[dict] | None = None, **kwargs: Any):
         state = self._before(prompt, messages)
+        started = time.perf_counter()
         try:
             return await super().acall(prompt, messages=messages, **kwargs)
         except Exception as exc:
             self._failed(prompt, messages, exc)
             raise
         finally:
+            self._timed(started)
             self._after(state)

@@ -40,7 +40,7 @@ from rlmbench.findings import score_answer
 from rlmbench.pricing import Price
 from rlmbench.progress import RunView
 from rlmbench.ledger import ToolLedger, measure_coverage
-from rlmbench.records import CallUsage, Failure, RunRecord
+from rlmbench.records import CallUsage, Failure, RunRecord, TimeSplit
 from rlmbench.run_control import RunCancelled, RunControl, bind_run
 from rlmbench.sandbox import SandboxSupply, TimedInterpreter
 from rlmbench.signatures import signatures_for
@@ -127,6 +127,14 @@ class _RunState:
                        required=coverage.required, cells=len(self.control.cells) if approach.uses_sandbox else None,
                        step_limit=self.step_limit)
 
+    def _time_split(self, uses_sandbox: bool, boots: list[TimedInterpreter]) -> TimeSplit:
+        control = self.control
+        return TimeSplit(model_s=control.model_s, model_in_cells_s=control.model_in_cells_s, tools_s=control.tools_s,
+                         tools_in_cells_s=control.tools_in_cells_s,
+                         cells_s=control.cells_s if uses_sandbox else None,
+                         tool_path_s=sum(i.tool_path_seconds for i in boots) if uses_sandbox and boots else None,
+                         bridged_calls=sum(i.bridged_calls for i in boots) if uses_sandbox and boots else None)
+
     def record(self, wall: float, output=None, failure: Failure | None = None) -> tuple[RunRecord, dict]:
         per_call = _usage(self.tracker) if self.tracker else []
         trace: dict[str, Any] = dict(output.trace) if output else {}
@@ -164,6 +172,8 @@ class _RunState:
             case=self.case_label,
             diagnostics=diagnose(self.task.schema, self.approach, approach.uses_sandbox, trace, steps,
                                  self.step_limit, calls, lm_calls, cells),
+            time_split=self._time_split(approach.uses_sandbox, boots),
+            sandbox_boot_kind=boots[0].boot_kind if boots else None,
         )
         trace["tool_calls"] = [{"tool": c.tool, "args": c.args, "valid": c.valid} for c in calls]
         trace["lm_calls"] = [c.model_dump() for c in lm_calls]
@@ -217,7 +227,7 @@ def _execute(state: _RunState, config: ApproachConfig, sandboxes: SandboxSupply 
     required = len(required_checks(state.task.schema, normalised_inputs(state.case)))
     config = replace(config.for_checks(required), interpreter_factory=_TrackedFactory(factory, state.control))
     state.step_limit = REGISTRY[state.approach].step_limit(config)
-    tools = make_tools(state.task, state.ledger.record)
+    tools = [state.control.timed_tool(tool) for tool in make_tools(state.task, state.ledger.record)]
     signatures = signatures_for(state.task.schema, config.answer_form)
     output = None
     failure = None

@@ -16,6 +16,7 @@ inside the sandbox and the run goes on.
 
 from __future__ import annotations
 
+import os
 import queue
 import subprocess
 import threading
@@ -28,6 +29,8 @@ from dspy.primitives.python_interpreter import (
     _deno_subprocess_env,
     _find_deno_executable,
 )
+
+from rlmbench.pyodide_snapshot import SNAPSHOT_ARG, Snapshot, SnapshotError, SnapshotStore
 
 IMPORT_MAP = Path(__file__).with_name("deno_import_map.json").resolve()
 
@@ -75,8 +78,21 @@ class TimedInterpreter(OfflinePythonInterpreter):
     was handed out, so whoever holds it (a run's record, even a timed-out one) can report it."""
 
     boot_seconds: float | None = None
+    boot_kind = "stock"  # DSPy's own loadPyodide(); "snapshot": restored from a memory snapshot
     warm: bool = False  # booted before the run's clock started
     wait_seconds: float = 0.0  # waiting for a warm boot, before the clock started
+
+    tool_path_seconds: float = 0.0  # on the host answering the sandbox's tool calls (DSPy's path)
+    bridged_calls: int = 0
+
+    def _handle_tool_call(self, request: dict) -> None:
+        """DSPy's own handling of one tool call from the sandbox, timed: its share of the bridge."""
+        started = time.perf_counter()
+        try:
+            super()._handle_tool_call(request)
+        finally:
+            self.tool_path_seconds += time.perf_counter() - started
+            self.bridged_calls += 1
 
     def start(self) -> None:
         if self.deno_process is None and self.boot_seconds is None:
@@ -85,6 +101,78 @@ class TimedInterpreter(OfflinePythonInterpreter):
             self.boot_seconds = time.perf_counter() - started
         else:
             super().start()
+
+
+# A restored Pyodide has run no Python yet, so V8 has not compiled its hot WebAssembly with its
+# optimising tier: left alone, that compiling happens in the first run, on background threads that
+# compete with the run on 2 cores (an oracle RLM run measured 116 ms from a stock boot and 266 ms
+# from a bare restore). So the boot runs this generic workload (loops, strings, JSON, regular
+# expressions, compiling) and waits until V8 has finished compiling, all before any run's clock.
+# It leaves nothing in the namespace the model's code sees.
+WARM_UP = """
+import json as _warm_json, re as _warm_re
+def _warm(n):
+    total = 0
+    for i in range(n):
+        total += len(str(i)) + len(f"{i}:{total}".split(":"))
+    return total
+for _ in range(20):
+    _warm(3000)
+    _warm_json.loads(_warm_json.dumps([{"a": i, "b": str(i)} for i in range(200)]))
+    _warm_re.findall(r"\\d+", "a1b22c333" * 100)
+    compile("x = [i * i for i in range(100)]\\n" * 50, "<warm-up>", "exec")
+del _warm, _warm_json, _warm_re, _
+"""
+
+
+def _wait_until_idle(pid: int, timeout_s: float = 3.0) -> None:
+    """Until the process stops using CPU (V8's background compiling is done), or the timeout; no-op off Linux."""
+    stat = Path(f"/proc/{pid}/stat")
+    tick, deadline = os.sysconf("SC_CLK_TCK"), time.monotonic() + timeout_s
+
+    def cpu() -> int:
+        fields = stat.read_text().rsplit(")", 1)[1].split()
+        return int(fields[11]) + int(fields[12])
+
+    try:
+        last = cpu()
+        while time.monotonic() < deadline:
+            time.sleep(max(2.0 / tick, 0.02))
+            now = cpu()
+            if now - last == 0:
+                return
+            last = now
+    except (OSError, ValueError):
+        return
+
+
+class SnapshotInterpreter(TimedInterpreter):
+    """A sandbox that restores a Pyodide memory snapshot instead of initialising Pyodide.
+
+    Everything else is the stock interpreter: DSPy's command, permissions and runner, the same
+    import map and --no-prompt. Two things are added: read permission on the one snapshot file
+    (the runner revokes it once the snapshot is loaded) and the argument naming it. The runner is
+    DSPy's own runner.js with its loadPyodide() line patched (rlmbench.pyodide_snapshot)."""
+
+    boot_kind = "snapshot"
+    warm_up = True  # False only to measure a bare restore (benchmarks/harness_overhead.py)
+
+    def _health_check(self) -> None:
+        """DSPy's health check, then the warm-up: part of the boot, so outside any run's clock."""
+        super()._health_check()
+        if self.warm_up:
+            self._send_request("execute", {"code": WARM_UP}, "during the sandbox warm-up")
+            _wait_until_idle(self.deno_process.pid)
+
+    def __init__(self, snapshot: Snapshot, **kwargs) -> None:
+        self._snapshot = snapshot  # before DSPy's __init__, which asks for the runner's path
+        super().__init__(**kwargs)
+        reads = next(i for i, arg in enumerate(self.deno_command) if arg.startswith("--allow-read="))
+        self.deno_command[reads] += f",{snapshot.path}"
+        self.deno_command.append(f"{SNAPSHOT_ARG}{snapshot.path}")
+
+    def _get_runner_path(self) -> str:
+        return str(self._snapshot.runner)
 
 
 class SandboxSupply:
@@ -96,7 +184,12 @@ class SandboxSupply:
     started, as in a production pool. Nothing boots before the first `reserve()`, and no more
     boots start than `expected` hand-outs, so the pool does not compete for the CPU with runs
     that use no sandbox.
-    Cold: the factory returns an unstarted interpreter, so the boot happens inside the run.
+    With a SnapshotStore, warm boots restore a Pyodide memory snapshot (made on first use) and
+    happen between runs, in `reserve()`, instead of overlapping the run just handed out; a snapshot
+    that cannot be made, or fails to restore, leaves the pool on DSPy's stock boot with a one-line
+    notice, never on anything less sandboxed.
+    Cold: the factory returns an unstarted interpreter, so the boot happens inside the run, the
+    stock way, as a DSPy user's first RLM call pays it.
     Interpreters are never reused: each run gets one nobody has executed code in. `close()`
     shuts down every interpreter still waiting, so no Deno process outlives the benchmark.
     """
@@ -104,8 +197,9 @@ class SandboxSupply:
     # RLM reads this from its factory to describe the runtime in its prompt; keep DSPy's text.
     execution_instructions = PythonInterpreter.execution_instructions
 
-    def __init__(self, warm: bool = True) -> None:
+    def __init__(self, warm: bool = True, snapshots: SnapshotStore | None = None) -> None:
         self.warm = warm
+        self.snapshots = snapshots if warm else None
         self._boots_left: int | None = None  # None: no limit; see expect()
         self._ready: queue.Queue[tuple[TimedInterpreter | None, BaseException | None]] = queue.Queue()
         self._threads: list[threading.Thread] = []
@@ -114,6 +208,7 @@ class SandboxSupply:
         self._local = threading.local()
         self._set_aside: set[TimedInterpreter] = set()  # reserved by some thread, not yet handed out
         self._booting = 0  # boots started and not yet taken
+        self._waiting = 0  # threads waiting in _take_ready
 
     def _boot_in_background(self) -> None:
         with self._lock:
@@ -126,14 +221,33 @@ class SandboxSupply:
             self._threads = [t for t in self._threads if t.is_alive()] + [thread]
             thread.start()
 
+    def _new_interpreter(self) -> TimedInterpreter:
+        if self.snapshots is not None:
+            try:
+                return SnapshotInterpreter(self.snapshots.snapshot(_find_deno_executable()))
+            except SnapshotError as exc:
+                self.snapshots.notice(f"Pyodide snapshot not used, sandboxes boot the stock way: {exc}")
+                self.snapshots = None
+        return TimedInterpreter()
+
     def _boot(self) -> None:
-        interp = TimedInterpreter()
+        interp = self._new_interpreter()
         try:
             interp.start()
-        except BaseException as exc:  # handed to the run that asks for it, which records it
+        except BaseException as exc:
             interp.shutdown()
-            self._ready.put((None, exc))
-            return
+            if isinstance(interp, SnapshotInterpreter) and self.snapshots is not None:
+                self.snapshots.invalidate(str(exc).splitlines()[0][:200] if str(exc) else type(exc).__name__)
+                interp = TimedInterpreter()  # this boot the stock way; the next makes the snapshot again
+                try:
+                    interp.start()
+                except BaseException as stock_exc:
+                    interp.shutdown()
+                    self._ready.put((None, stock_exc))
+                    return
+            else:  # handed to the run that asks for it, which records it
+                self._ready.put((None, exc))
+                return
         with self._lock:
             closed = self._closed
         if closed:
@@ -144,13 +258,18 @@ class SandboxSupply:
     def _take_ready(self) -> TimedInterpreter:
         started = time.perf_counter()
         with self._lock:
-            idle = self._booting == 0
-        if idle:  # first use, or every earlier boot was taken
+            self._waiting += 1
+            short = self._booting < self._waiting  # every waiter needs a boot of its own, started or done
+        if short:
             self._boot_in_background()
         interp, error = self._ready.get()
         with self._lock:
             self._booting -= 1
-        self._boot_in_background()
+            self._waiting -= 1
+        if interp is not None and not isinstance(interp, SnapshotInterpreter):
+            # A stock boot (1-3 s) is prepared while the run works, as a production pool would; a snapshot
+            # boot is short enough to happen between runs, so it never competes with the run it would overlap.
+            self._boot_in_background()
         if error is not None:
             raise CodeInterpreterError(f"sandbox failed to boot: {error}") from error
         interp.warm, interp.wait_seconds = True, time.perf_counter() - started

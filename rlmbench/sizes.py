@@ -49,8 +49,37 @@ def default_sizes(list_count: int) -> tuple[Size, ...]:
 
 
 def sweep_sizes(schema: "TaskSchema", text: str | None) -> tuple[Size, ...]:
-    """The sizes `--scale TEXT` asks for on this task; with no text, the task's own defaults."""
+    """The sizes `--scale TEXT` asks for on this task; with no text, the task's own defaults.
+
+    Besides sizes, TEXT may hold `default` (the task's own sizes) and `10k` (a size with at least
+    10,000 required checks, made by scaling the task's largest default size up evenly), so
+    `--scale default,10k` is the default sweep with an opt-in point at ten thousand checks."""
     names = [spec.name for spec in schema.lists]
-    if text is not None:
-        return parse_sizes(text, names)
-    return parse_sizes(",".join(schema.sweep), names) if schema.sweep else default_sizes(len(names))
+    defaults = parse_sizes(",".join(schema.sweep), names) if schema.sweep else default_sizes(len(names))
+    if text is None:
+        return defaults
+    sizes: list[Size] = []
+    for part in filter(None, (p.strip() for p in text.split(","))):
+        if part == "default":
+            sizes += defaults
+        elif match := re.fullmatch(r"(\d+)k", part):
+            sizes.append(size_with_checks(schema, defaults[-1], int(match[1]) * 1000))
+        else:
+            sizes += parse_sizes(part, names)
+    if not sizes:
+        raise ValueError("no sizes given")
+    return tuple(dict.fromkeys(sizes))
+
+
+def size_with_checks(schema: "TaskSchema", base: Size, target: int) -> Size:
+    """`base` with every list grown by the same factor until the case has at least `target` required checks."""
+    from rlmbench.synthetic import checks_at  # synthetic builds on sizes
+
+    factor = 1.0
+    while True:
+        size = Size(tuple(max(1, round(n * factor)) for n in base.lengths))
+        if max(size.lengths) > MAX_ITEMS:
+            raise ValueError(f"{target:,} checks need more than {MAX_ITEMS} items in a list of task {schema.name}")
+        if checks_at(schema, size) >= target:
+            return size
+        factor *= 1.01

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 
 from rlmbench.records import RunRecord
 from rlmbench.report import Section, comparison_table, invocation_cost, model_section
-from rlmbench.sweep import fit_lines, sweep_heading, sweep_table
+from rlmbench.sweep import fit_lines, sweep_heading, sweep_table, time_split_table
 from rlmbench.task import TaskSchema
 
 
@@ -32,8 +32,9 @@ def summarise(meta: dict, records: list[RunRecord], schema: TaskSchema) -> Summa
     notices = meta.get("notices", [])
     sweep = meta.get("sweep")
     if sweep:
-        table = sweep_table(records, approaches, sweep["sizes"], labels)
-        return Summary([Section([sweep_heading(meta)], [table])],
+        tables = [sweep_table(records, approaches, sweep["sizes"], labels)]
+        split = time_split_table(records, approaches, sweep["sizes"], labels)
+        return Summary([Section([sweep_heading(meta)], tables + ([split] if split else []))],
                        [*fit_lines(records, approaches, sweep.get("skipped", {}), meta["react_limit"], labels), "",
                         *notices])
     sections = [model_section([r for r in records if r.model == m["label"]], approaches, meta, schema, m)

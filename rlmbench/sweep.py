@@ -22,7 +22,7 @@ from typing import Callable
 import numpy as np
 
 from rlmbench.approaches import DEFAULT_REACT_LIMIT, REGISTRY, ApproachConfig, fits
-from rlmbench.records import RunRecord
+from rlmbench.records import TIME_PARTS, RunRecord
 from rlmbench.report import Table, label
 from rlmbench.runner import ModelRun, run_benchmark
 from rlmbench.sandbox import SandboxSupply
@@ -116,6 +116,37 @@ def sweep_table(records: list[RunRecord], approaches: list[str], sizes: list[str
     header = ["Size", *(["Model"] if several else []), "Checks", "Approach", "OK", "Coverage", "LM calls", "Tokens",
               "Wall time"]
     return Table(header, rows)
+
+
+def time_split_table(records: list[RunRecord], approaches: list[str], sizes: list[str], models: list[str]) -> Table | None:
+    """Where the time of each code-orchestrating arm goes at each size (mean seconds per run without error):
+    the model, DSPy's tool path on the host, the sandbox's side of the bridge, the task's tool functions, the
+    rest (DSPy's modules and adapters, the harness). None when no such arm ran."""
+    arms = [a for a in approaches if REGISTRY[a].uses_sandbox and not REGISTRY[a].one_call_per_check]
+    several = len(models) > 1
+    rows = []
+    for size in sizes:
+        for model in models:
+            for a in arms:
+                runs = [r for r in records if r.case == size and r.approach == a and r.model == model and r.ok
+                        and r.time_split is not None and r.time_split.parts(r.wall_time_s) is not None]
+                if not runs:
+                    continue
+                parts = [r.time_split.parts(r.wall_time_s) for r in runs]
+                mean = {key: statistics.fmean(p[key] for p in parts) for key, _ in TIME_PARTS}
+                calls = statistics.fmean(r.time_split.bridged_calls or 0 for r in runs)
+                bridge = mean["dspy_tool_path"] + mean["sandbox_round_trip"]
+                rows.append((size, [*([model] if several else []), f"{runs[0].coverage.required:,}", label(a),
+                                    f"{statistics.fmean(r.wall_time_s for r in runs):.2f} s",
+                                    *(f"{mean[key]:.3f} s" for key, _ in TIME_PARTS), f"{calls:,.0f}",
+                                    f"{1e6 * bridge / calls:,.0f} us" if calls else "n/a"]))
+    if not rows:
+        return None
+    header = ["Size", *(["Model"] if several else []), "Checks", "Approach", "Wall time",
+              *(name for _, name in TIME_PARTS), "Bridged calls", "Bridge per call"]
+    return Table(header, rows, title="Where the time goes, mean per run without error (model: the LM calls; "
+                                     "dspy.Tool path: DSPy's host side of each tool call; sandbox: the model's code "
+                                     "in Pyodide and each call's round trip; rest: DSPy's modules, adapters, harness):")
 
 
 def fit_lines(records: list[RunRecord], approaches: list[str], skipped: dict[str, list[str]], react_limit: int,

@@ -5,6 +5,9 @@ share one interpreter, which must still work afterwards. Attempts through Deno's
 (`from js import Deno`) are denied by Deno; DSPy 3.4.1's runner cannot serialise the
 resulting JS exception and ends the session, so each of those gets a fresh interpreter and
 must fail without leaking anything: for a benchmark run that is a recorded sandbox_error.
+
+Every test runs against both boots: DSPy's stock one (`--cold-sandbox`) and the warm pool's
+restore from a Pyodide memory snapshot.
 """
 
 import os
@@ -14,16 +17,28 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import pytest
 from dspy.primitives.code_interpreter import CodeExecutionError, CodeInterpreterError
 
-from rlmbench.sandbox import OfflinePythonInterpreter
+from dspy.primitives.python_interpreter import _find_deno_executable
+
+from rlmbench.pyodide_snapshot import SnapshotStore
+from rlmbench.sandbox import OfflinePythonInterpreter, SnapshotInterpreter
 
 SECRET = "sk-test-secret-do-not-leak"
 
 
+@pytest.fixture(scope="module", params=["stock", "snapshot"])
+def new_interpreter(request):
+    """Makes interpreters of one boot kind."""
+    if request.param == "stock":
+        return OfflinePythonInterpreter
+    snapshot = SnapshotStore(print).snapshot(_find_deno_executable())
+    return lambda **kwargs: SnapshotInterpreter(snapshot, **kwargs)
+
+
 @pytest.fixture(scope="module")
-def sandbox():
+def sandbox(new_interpreter):
     os.environ["RLMBENCH_TEST_SECRET"] = SECRET
     os.environ.setdefault("GROQ_API_KEY", SECRET)
-    interp = OfflinePythonInterpreter(tools={"echo": lambda text: text})
+    interp = new_interpreter(tools={"echo": lambda text: text})
     interp.start()
     yield interp
     interp.shutdown()
@@ -38,15 +53,18 @@ def run(sandbox, code):
         return f"ERROR {exc}"
 
 
-def run_fresh(code):
-    """Run code in its own interpreter: for attempts that end the session."""
-    interp = OfflinePythonInterpreter()
-    try:
-        return str(interp.execute(code))
-    except (CodeExecutionError, CodeInterpreterError, SyntaxError) as exc:
-        return f"ERROR {exc}"
-    finally:
-        interp.shutdown()
+@pytest.fixture
+def run_fresh(new_interpreter):
+    def run_in_own(code):
+        """Run code in its own interpreter: for attempts that end the session."""
+        interp = new_interpreter()
+        try:
+            return str(interp.execute(code))
+        except (CodeExecutionError, CodeInterpreterError, SyntaxError) as exc:
+            return f"ERROR {exc}"
+        finally:
+            interp.shutdown()
+    return run_in_own
 
 
 @pytest.fixture(autouse=True)
@@ -67,7 +85,7 @@ def test_tool_bridge_carries_large_and_unicode_payloads(sandbox):
     assert out.split() == ["200001", "ä€", "x"]
 
 
-def test_cannot_read_host_files(sandbox, tmp_path):
+def test_cannot_read_host_files(sandbox, run_fresh, tmp_path):
     secret_file = tmp_path / "secret.txt"
     secret_file.write_text(SECRET)
     assert SECRET not in run(sandbox, f"print(open({str(secret_file)!r}).read())")
@@ -75,14 +93,14 @@ def test_cannot_read_host_files(sandbox, tmp_path):
     assert out.startswith("ERROR") and SECRET not in out
 
 
-def test_cannot_read_host_environment(sandbox):
+def test_cannot_read_host_environment(sandbox, run_fresh):
     out = run(sandbox, "import os\nprint(os.environ.get('RLMBENCH_TEST_SECRET'), os.environ.get('GROQ_API_KEY'))")
     assert out.strip() == "None None"
     out = run_fresh("from js import Deno\nprint(Deno.env.get('RLMBENCH_TEST_SECRET'))")
     assert out.startswith("ERROR") and SECRET not in out
 
 
-def test_cannot_open_network_connections():
+def test_cannot_open_network_connections(run_fresh):
     hits = []
 
     class Handler(BaseHTTPRequestHandler):
@@ -107,13 +125,13 @@ def test_cannot_open_network_connections():
     assert hits == []
 
 
-def test_cannot_start_processes(sandbox):
+def test_cannot_start_processes(sandbox, run_fresh):
     assert run(sandbox, "import subprocess\nsubprocess.run(['id'])").startswith("ERROR")
     out = run_fresh("from js import Deno\nDeno.Command.new('id').outputSync()")
     assert out.startswith("ERROR")
 
 
-def test_writes_stay_in_the_sandbox_memory_filesystem(sandbox, tmp_path):
+def test_writes_stay_in_the_sandbox_memory_filesystem(sandbox, run_fresh, tmp_path):
     # /tmp exists both in Pyodide's memory filesystem and on the host: a write there must stay inside.
     target = f"/tmp/rlmbench-sandbox-write-{os.getpid()}.txt"
     try:

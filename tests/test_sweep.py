@@ -4,6 +4,7 @@ import json
 import math
 
 import dspy
+import pytest
 
 from helpers import record_checks, run_script
 from rlmbench.approaches import ApproachConfig
@@ -13,7 +14,7 @@ from rlmbench.sizes import Size, parse_sizes, sweep_sizes
 from rlmbench.sweep import fit_exponent
 from rlmbench.synthetic import checks_at, synthetic_task
 from rlmbench.task import required_checks
-from rlmbench.task_file import load_task
+from rlmbench.task_file import builtin_names, load_task
 
 DRUGS = load_task("drugs")
 
@@ -57,6 +58,17 @@ def test_bad_sizes_are_refused_with_a_reason():
     assert [str(s) for s in sweep_sizes(DRUGS.schema, None)] == ["4x2", "8x3", "12x4", "16x6", "32x8", "50x20"]
 
 
+def test_the_ten_thousand_check_point_is_opt_in_on_any_task():
+    for name in builtin_names():
+        task = load_task(name)
+        sizes = sweep_sizes(task.schema, "default,10k")
+        assert sizes[:-1] == sweep_sizes(task.schema, None)  # the defaults, then one more point
+        assert 10_000 <= checks_at(task.schema, sizes[-1]) < 10_500, name
+    assert [str(s) for s in sweep_sizes(DRUGS.schema, "4x2,10k")] == ["4x2", "107x43"]
+    with pytest.raises(ValueError, match="more than 200 items in a list of task drugs"):
+        sweep_sizes(DRUGS.schema, "1000k")
+
+
 def test_sweep_of_a_non_drug_task_reports_growth_skips_react_above_its_limit_and_draws_a_chart(tmp_path):
     result = run_script(["--task", "test_matrix", "--model", "oracle", "--runs", "1", "--scale", "3x2,5x4",
                          "--react-limit", "10", "--approaches", "react,rlm,react_v2", "--plot", "--output", "s.json"],
@@ -76,6 +88,18 @@ def test_sweep_of_a_non_drug_task_reports_growth_skips_react_above_its_limit_and
     assert "ReAct skipped at 5x4: more than --react-limit 10 checks" in result.stdout
     assert f"k = {fits['rlm']['exponent']:.2f} (2 sizes, 6-20 checks)" in result.stdout
     assert "not any model's quality" in result.stdout and "invented features" in result.stdout
+    # Where the RLM's time went, per size: measured parts, each inside the run's wall time.
+    assert "Where the time goes" in result.stdout
+    for r in data["records"]:
+        split = r["time_split"]
+        assert 0 < split["model_s"] < r["wall_time_s"]
+        if r["approach"] == "rlm":
+            assert split["bridged_calls"] == r["coverage"]["tool_calls"]  # every tool call crossed the bridge
+            assert 0 < split["tools_in_cells_s"] == split["tools_s"] < split["tool_path_s"] < split["cells_s"]
+            assert split["model_s"] + split["cells_s"] < r["wall_time_s"]
+            assert r["sandbox_boot_kind"] == "snapshot"
+        else:
+            assert split["cells_s"] is None and split["tools_in_cells_s"] == 0
     png = (tmp_path / "s.png").read_bytes()
     assert png[:8] == b"\x89PNG\r\n\x1a\n" and len(png) > 20_000
 
