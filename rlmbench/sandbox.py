@@ -190,7 +190,8 @@ class SandboxSupply:
     notice, never on anything less sandboxed.
     Cold: the factory returns an unstarted interpreter, so the boot happens inside the run, the
     stock way, as a DSPy user's first RLM call pays it.
-    Interpreters are never reused: each run gets one nobody has executed code in. `close()`
+    Interpreters are never reused: each run gets one no model has executed code in (only DSPy's
+    health check and, for a snapshot boot, the harness's warm-up, which leaves no names). `close()`
     shuts down every interpreter still waiting, so no Deno process outlives the benchmark.
     """
 
@@ -225,8 +226,9 @@ class SandboxSupply:
         if self.snapshots is not None:
             try:
                 return SnapshotInterpreter(self.snapshots.snapshot(_find_deno_executable()))
-            except SnapshotError as exc:
-                self.snapshots.notice(f"Pyodide snapshot not used, sandboxes boot the stock way: {exc}")
+            except Exception as exc:  # SnapshotError, an unwritable cache, a Deno failure: boot the stock way
+                reason = str(exc) if isinstance(exc, SnapshotError) else f"{type(exc).__name__}: {exc}"
+                self.snapshots.notice(f"Pyodide snapshot not used, sandboxes boot the stock way: {reason}")
                 self.snapshots = None
         return TimedInterpreter()
 

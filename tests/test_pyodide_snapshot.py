@@ -119,3 +119,15 @@ def test_warm_runs_boot_from_the_snapshot_and_cold_runs_the_stock_way(store):
         assert record.ok and record.coverage.covered == record.coverage.required
         kinds[warm] = (record.sandbox_boot_kind, record.sandbox_boot_in_wall_time)
     assert kinds == {True: ("snapshot", False), False: ("stock", True)}
+
+
+def test_a_cache_that_cannot_be_written_leaves_the_pool_on_the_stock_boot(tmp_path):
+    not_a_directory = tmp_path / "cache"
+    not_a_directory.write_text("a file where the cache directory should be")
+    notices = []
+    lm = build_lm(ModelSettings(model="oracle"), DRUGS.schema)
+    with SandboxSupply(warm=True, snapshots=SnapshotStore(notices.append, not_a_directory)) as supply:
+        with dspy.context(lm=lm, track_usage=True):
+            record, _ = run_once(DRUGS, "rlm", 1, lm, ApproachConfig(), CASE, sandboxes=supply)
+    assert record.ok and record.sandbox_boot_kind == "stock"
+    assert len(notices) == 1 and notices[0].startswith("Pyodide snapshot not used, sandboxes boot the stock way")
