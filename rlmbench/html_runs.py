@@ -326,7 +326,9 @@ def run_html(page: RunPage, anchor: str) -> str:
                ("Tool calls", f"{r.coverage.tool_calls:,} ({r.coverage.invalid_tool_calls:,} invalid)"),
                ("Steps", "n/a" if r.steps is None else f"{r.steps}"
                 + (" (hit the iteration limit)" if r.finished is False else ""))]
-    split = r.time_split.parts(r.wall_time_s) if r.time_split else None
+    # A timed-out run was stopped mid-call: the call in flight is in no part, so its split would mislead.
+    timed_out = r.failure is not None and r.failure.category == "timeout"
+    split = r.time_split.parts(r.wall_time_s) if r.time_split and not timed_out else None
     if split:
         figures.append(("Where the time went", ", ".join(f"{name.lower()} {split[key]:.3f} s"
                                                           for key, name in TIME_PARTS)))
@@ -344,6 +346,9 @@ def run_html(page: RunPage, anchor: str) -> str:
         parts.append(_section("Answer (narrative)", _pre(r.report, "wrap")))
     if page.trace is None:
         parts.append('<p class="note">No trace line for this run in the traces file.</p>')
+    elif r.failure and not any(k in trace for k in ("trajectory", "turns", "planner_trajectory")):
+        parts.append('<p class="note">The run ended without returning its steps: what it did is in the LM calls, '
+                     'sandbox cells and tool ledger below, as they were recorded.</p>')
     if isinstance(trace.get("planner_trajectory"), list):
         parts.append(_section("Planner iterations", _iterations_html(trace["planner_trajectory"])))
     if isinstance(trace.get("plan"), list):

@@ -14,8 +14,14 @@ HOSTILE_THOUGHT = "<script>alert(1)</script>"
 HOSTILE_DRUG = "<img src=x onerror=alert(2)>"
 
 
+HANG = "[[ ## reasoning ## ]]\nLoop.\n\n[[ ## code ## ]]\n```python\nwhile True:\n    pass\n```\n\n[[ ## completed ## ]]"
+
+
 def _hostile_step(body, system, user):
-    """ReAct's first step thinks in markup and calls a tool with markup for an argument; then it finishes."""
+    """ReAct's first step thinks in markup and calls a tool with markup for an argument, then finishes;
+    the RLM writes a cell that never returns."""
+    if "`code`" in system:
+        return HANG
     if "next_tool_name" not in system:
         return None  # the final answer: the oracle's, from what the run saw
     if "observation_0" not in user:
@@ -29,8 +35,8 @@ def _hostile_step(body, system, user):
 def hostile_run(tmp_path_factory):
     cwd = tmp_path_factory.mktemp("hostile")
     with OpenAICompatibleServer(_hostile_step) as server:
-        result = run_script(["--model", "openai/oracle", "--api-base", server.url, "--runs", "1",
-                             "--approaches", "react", "--output", "r.json"], cwd)
+        result = run_script(["--model", "openai/oracle", "--api-base", server.url, "--runs", "1", "--timeout", "6",
+                             "--approaches", "react,rlm", "--output", "r.json"], cwd)
     assert result.returncode == 0, result.stderr[-2000:]
     return result, cwd
 
@@ -48,13 +54,23 @@ def test_text_from_a_model_or_a_tool_is_shown_never_run(hostile_run):
 def test_grid_of_an_incomplete_run_shows_every_check_it_never_made(hostile_run):
     _, cwd = hostile_run
     page = read_page((cwd / "r.html").read_text())
-    (run,) = page.runs
-    assert run["outcome"] == "incomplete" and run["approach"] == "react"
-    (cells,) = page.grid_cells
+    react, _ = page.runs
+    assert react["outcome"] == "incomplete" and react["approach"] == "react"
+    cells = page.grid_cells[0]
     assert len(cells) == 35 and all(c.split()[0] == "m" for c in cells)  # the one call was invalid
     truth = [c for c in cells if " s" in f" {c}"]
     assert len(truth) == 10 and not any(" r" in f" {c}" for c in truth)  # no finding reported
     assert "Missed, never checked" in page.text and "Tool ledger: 1 calls" in page.text
+
+
+def test_a_timed_out_run_shows_its_cause_and_the_cell_that_never_returned(hostile_run):
+    _, cwd = hostile_run
+    page = read_page((cwd / "r.html").read_text())
+    assert page.runs[1]["approach"] == "rlm" and page.runs[1]["outcome"] == "failed"
+    rlm_section = page.text[page.text.index("failed: timeout"):]
+    assert "the run passed its time budget of 6 s" in rlm_section
+    assert "Cell 1 still running when the run was recorded" in rlm_section and "while True:" in rlm_section
+    assert all(c.split()[0] == "m" for c in page.grid_cells[1])
 
 
 def test_the_page_is_rebuilt_from_the_results_files_alone(hostile_run, tmp_path):
