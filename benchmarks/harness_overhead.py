@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import argparse
 import functools
-import os
 import resource
 import statistics
 import sys
@@ -37,7 +36,7 @@ from rlmbench.oracle import OracleEngine  # noqa: E402
 from dspy.primitives.python_interpreter import _find_deno_executable, _validate_deno_version  # noqa: E402
 
 from rlmbench.pyodide_snapshot import SnapshotStore  # noqa: E402
-from rlmbench.sandbox import SandboxSupply, SnapshotInterpreter, TimedInterpreter  # noqa: E402
+from rlmbench.sandbox import SandboxSupply, SnapshotInterpreter, TimedInterpreter, process_cpu_seconds  # noqa: E402
 from rlmbench.signatures import signatures_for  # noqa: E402
 from rlmbench.task import Task, required_checks  # noqa: E402
 from rlmbench.task_file import load_task  # noqa: E402
@@ -70,12 +69,6 @@ def median(values: list[float]) -> float:
     return statistics.median(values)
 
 
-def _process_cpu(pid: int) -> float:
-    """User + system CPU seconds of a live process, from /proc/<pid>/stat."""
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-
-
 def _children_cpu() -> float:
     usage = resource.getrusage(resource.RUSAGE_CHILDREN)
     return usage.ru_utime + usage.ru_stime
@@ -94,7 +87,7 @@ def boot(repeats: int, snapshots: SnapshotStore | None, kind: type = SnapshotInt
         probes = _children_cpu()
         interp = (kind(snapshots.snapshot(_find_deno_executable())) if snapshots else TimedInterpreter())
         interp.start()
-        cpus.append(_process_cpu(interp.deno_process.pid) + _children_cpu() - probes)
+        cpus.append(process_cpu_seconds(interp.deno_process.pid) + _children_cpu() - probes)
         walls.append(interp.boot_seconds)
         interp.shutdown()
     return median(walls), median(cpus)

@@ -16,7 +16,7 @@ from rlmbench.findings import answer_findings
 from rlmbench.html_runs import RunPage, esc, outcome, run_html
 from rlmbench.ledger import ToolCall
 from rlmbench.records import RunRecord
-from rlmbench.report import Table, label
+from rlmbench.report import Table, label, price_line
 from rlmbench.results_files import ResultsFiles, ResultsReadError, read_results, read_traces, record_key
 from rlmbench.resume_settings import task_argument
 from rlmbench.sizes import parse_sizes
@@ -77,9 +77,8 @@ def _settings_html(meta: dict) -> str:
     models = "".join(
         f"<li><b>{esc(m['label'])}</b>: {esc(m['model'])}"
         + (f", server {esc(m['api_base'])}" if m.get("api_base") else "")
-        + f", max_tokens {esc(m.get('max_tokens'))}, concurrency {esc(m.get('concurrency', 1))}, price "
-        + (esc(f"${m['price']['input_per_million']:g} / ${m['price']['output_per_million']:g} per million "
-               f"({m['price']['source']})") if m.get("price") else "none") + "</li>"
+        + f", max_tokens {esc(m.get('max_tokens'))}, concurrency {esc(m.get('concurrency', 1))}, "
+        + esc(price_line(m)) + "</li>"
         for m in meta["models"])
     settings = {**meta.get("settings", {}), "react_limit": meta.get("react_limit"),
                 "run timeout (s)": meta.get("run_timeout_s") or "none", "sandbox": meta.get("sandbox") or "none"}

@@ -35,7 +35,7 @@ from pathlib import Path
 from typing import Callable
 
 from dspy.primitives import python_interpreter
-from dspy.primitives.python_interpreter import PythonInterpreter, _deno_subprocess_env
+from dspy.primitives.python_interpreter import PythonInterpreter, _deno_subprocess_env, _get_deno_version
 
 LOAD_LINE = "const pyodide = await pyodideModule.loadPyodide();"
 SNAPSHOT_ARG = "--rlmbench-snapshot="
@@ -129,8 +129,7 @@ class SnapshotStore:
         if runner_text.count(LOAD_LINE) != 1:
             raise SnapshotError(f"DSPy's runner.js has no single line {LOAD_LINE!r}; the snapshot boot does not apply")
         spec = _pyodide_spec(runner_text)
-        version = subprocess.run([deno, "--version"], capture_output=True, text=True, timeout=20,
-                                 env=_deno_subprocess_env()).stdout.splitlines()[:1]
+        version = _get_deno_version(deno)  # DSPy's own probe, the one it runs before every start
         key = hashlib.sha256(json.dumps([runner_text, RESTORE, MAKE_SCRIPT, version, spec]).encode()).hexdigest()[:16]
         runner = self.directory / f"runner-{key}.js"
         return runner_text.replace(LOAD_LINE, RESTORE), spec, runner, self.directory / f"pyodide-{key}.snapshot"

@@ -279,7 +279,7 @@ def task_line(meta: dict) -> str:
     return f"Task: {task['name']} ({lists_described(task['lists'])}; {task['required_checks']:,} required checks)"
 
 
-def _price_line(model: dict) -> str:
+def price_line(model: dict) -> str:
     price = model.get("price")
     if price is None:
         return "price: none (cost n/a)" if model["model"] != "oracle" else "price: none (the offline oracle is free)"
@@ -348,7 +348,7 @@ def model_section(records: list[RunRecord], approaches: list[str], meta: dict, s
         task_line(meta),
         f"Model: {name}   runs per approach: {meta['runs']}   answer form: {meta['settings']['answer_form']}   "
         f"DSPy {meta['dspy_version']}",
-        _price_line(model),
+        price_line(model),
     ]
     tables = [Table(header, rows, note=FAILED_RUN_NOTE)]
     differences = difference_rows(records, approaches)
@@ -357,12 +357,6 @@ def model_section(records: list[RunRecord], approaches: list[str], meta: dict, s
         tables.append(Table(["Approach", "Wall time", "Tokens per run"], diff_rows,
                             title=f"Difference from {reference}, mean and 95% Welch interval, runs without error:"))
     return Section(lines, tables)
-
-
-def render_summary(records: list[RunRecord], approaches: list[str], meta: dict, notices: list[str],
-                   schema: TaskSchema, model: dict) -> str:
-    """One model's table, the differences between its arms, and the notices."""
-    return "\n".join([model_section(records, approaches, meta, schema, model).text(), *notices])
 
 
 def comparison_rows(records: list[RunRecord], approaches: list[str], models: list[dict]) -> list[Row]:

@@ -125,21 +125,21 @@ del _warm, _warm_json, _warm_re, _
 """
 
 
+def process_cpu_seconds(pid: int) -> float:
+    """User + system CPU seconds of a live process, from /proc/<pid>/stat (OSError off Linux)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def _wait_until_idle(pid: int, timeout_s: float = 3.0) -> None:
     """Until the process stops using CPU (V8's background compiling is done), or the timeout; no-op off Linux."""
-    stat = Path(f"/proc/{pid}/stat")
-    tick, deadline = os.sysconf("SC_CLK_TCK"), time.monotonic() + timeout_s
-
-    def cpu() -> int:
-        fields = stat.read_text().rsplit(")", 1)[1].split()
-        return int(fields[11]) + int(fields[12])
-
+    deadline = time.monotonic() + timeout_s
     try:
-        last = cpu()
+        last = process_cpu_seconds(pid)
         while time.monotonic() < deadline:
-            time.sleep(max(2.0 / tick, 0.02))
-            now = cpu()
-            if now - last == 0:
+            time.sleep(max(2.0 / os.sysconf("SC_CLK_TCK"), 0.02))
+            now = process_cpu_seconds(pid)
+            if now == last:
                 return
             last = now
     except (OSError, ValueError):
@@ -232,24 +232,26 @@ class SandboxSupply:
                 self.snapshots = None
         return TimedInterpreter()
 
-    def _boot(self) -> None:
-        interp = self._new_interpreter()
+    @staticmethod
+    def _started(interp: TimedInterpreter) -> BaseException | None:
+        """Start it; on failure shut it down and return why."""
         try:
             interp.start()
         except BaseException as exc:
             interp.shutdown()
-            if isinstance(interp, SnapshotInterpreter) and self.snapshots is not None:
-                self.snapshots.invalidate(str(exc).splitlines()[0][:200] if str(exc) else type(exc).__name__)
-                interp = TimedInterpreter()  # this boot the stock way; the next makes the snapshot again
-                try:
-                    interp.start()
-                except BaseException as stock_exc:
-                    interp.shutdown()
-                    self._ready.put((None, stock_exc))
-                    return
-            else:  # handed to the run that asks for it, which records it
-                self._ready.put((None, exc))
-                return
+            return exc
+        return None
+
+    def _boot(self) -> None:
+        interp = self._new_interpreter()
+        error = self._started(interp)
+        if error is not None and isinstance(interp, SnapshotInterpreter) and self.snapshots is not None:
+            self.snapshots.invalidate(str(error).splitlines()[0][:200] if str(error) else type(error).__name__)
+            interp = TimedInterpreter()  # this boot the stock way; the next makes the snapshot again
+            error = self._started(interp)
+        if error is not None:  # handed to the run that asks for it, which records it
+            self._ready.put((None, error))
+            return
         with self._lock:
             closed = self._closed
         if closed:

@@ -41,6 +41,11 @@ FAULTS = (
 )
 
 
+HANGING_RLM_REPLY = ("[[ ## reasoning ## ]]\nLoop.\n\n[[ ## code ## ]]\n```python\nwhile True:\n    pass\n```\n\n"
+                     "[[ ## completed ## ]]")
+"""An RLM action whose cell never returns: for the tests of time budgets and hung sandboxes."""
+
+
 def every_other(fault: str) -> Faults:
     """Fail every second request with `fault`: with retries, every run should still finish."""
     return lambda n, body, system, user: fault if n % 2 == 0 else None

@@ -16,7 +16,7 @@ from openai_server import OpenAICompatibleServer
 from rlmbench.approaches import ApproachConfig
 from rlmbench.diagnostics import assigned_names
 from rlmbench.models import ModelSettings, build_lm
-from rlmbench.report import render_summary
+from rlmbench.report import model_section
 from rlmbench.runner import ModelRun, run_benchmark
 from rlmbench.task import Case
 from rlmbench.task_file import load_task
@@ -43,8 +43,8 @@ def _bench(server, approaches, config):
 def _summary(records, approaches):
     meta = {"task": DRUGS.describe(), "runs": 1, "dspy_version": dspy.__version__,
             "settings": {"answer_form": "structured"}}
-    return render_summary(records, approaches, meta, [], DRUGS.schema,
-                          {"label": "qwen", "model": "openai/qwen", "price": None})
+    return model_section(records, approaches, meta, DRUGS.schema,
+                         {"label": "qwen", "model": "openai/qwen", "price": None}).text()
 
 
 def _rlm_that_shadows_its_tools(body, system, user):

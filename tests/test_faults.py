@@ -10,11 +10,11 @@ import dspy
 import pytest
 
 from helpers import deno_children, summary_row
-from openai_server import OpenAICompatibleServer, always, every_other
+from openai_server import HANGING_RLM_REPLY, OpenAICompatibleServer, always, every_other
 from rlmbench.oracle import respond
 from rlmbench.approaches import ApproachConfig
 from rlmbench.models import ModelSettings, build_lm
-from rlmbench.report import render_summary
+from rlmbench.report import model_section
 from rlmbench.run_control import TokenPacer
 from rlmbench.runner import ModelRun, run_benchmark
 from rlmbench.task import Case
@@ -79,7 +79,7 @@ def test_half_the_requests_failing_still_accounts_for_every_run():
         ("hybrid", 1), ("hybrid", 2), ("react", 1), ("react", 2), ("rlm", 1), ("rlm", 2)]
     failed = [r for r in records if not r.ok]
     assert failed and all(r.failure.category == "server_error" for r in failed)
-    summary = render_summary(records, ["react", "rlm", "hybrid"], META, [], DRUGS.schema, MODEL)
+    summary = model_section(records, ["react", "rlm", "hybrid"], META, DRUGS.schema, MODEL).text()
     assert "Failures by category" in summary and "server_error" in summary
 
 
@@ -96,7 +96,7 @@ def _infinite_loop_once():
     def behaviour(body, system, user):
         if "`code`" in system and not served:
             served.append(1)
-            return "[[ ## reasoning ## ]]\nLoop.\n\n[[ ## code ## ]]\n```python\nwhile True:\n    pass\n```\n\n[[ ## completed ## ]]"
+            return HANGING_RLM_REPLY
         return None
     return behaviour
 
@@ -143,7 +143,7 @@ def test_tpm_pacing_waits_instead_of_exceeding_the_budget():
     assert record.pacing_wait_s > 0  # the second call had to wait for the window to clear
     assert record.wall_time_s >= record.pacing_wait_s
     model = {**MODEL, "label": "oracle", "model": "oracle", "tokens_per_minute": 2500}
-    (wait,) = summary_row(render_summary([record], ["rlm"], META, [], DRUGS.schema, model),
+    (wait,) = summary_row(model_section([record], ["rlm"], META, DRUGS.schema, model).text(),
                           "Pacing wait (--tpm), in wall time")
     assert wait.endswith("s (n=1, no sd)") and float(wait.split()[0]) > 0
 

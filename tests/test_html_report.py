@@ -7,21 +7,18 @@ import pytest
 
 from helpers import ROOT, run_script
 from html_page import read_page
-from openai_server import OpenAICompatibleServer
+from openai_server import HANGING_RLM_REPLY, OpenAICompatibleServer
 
 REBUILD = ROOT / "html_report.py"
 HOSTILE_THOUGHT = "<script>alert(1)</script>"
 HOSTILE_DRUG = "<img src=x onerror=alert(2)>"
 
 
-HANG = "[[ ## reasoning ## ]]\nLoop.\n\n[[ ## code ## ]]\n```python\nwhile True:\n    pass\n```\n\n[[ ## completed ## ]]"
-
-
 def _hostile_step(body, system, user):
     """ReAct's first step thinks in markup and calls a tool with markup for an argument, then finishes;
     the RLM writes a cell that never returns."""
     if "`code`" in system:
-        return HANG
+        return HANGING_RLM_REPLY
     if "next_tool_name" not in system:
         return None  # the final answer: the oracle's, from what the run saw
     if "observation_0" not in user:

@@ -72,12 +72,12 @@ def test_a_sandbox_that_fails_to_boot_is_a_recorded_run_failure(oracle_lm, monke
 
 
 def test_a_timed_out_run_still_reports_the_boot_of_its_sandbox():
-    from openai_server import OpenAICompatibleServer
+    from openai_server import HANGING_RLM_REPLY, OpenAICompatibleServer
     from rlmbench.runner import ModelRun, run_benchmark
 
     def loop_forever(body, system, user):
         if "`code`" in system:
-            return "[[ ## reasoning ## ]]\nLoop.\n\n[[ ## code ## ]]\n```python\nwhile True:\n    pass\n```\n\n[[ ## completed ## ]]"
+            return HANGING_RLM_REPLY
         return None
 
     with OpenAICompatibleServer(loop_forever) as server, SandboxSupply(warm=True) as supply:
