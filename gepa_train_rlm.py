@@ -7,73 +7,10 @@
 The built-in tasks hold SIMULATED DATA: never use them for clinical or any other real decisions.
 """
 
-from __future__ import annotations
-
-import argparse
 import sys
-from pathlib import Path
 
 import rlmbench  # noqa: F401  (sets the offline environment before DSPy loads)
-from dotenv import find_dotenv, load_dotenv
-
-from rlmbench.cli_args import (
-    add_provider_args,
-    add_rlm_limit_args,
-    add_task_arg,
-    load_task_arg,
-    model_settings,
-    non_negative_int,
-    positive_int,
-)
-from rlmbench.gepa_compile import CompileSettings, run
-from rlmbench.models import DEFAULT_MODEL
-
-
-def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    add_task_arg(parser)
-    parser.add_argument("--dry-run", action="store_true",
-                        help="build the datasets, program and metric, score one hand-made prediction, print the "
-                             "configuration and budget, and exit without any LM call")
-    parser.add_argument("--program-model", default=DEFAULT_MODEL, help=f"model the RLM runs on (default {DEFAULT_MODEL})")
-    parser.add_argument("--reflection-model", default=DEFAULT_MODEL,
-                        help=f"model GEPA reflects and proposes instructions with (default {DEFAULT_MODEL})")
-    add_provider_args(parser, "OpenAI-compatible server for both models")
-    parser.add_argument("--metric", choices=("coverage", "semantic_f1"), default="coverage",
-                        help="coverage: deterministic, from the tool calls (default); semantic_f1: DSPy's SemanticF1 "
-                             "judged by the reflection model (costs LM calls)")
-    parser.add_argument("--max-metric-calls", type=positive_int, default=12,
-                        help="GEPA's budget: program runs it may score (default 12; auto='light' means hundreds)")
-    parser.add_argument("--seed", type=non_negative_int, default=0, help="seed for the cases and GEPA (default 0)")
-    parser.add_argument("--log-dir", type=Path,
-                        help="GEPA's run directory: run again with the same one to resume an interrupted compile")
-    parser.add_argument("--output", type=Path, default=Path("compiled/rlm_gepa.json"),
-                        help="where the compiled program is saved (default compiled/rlm_gepa.json)")
-    add_rlm_limit_args(parser)
-    return parser.parse_args(argv)
-
-
-def main(argv: list[str] | None = None) -> int:
-    args = parse_args(argv)
-    task = load_task_arg(args.task)
-    if task is None:
-        return 2
-    load_dotenv(find_dotenv(usecwd=True))
-
-    return run(CompileSettings(
-        task=task,
-        program=model_settings(args, args.program_model),
-        reflection=model_settings(args, args.reflection_model),
-        metric=args.metric,
-        max_metric_calls=args.max_metric_calls,
-        seed=args.seed,
-        log_dir=args.log_dir,
-        output=args.output,
-        dry_run=args.dry_run,
-        rlm_max_iters=args.rlm_max_iters,
-        rlm_max_llm_calls=args.rlm_max_llm_calls,
-    ))
-
+from rlmbench.cli.gepa_cmd import main
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(main(description=__doc__))

@@ -1,81 +1,13 @@
-"""The tools every approach shares, built from a task: where a reader finds what the agents can call.
+"""The tools every approach shares, built from a task: where a reader of the study finds them.
 
-A task file (`tasks/*.toml`, see the README's "Task files") declares each tool's name, kind,
-arguments and docstring; `make_tools(task, record)` turns them into plain Python functions
-whose names, signatures and docstrings are what DSPy shows the model. Each reports every call
-to `record`, which is how coverage is measured from what was really called.
+The code is `rlmbench/tasks/tools.py`; this module re-exports it so `from tools import make_tools`
+keeps working from a checkout. A task file (rlmbench/tasks/builtin/*.toml, docs/task-files.md)
+declares each tool's name, kind, arguments and docstring; `make_tools(task, record)` turns them
+into plain Python functions whose names, signatures and docstrings are what DSPy shows the model.
 
-The built-in tasks hold SIMULATED DATA: invented for a software benchmark, incomplete, and
-never to guide a clinical or any other real decision.
+The built-in tasks hold SIMULATED DATA: never use them for clinical or any other real decisions.
 """
 
-from __future__ import annotations
+from rlmbench.tasks.tools import ToolRecorder, describe_finding, make_tool, make_tools
 
-import inspect
-from typing import Callable
-
-from rlmbench.task import Task, ToolSpec, check_key
-
-ToolRecorder = Callable[[str, dict, bool], None]
-"""Called as record(tool_name, normalised_args, valid) on every tool call."""
-
-
-def _no_record(tool: str, args: dict, valid: bool) -> None:
-    return None
-
-
-def describe_finding(tool: ToolSpec, args: dict[str, str], severity: str, details: str) -> str:
-    """How a tool states a finding: its answer, and the GEPA reference text."""
-    return tool.found.format(**args, severity=severity, SEVERITY=severity.upper(), details=details)
-
-
-def _answer(task: Task, tool: ToolSpec, args: dict[str, str]) -> str:
-    found = task.finding(tool.name, check_key(tool, args))
-    if found is not None:
-        return describe_finding(tool, args, found.severity, found.details)
-    if tool.kind == "attribute" and (value := task.data.values.get(tool.name, {}).get(args[tool.args[0]])):
-        return tool.value.format(**args, value=value)
-    return tool.clear.format(**args)
-
-
-def make_tool(task: Task, tool: ToolSpec, record: ToolRecorder = _no_record) -> Callable[..., str]:
-    """One tool as a function with a real signature, so DSPy and the sandbox describe it correctly.
-
-    Bad input (an unknown name, the same item twice) is answered with a message listing the
-    valid names, never an exception: a tool error must not end a run, and a model can recover
-    from a clear message.
-    """
-    valid_items = [set(task.data.items[name]) for name in tool.lists]
-    if tool.kind == "pair":
-        valid_items = valid_items * 2
-    signature = inspect.Signature(
-        [inspect.Parameter(a, inspect.Parameter.POSITIONAL_OR_KEYWORD, annotation=str) for a in tool.args],
-        return_annotation=str)
-
-    def call(*given, **named) -> str:
-        bound = signature.bind(*given, **named)
-        raw = {a: bound.arguments[a] for a in tool.args}
-        args = {a: task.resolve(v) for a, v in raw.items()}
-        same = tool.kind == "pair" and args[tool.args[0]] == args[tool.args[1]]
-        valid = all(args[a] in items for a, items in zip(tool.args, valid_items)) and not same
-        record(tool.name, args, valid)
-        for a, items, list_name in zip(tool.args, valid_items, tool.lists * 2):
-            if args[a] not in items:
-                entity = task.schema.list(list_name).entity
-                return f"Unknown {entity} '{raw[a]}'. Valid {list_name}: {', '.join(sorted(items))}."
-        if same:
-            entity = task.schema.list(tool.lists[0]).entity
-            return (f"'{raw[tool.args[0]]}' and '{raw[tool.args[1]]}' are the same {entity}; "
-                    f"give two different items of {tool.lists[0]}.")
-        return _answer(task, tool, args)
-
-    call.__name__ = call.__qualname__ = tool.name
-    call.__doc__ = tool.doc
-    call.__signature__ = signature
-    call.__annotations__ = {**{a: str for a in tool.args}, "return": str}
-    return call
-
-
-def make_tools(task: Task, record: ToolRecorder = _no_record) -> list[Callable[..., str]]:
-    """Every tool of the task, bound to its data and to one recorder."""
-    return [make_tool(task, tool, record) for tool in task.schema.tools]
+__all__ = ["ToolRecorder", "describe_finding", "make_tool", "make_tools"]

@@ -24,23 +24,20 @@ import resource
 import statistics
 import sys
 import time
-from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
-import rlmbench  # noqa: E402,F401
 import dspy  # noqa: E402
-
-from rlmbench.approaches import REGISTRY, ApproachConfig  # noqa: E402
-from rlmbench.oracle import OracleEngine  # noqa: E402
 from dspy.primitives.python_interpreter import _find_deno_executable, _validate_deno_version  # noqa: E402
 
-from rlmbench.pyodide_snapshot import SnapshotStore  # noqa: E402
-from rlmbench.sandbox import SandboxSupply, SnapshotInterpreter, TimedInterpreter, process_cpu_seconds  # noqa: E402
-from rlmbench.signatures import signatures_for  # noqa: E402
-from rlmbench.task import Task, required_checks  # noqa: E402
-from rlmbench.task_file import load_task  # noqa: E402
-from tools import make_tools  # noqa: E402
+import rlmbench  # noqa: E402,F401
+from rlmbench.agents.approach import ApproachConfig  # noqa: E402
+from rlmbench.agents.registry import REGISTRY
+from rlmbench.agents.signatures import signatures_for  # noqa: E402
+from rlmbench.lm.oracle import OracleEngine  # noqa: E402
+from rlmbench.sandbox.interpreter import SandboxSupply, SnapshotInterpreter, TimedInterpreter, process_cpu_seconds  # noqa: E402
+from rlmbench.sandbox.snapshot import SnapshotStore  # noqa: E402
+from rlmbench.tasks.task import Task, required_checks  # noqa: E402
+from rlmbench.tasks.task_file import load_task  # noqa: E402
+from rlmbench.tasks.tools import make_tools  # noqa: E402
 
 
 class Stopwatch:

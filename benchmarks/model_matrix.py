@@ -18,11 +18,7 @@ import tempfile
 import time
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT / "tests"))
-sys.path.insert(0, str(ROOT))
-
-from openai_server import OpenAICompatibleServer  # noqa: E402
+from rlmbench.lm.oracle_server import OpenAICompatibleServer
 
 
 def delayed(seconds: float):
@@ -35,7 +31,7 @@ def delayed(seconds: float):
 def timed_run(models_toml: str, approaches: str, cwd: Path) -> float:
     (cwd / "models.toml").write_text(models_toml)
     started = time.perf_counter()
-    subprocess.run([sys.executable, str(ROOT / "rlm_vs_react_tool_calling.py"), "--models", "models.toml",
+    subprocess.run([sys.executable, "-m", "rlmbench", "run", "--models", "models.toml",
                     "--runs", "1", "--approaches", approaches, "--output", "out.json"],
                    cwd=cwd, check=True, capture_output=True, text=True)
     return time.perf_counter() - started

@@ -45,3 +45,15 @@ def summary_row(stdout: str, label: str) -> list[str]:
         if line.startswith(label + "  "):
             return re.split(r"\s{2,}", line[len(label):].strip())
     raise AssertionError(f"no summary row {label!r} in:\n{stdout}")
+
+
+def header(task, approaches: list[str], model, config=None, runs: int = 1):
+    """The results header the benchmark itself builds for these settings (rlmbench.run.benchmark.build_header)."""
+    import datetime as dt
+
+    from rlmbench.agents.approach import ApproachConfig
+    from rlmbench.run.benchmark import BenchmarkSettings, build_header
+
+    settings = BenchmarkSettings(task=task, models=(model,), approaches=tuple(approaches), runs=runs,
+                                 approach_config=config or ApproachConfig())
+    return build_header(settings, dt.datetime.now().astimezone())

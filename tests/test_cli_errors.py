@@ -1,7 +1,6 @@
 """What a user sees when the input is wrong: one clear line and a non-zero exit, never a traceback."""
 
 import pytest
-
 from helpers import run_script, summary_row
 
 

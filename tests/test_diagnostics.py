@@ -10,16 +10,17 @@ tests' own OpenAI-compatible server; the assertions are on the rows and diagnost
 import json
 
 import dspy
+from helpers import header, run_script, summary_row
 
-from helpers import run_script, summary_row
-from openai_server import OpenAICompatibleServer
-from rlmbench.approaches import ApproachConfig
-from rlmbench.diagnostics import assigned_names
-from rlmbench.models import ModelSettings, build_lm
-from rlmbench.report import model_section
-from rlmbench.runner import ModelRun, run_benchmark
-from rlmbench.task import Case
-from rlmbench.task_file import load_task
+from rlmbench.agents.approach import ApproachConfig
+from rlmbench.lm.models import build_lm
+from rlmbench.lm.oracle_server import OpenAICompatibleServer
+from rlmbench.lm.settings import ModelSettings
+from rlmbench.report.tables import model_section
+from rlmbench.run.runner import ModelRun, run_benchmark
+from rlmbench.scoring.diagnostics import assigned_names
+from rlmbench.tasks.task import Case
+from rlmbench.tasks.task_file import load_task
 
 DRUGS = load_task("drugs")
 CASE = Case({"medications": ["warfarin", "aspirin", "metformin"], "conditions": ["chronic_kidney_disease"]})
@@ -41,10 +42,8 @@ def _bench(server, approaches, config):
 
 
 def _summary(records, approaches):
-    meta = {"task": DRUGS.describe(), "runs": 1, "dspy_version": dspy.__version__,
-            "settings": {"answer_form": "structured"}}
-    return model_section(records, approaches, meta, DRUGS.schema,
-                         {"label": "qwen", "model": "openai/qwen", "price": None}).text()
+    meta = header(DRUGS, approaches, ModelSettings(model="openai/qwen", api_base="http://127.0.0.1:9/v1"))
+    return model_section(records, meta, DRUGS.schema, meta.models[0]).text()
 
 
 def _rlm_that_shadows_its_tools(body, system, user):
@@ -173,7 +172,7 @@ def test_the_oracle_runs_every_arm_in_the_prose_form(tmp_path):
     assert summary_row(out, "Interactions: recall / precision") == ["n/a"] * 4
     assert summary_row(out, "LM calls per run") == ["37", "2", "39", "2"]
     records = json.loads((tmp_path / "p.json").read_text())["records"]
-    assert all(r["answer_score"] is None and r["report"] for r in records)
+    assert all(r["answer_score"] is None and r["narrative"] for r in records)
 
 
 def test_live_progress_goes_to_stderr_as_plain_lines_when_not_a_terminal(tmp_path):

@@ -8,24 +8,28 @@ import os
 
 import dspy
 import pytest
+from helpers import deno_children, header, summary_row
 
-from helpers import deno_children, summary_row
-from openai_server import HANGING_RLM_REPLY, OpenAICompatibleServer, always, every_other
-from rlmbench.oracle import respond
-from rlmbench.approaches import ApproachConfig
-from rlmbench.models import ModelSettings, build_lm
-from rlmbench.report import model_section
-from rlmbench.run_control import TokenPacer
-from rlmbench.runner import ModelRun, run_benchmark
-from rlmbench.task import Case
-from rlmbench.task_file import load_task
+from rlmbench.agents.approach import ApproachConfig
+from rlmbench.lm.gated import TokenPacer
+from rlmbench.lm.models import build_lm
+from rlmbench.lm.oracle import respond
+from rlmbench.lm.oracle_server import HANGING_RLM_REPLY, OpenAICompatibleServer, always, every_other
+from rlmbench.lm.settings import ModelSettings
+from rlmbench.report.tables import model_section
+from rlmbench.run.runner import ModelRun, run_benchmark
+from rlmbench.tasks.task import Case
+from rlmbench.tasks.task_file import load_task
 
 DRUGS = load_task("drugs")
 CASE = Case({"medications": ["warfarin", "aspirin", "metformin"],
              "conditions": ["chronic_kidney_disease"]})  # 3 pairs, 3 condition checks
 CONFIG = ApproachConfig(react_max_iters=10, rlm_max_iters=4)
-META = {"task": DRUGS.describe(), "runs": 1, "dspy_version": dspy.__version__, "settings": CONFIG.describe()}
-MODEL = {"label": "openai/oracle", "model": "openai/oracle", "price": None}
+
+
+def _section(records, approaches, model):
+    meta = header(DRUGS, approaches, model, CONFIG)
+    return model_section(records, meta, DRUGS.schema, meta.models[0]).text()
 
 
 def _covered(record, tool="check_drug_interaction"):
@@ -79,13 +83,15 @@ def test_half_the_requests_failing_still_accounts_for_every_run():
         ("hybrid", 1), ("hybrid", 2), ("react", 1), ("react", 2), ("rlm", 1), ("rlm", 2)]
     failed = [r for r in records if not r.ok]
     assert failed and all(r.failure.category == "server_error" for r in failed)
-    summary = model_section(records, ["react", "rlm", "hybrid"], META, DRUGS.schema, MODEL).text()
+    summary = _section(records, ["react", "rlm", "hybrid"], ModelSettings(model="openai/oracle", api_base=server.url))
     assert "Failures by category" in summary and "server_error" in summary
 
 
 def test_a_hung_provider_ends_the_run_as_timeout_and_the_next_run_goes_on():
+    # The budget is wide against the healthy run (two LM calls, well under a second): only the hung
+    # request, which never answers until the client leaves, can reach it, however busy the machine is.
     with OpenAICompatibleServer(faults=lambda n, *_: "hang" if n == 1 else None) as server:
-        first, second = _bench(server, ["react"], runs=2, timeout=3)
+        first, second = _bench(server, ["rlm"], runs=2, timeout=10)
     assert first.failure.category == "timeout", first.failure
     assert second.ok, second.failure
 
@@ -103,7 +109,7 @@ def _infinite_loop_once():
 
 def test_a_hung_sandbox_ends_the_run_as_timeout_and_leaves_no_deno_process():
     with OpenAICompatibleServer(_infinite_loop_once()) as server:
-        first, second = _bench(server, ["rlm"], runs=2, timeout=8)
+        first, second = _bench(server, ["rlm"], runs=2, timeout=10)  # the healthy run takes well under 1 s
         lm_calls_at_timeout = first.lm_calls
     assert first.failure.category == "timeout", first.failure
     assert lm_calls_at_timeout == 1  # the abandoned run made no further LM calls
@@ -142,8 +148,7 @@ def test_tpm_pacing_waits_instead_of_exceeding_the_budget():
     assert record.ok and record.lm_calls == 2
     assert record.pacing_wait_s > 0  # the second call had to wait for the window to clear
     assert record.wall_time_s >= record.pacing_wait_s
-    model = {**MODEL, "label": "oracle", "model": "oracle", "tokens_per_minute": 2500}
-    (wait,) = summary_row(model_section([record], ["rlm"], META, DRUGS.schema, model).text(),
+    (wait,) = summary_row(_section([record], ["rlm"], ModelSettings(model="oracle", tokens_per_minute=2500)),
                           "Pacing wait (--tpm), in wall time")
     assert wait.endswith("s (n=1, no sd)") and float(wait.split()[0]) > 0
 

@@ -4,14 +4,15 @@ import json
 
 import dspy
 
-from openai_server import OpenAICompatibleServer
-from rlmbench.approaches import ApproachConfig
-from rlmbench.findings import score_answer
-from rlmbench.ledger import ToolCall
-from rlmbench.models import ModelSettings, build_lm
-from rlmbench.runner import ModelRun, run_benchmark
-from rlmbench.task import Case, expected_risk, required_checks
-from rlmbench.task_file import load_task
+from rlmbench.agents.approach import ApproachConfig
+from rlmbench.lm.models import build_lm
+from rlmbench.lm.oracle_server import OpenAICompatibleServer
+from rlmbench.lm.settings import ModelSettings
+from rlmbench.run.runner import ModelRun, run_benchmark
+from rlmbench.scoring.findings import score_answer
+from rlmbench.scoring.ledger import ToolCall
+from rlmbench.tasks.task import Case, expected_risk, required_checks
+from rlmbench.tasks.task_file import load_task
 
 DRUGS = load_task("drugs")
 CASE = DRUGS.full_case()
@@ -102,7 +103,7 @@ def test_a_report_that_clears_pairs_it_never_checked_is_caught_end_to_end():
         lm = build_lm(ModelSettings(model="openai/oracle", api_base=server.url, retries=0), DRUGS.schema)
         with dspy.context(lm=lm, track_usage=True):
             (record,), _ = run_benchmark(DRUGS, ["react"], 1, [ModelRun("m", lm)], ApproachConfig(react_max_iters=3))
-    assert record.ok and record.finished is False and record.coverage.of("check_drug_interaction").covered == 3
+    assert record.ok and record.diagnostics.hit_step_limit is True and record.coverage.of("check_drug_interaction").covered == 3
     interactions = record.answer_score.of("check_drug_interaction")
     assert interactions.claimed_clear == 21 and interactions.claimed_clear_never_checked == 18
     assert interactions.recall == 0.0 and record.answer_score.overall_risk == "low" != record.answer_score.expected_risk

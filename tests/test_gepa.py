@@ -4,12 +4,12 @@ import json
 
 import dspy
 import pytest
-
 from helpers import ROOT, run_script
-from rlmbench.gepa_training import RLMDirectAgent, instructions_of, make_coverage_metric, split_cases, task_cases
-from rlmbench.ledger import ToolCall
-from rlmbench.task import required_checks
-from rlmbench.task_file import load_task
+
+from rlmbench.gepa.training import RLMDirectAgent, instructions_of, make_coverage_metric, split_cases, task_cases
+from rlmbench.scoring.ledger import ToolCall
+from rlmbench.tasks.task import required_checks
+from rlmbench.tasks.task_file import load_task
 
 GEPA_SCRIPT = ROOT / "gepa_train_rlm.py"
 DRUGS = load_task("drugs")

@@ -4,14 +4,10 @@ Skipped where no Chromium is installed (CI's clean machine); on Debian `apt-get 
 brings it, and `uv run pytest tests/test_html_browser.py` runs just this check.
 """
 
-import sys
-
 import pytest
+from helpers import run_script
 
-from helpers import ROOT, run_script
-
-sys.path.insert(0, str(ROOT / "benchmarks"))
-from html_report_check import check_page, find_browser  # noqa: E402
+from rlmbench.report.browser_check import check_page, find_browser
 
 pytestmark = pytest.mark.skipif(find_browser() is None, reason="no Chromium on this machine (apt-get install chromium)")
 

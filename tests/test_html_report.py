@@ -4,10 +4,10 @@ incomplete run, and the page rebuilt from the results files alone."""
 import json
 
 import pytest
-
 from helpers import ROOT, run_script
 from html_page import read_page
-from openai_server import HANGING_RLM_REPLY, OpenAICompatibleServer
+
+from rlmbench.lm.oracle_server import HANGING_RLM_REPLY, OpenAICompatibleServer
 
 REBUILD = ROOT / "html_report.py"
 HOSTILE_THOUGHT = "<script>alert(1)</script>"

@@ -3,7 +3,8 @@
 import json
 
 from helpers import record_checks, run_script, summary_row
-from openai_server import OpenAICompatibleServer
+
+from rlmbench.lm.oracle_server import OpenAICompatibleServer
 
 
 def _records(path):
@@ -60,7 +61,7 @@ def test_an_rlm_that_never_submits_is_marked_as_hitting_its_iteration_limit(tmp_
                              "--approaches", "rlm", "--rlm-max-iters", "2", "--output", "r.json"], tmp_path)
     assert result.returncode == 0, result.stderr[-2000:]
     (record,) = _records(tmp_path / "r.json")
-    assert record["finished"] is False
+    assert record["diagnostics"]["hit_step_limit"] is True
     assert record_checks(record, "check_drug_interaction") == (0, 21)
     assert summary_row(result.stdout, "Hit iteration limit")[0] == "1 / 1"
 
@@ -85,9 +86,11 @@ def test_a_malformed_plan_fails_the_hybrid_run_as_plan_invalid(tmp_path):
 
 
 def test_timeout_flag_ends_a_hung_request_and_the_summary_counts_it(tmp_path):
+    # The first request never answers until the client leaves; the healthy run is two LM calls, so a 10 s
+    # budget has a wide margin on a busy machine and only the hung run reaches it.
     with OpenAICompatibleServer(faults=lambda n, *_: "hang" if n == 1 else None) as server:
         result = run_script(["--model", "openai/oracle", "--api-base", server.url, "--runs", "2", "--retries", "0",
-                             "--approaches", "react", "--timeout", "3", "--output", "r.json"], tmp_path)
+                             "--approaches", "rlm", "--timeout", "10", "--output", "r.json"], tmp_path)
     assert result.returncode == 0, result.stderr[-2000:]
     first, second = _records(tmp_path / "r.json")
     assert first["failure"]["category"] == "timeout" and second["ok"] is True

@@ -7,12 +7,12 @@ import sys
 import time
 
 import pytest
-
 from helpers import SCRIPT, clean_env, run_script, summary_row
 from html_page import read_page, text_tables
-from openai_server import OpenAICompatibleServer
-from rlmbench.model_list import ModelsFileError, model_list
-from rlmbench.models import ModelSettings
+
+from rlmbench.lm.models_file import ModelsFileError, model_list
+from rlmbench.lm.oracle_server import OpenAICompatibleServer
+from rlmbench.lm.settings import ModelSettings
 
 
 def _file(tmp_path, text):
@@ -99,7 +99,7 @@ def test_two_models_in_one_invocation_are_compared_priced_and_resumed(tmp_path):
     assert "openai/local" in comparison and "oracle" in comparison and "2 / 2 [34%, 100%]" in comparison
     png = (tmp_path / "m.png").read_bytes()
     assert png[:8] == b"\x89PNG\r\n\x1a\n"
-    assert "Resumed 1 time(s)" in out
+    assert "Resumed 1 time" in out
     # The page of the resumed comparison: every run of both invocations with its trace, the printed tables.
     page = read_page((tmp_path / "m.html").read_text())
     assert sorted((r["model"], r["approach"]) for r in page.runs) == sorted((m, a) for m, a, _ in runs)
@@ -129,7 +129,7 @@ def test_runs_of_different_models_go_side_by_side(tmp_path):
 
 
 def test_a_model_whose_key_is_refused_fails_its_runs_and_the_other_model_goes_on(tmp_path):
-    from openai_server import always
+    from rlmbench.lm.oracle_server import always
 
     with OpenAICompatibleServer(faults=always("unauthorized")) as refused:
         result = run_script(["--model", "oracle", "--model", "openai/refused", "--api-base", refused.url,

@@ -8,15 +8,16 @@ import dspy
 import pytest
 from dspy.primitives.code_interpreter import CodeExecutionError, CodeInterpreterError
 from dspy.primitives.python_interpreter import _find_deno_executable
-
 from helpers import deno_children
-from rlmbench.approaches import ApproachConfig
-from rlmbench.models import ModelSettings, build_lm
-from rlmbench.pyodide_snapshot import Snapshot, SnapshotStore
-from rlmbench.runner import run_once
-from rlmbench.sandbox import SandboxSupply, SnapshotInterpreter
-from rlmbench.task import Case
-from rlmbench.task_file import load_task
+
+from rlmbench.agents.approach import ApproachConfig
+from rlmbench.lm.models import build_lm
+from rlmbench.lm.settings import ModelSettings
+from rlmbench.run.runner import run_once
+from rlmbench.sandbox.interpreter import SandboxSupply, SnapshotInterpreter
+from rlmbench.sandbox.snapshot import Snapshot, SnapshotStore
+from rlmbench.tasks.task import Case
+from rlmbench.tasks.task_file import load_task
 
 DENO = _find_deno_executable()
 DRUGS = load_task("drugs")

@@ -26,11 +26,11 @@ def test_resume_skips_recorded_runs_and_appends_new_ones(tmp_path):
     assert [r["run"] for r in records] == [1, 2]
     assert records[0]["wall_time_s"] == run1["wall_time_s"]  # the earlier run is kept, not re-run
     assert summary_row(resumed.stdout, "Completed without error")[0] == "2 / 2 [34%, 100%]"
-    assert "Resumed 1 time(s)" in resumed.stdout
+    assert "Resumed 1 time" in resumed.stdout
 
     again = run_script([*ARGS, "--runs", "3", "--resume", "r.jsonl"], tmp_path)
     assert again.returncode == 0, again.stderr[-2000:]
-    assert "Resumed 2 time(s)" in again.stdout and summary_row(again.stdout, "Completed without error")[0] == "3 / 3 [44%, 100%]"
+    assert "Resumed 2 times" in again.stdout and summary_row(again.stdout, "Completed without error")[0] == "3 / 3 [44%, 100%]"
 
 
 def test_resume_refuses_different_settings_in_one_line(tmp_path):

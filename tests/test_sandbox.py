@@ -16,11 +16,10 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 from dspy.primitives.code_interpreter import CodeExecutionError, CodeInterpreterError
-
 from dspy.primitives.python_interpreter import _find_deno_executable
 
-from rlmbench.pyodide_snapshot import SnapshotStore
-from rlmbench.sandbox import OfflinePythonInterpreter, SnapshotInterpreter
+from rlmbench.sandbox.interpreter import OfflinePythonInterpreter, SnapshotInterpreter
+from rlmbench.sandbox.snapshot import SnapshotStore
 
 SECRET = "sk-test-secret-do-not-leak"
 

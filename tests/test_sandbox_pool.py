@@ -4,14 +4,15 @@ import os
 
 import dspy
 import pytest
-
 from helpers import deno_children
-from rlmbench.approaches import ApproachConfig
-from rlmbench.models import ModelSettings, build_lm
-from rlmbench.runner import run_once
-from rlmbench.sandbox import SandboxSupply, TimedInterpreter
-from rlmbench.task import Case
-from rlmbench.task_file import load_task
+
+from rlmbench.agents.approach import ApproachConfig
+from rlmbench.lm.models import build_lm
+from rlmbench.lm.settings import ModelSettings
+from rlmbench.run.runner import run_once
+from rlmbench.sandbox.interpreter import SandboxSupply, TimedInterpreter
+from rlmbench.tasks.task import Case
+from rlmbench.tasks.task_file import load_task
 
 DRUGS = load_task("drugs")
 CASE = Case({"medications": ["warfarin", "aspirin", "metformin"], "conditions": ["chronic_kidney_disease"]})
@@ -72,8 +73,8 @@ def test_a_sandbox_that_fails_to_boot_is_a_recorded_run_failure(oracle_lm, monke
 
 
 def test_a_timed_out_run_still_reports_the_boot_of_its_sandbox():
-    from openai_server import HANGING_RLM_REPLY, OpenAICompatibleServer
-    from rlmbench.runner import ModelRun, run_benchmark
+    from rlmbench.lm.oracle_server import HANGING_RLM_REPLY, OpenAICompatibleServer
+    from rlmbench.run.runner import ModelRun, run_benchmark
 
     def loop_forever(body, system, user):
         if "`code`" in system:
@@ -86,7 +87,7 @@ def test_a_timed_out_run_still_reports_the_boot_of_its_sandbox():
         (record,), _ = run_benchmark(DRUGS, ["rlm"], 1, [ModelRun("x", lm)], ApproachConfig(), case=CASE,
                                      sandboxes=supply, timeout=5, on_record=lambda r, trace: traces.append(trace))
     (cell,) = traces[0]["code_cells"]
-    assert cell["finished"] is False and "while True" in cell["code"]
+    assert cell["returned"] is False and "while True" in cell["code"]
     assert record.failure.category == "timeout"
     assert record.sandbox_boot_s > 0 and record.sandbox_boot_in_wall_time is False
     assert record.diagnostics.code_cells == 1  # the cell that never returned is in the record

@@ -4,7 +4,7 @@ import math
 
 import pytest
 
-from rlmbench.stats import difference_interval, mean_interval, pass_hat_k, wilson_interval
+from rlmbench.report.stats import difference_interval, mean_interval, pass_hat_k, wilson_interval
 
 
 def test_t_interval_of_three_runs():

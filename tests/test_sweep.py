@@ -5,16 +5,17 @@ import math
 
 import dspy
 import pytest
-
 from helpers import record_checks, run_script
-from rlmbench.approaches import ApproachConfig
-from rlmbench.models import ModelSettings, build_lm
-from rlmbench.runner import run_once
-from rlmbench.sizes import Size, parse_sizes, sweep_sizes
-from rlmbench.sweep import fit_exponent
-from rlmbench.synthetic import checks_at, synthetic_task
-from rlmbench.task import required_checks
-from rlmbench.task_file import builtin_names, load_task
+
+from rlmbench.agents.approach import ApproachConfig
+from rlmbench.lm.models import build_lm
+from rlmbench.lm.settings import ModelSettings
+from rlmbench.report.growth import fit_exponent
+from rlmbench.run.runner import run_once
+from rlmbench.tasks.sizes import Size, parse_sizes
+from rlmbench.tasks.synthetic import checks_at, sweep_sizes, synthetic_task
+from rlmbench.tasks.task import required_checks
+from rlmbench.tasks.task_file import builtin_names, load_task
 
 DRUGS = load_task("drugs")
 

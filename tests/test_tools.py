@@ -2,10 +2,10 @@
 
 import pytest
 
-from rlmbench.ledger import ToolLedger, measure_coverage
-from rlmbench.task import Case, required_checks
-from rlmbench.task_file import load_task
-from tools import make_tools
+from rlmbench.scoring.ledger import ToolLedger, measure_coverage
+from rlmbench.tasks.task import Case, required_checks
+from rlmbench.tasks.task_file import load_task
+from rlmbench.tasks.tools import make_tools
 
 DRUGS = load_task("drugs")
 
@@ -79,5 +79,5 @@ def test_coverage_counts_only_valid_distinct_calls(ledger_and_tools):
     assert (pairs.covered, pairs.required) == (1, 3)
     assert (conditions.covered, conditions.required) == (1, 3)
     assert pairs.missed == [["metformin", "warfarin"], ["aspirin", "metformin"]]
-    assert coverage.tool_calls == 4 and coverage.invalid_tool_calls == 1
+    assert coverage.tool_calls == 4 and sum(not c.valid for c in ledger.calls) == 1
     assert coverage.share == 2 / 6

@@ -1,0 +1,99 @@
+"""What an approach is: the seam every architecture under test plugs into (the built-ins too).
+
+An approach's `run(signatures, case, tools, config) -> ApproachOutput` only runs its DSPy modules;
+timing, usage and coverage are measured around it by the runner, so every approach is measured the
+same way. Its `Approach` entry says everything else the runner, the diagnostics and the report need:
+its label, whether it needs a sandbox, whether it spends one LM call per check, the shape of its
+trace (`results.traces.TraceKind`: how to count its steps, diagnose them and draw them), its step
+limit, and whether it is the reference arm the others are compared with.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+from typing import Any, Callable
+
+import dspy
+
+from rlmbench.agents.signatures import TaskSignatures
+from rlmbench.results.meta import Arm
+from rlmbench.results.traces import TraceKind
+from rlmbench.sandbox.interpreter import OfflinePythonInterpreter
+from rlmbench.tasks.task import Case
+
+STEP_HEADROOM = 5
+"""ReAct's default step limit is the required checks plus this (35 checks -> 40 steps)."""
+DEFAULT_REACT_LIMIT = 300
+"""Approaches that make one LM call per check are skipped above this many required checks."""
+
+
+@dataclass(frozen=True)
+class ApproachConfig:
+    react_max_iters: int | None = None
+    """ReAct's (and ReActV2's, and the hybrid executor's) step limit; None: required checks + STEP_HEADROOM."""
+    rlm_max_iters: int = 10
+    rlm_max_llm_calls: int = 20
+    answer_form: str = "structured"
+    """`structured`: the typed findings and the narrative; `prose`: the narrative only (signatures.py)."""
+    interpreter_factory: Callable[[], Any] = OfflinePythonInterpreter
+
+    def for_checks(self, required: int) -> "ApproachConfig":
+        """The config with the step limit resolved for a case of `required` checks."""
+        if self.react_max_iters is not None:
+            return self
+        return replace(self, react_max_iters=required + STEP_HEADROOM)
+
+
+@dataclass
+class ApproachOutput:
+    narrative: str
+    """The answer's narrative field."""
+    trace: dict[str, Any] = field(default_factory=dict)
+    """The approach's steps, in the shape its TraceKind reads."""
+    answer: dict[str, Any] = field(default_factory=dict)
+    """The typed answer as plain data (signatures.answer_of)."""
+
+
+def output_of(pred: dspy.Prediction, signatures: TaskSignatures, trace: dict[str, Any]) -> ApproachOutput:
+    from rlmbench.agents.signatures import answer_of
+
+    return ApproachOutput(pred.get(signatures.report_field), trace, answer_of(pred, signatures))
+
+
+RunApproach = Callable[[TaskSignatures, Case, list[Callable], ApproachConfig], ApproachOutput]
+
+
+def react_steps(config: ApproachConfig) -> int | None:
+    return config.react_max_iters
+
+
+def rlm_iterations(config: ApproachConfig) -> int:
+    return config.rlm_max_iters
+
+
+@dataclass(frozen=True)
+class Approach:
+    name: str
+    """The registry key, used on the command line and in the records (`rlm`)."""
+    label: str
+    """What the summary calls it."""
+    run: RunApproach
+    uses_sandbox: bool
+    """Needs a Deno/Pyodide interpreter (from the warm pool, or cold)."""
+    one_call_per_check: bool
+    """Spends an LM call on every check: skipped above DEFAULT_REACT_LIMIT (--react-limit) checks."""
+    trace: TraceKind
+    """The shape of its trace: how its steps are counted, diagnosed and drawn."""
+    step_limit: Callable[[ApproachConfig], int | None]
+    """The limit its steps are counted against."""
+    reference: bool = False
+    """The arm the differences table compares the others with (one entry has it)."""
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.trace, TraceKind):
+            raise TypeError(f"approach {self.name}: trace must be a results.traces.TraceKind")
+
+    def arm(self) -> Arm:
+        """How the results header records it, for a report that has no registry."""
+        return Arm(name=self.name, label=self.label, uses_sandbox=self.uses_sandbox,
+                   one_call_per_check=self.one_call_per_check, trace_kind=self.trace.name)

@@ -1,0 +1,34 @@
+"""The approaches under test, one entry each. Adding one is a module beside this file and a line here."""
+
+from __future__ import annotations
+
+from rlmbench.agents.approach import Approach, react_steps, rlm_iterations
+from rlmbench.agents.hybrid import run_hybrid
+from rlmbench.agents.react import run_react
+from rlmbench.agents.react_v2 import run_react_v2
+from rlmbench.agents.rlm import run_rlm
+from rlmbench.results.traces import TRACE_KINDS
+
+REGISTRY: dict[str, Approach] = {a.name: a for a in (
+    Approach("react", "ReAct", run_react, uses_sandbox=False, one_call_per_check=True,
+             trace=TRACE_KINDS["react"], step_limit=react_steps),
+    Approach("rlm", "RLM Direct", run_rlm, uses_sandbox=True, one_call_per_check=False,
+             trace=TRACE_KINDS["rlm"], step_limit=rlm_iterations, reference=True),
+    Approach("hybrid", "RLM planner + ReAct executor", run_hybrid, uses_sandbox=True, one_call_per_check=True,
+             trace=TRACE_KINDS["plan_then_react"], step_limit=react_steps),
+    Approach("react_v2", "ReActV2", run_react_v2, uses_sandbox=False, one_call_per_check=False,
+             trace=TRACE_KINDS["tool_turns"], step_limit=react_steps),
+)}
+APPROACHES: tuple[str, ...] = tuple(REGISTRY)
+
+
+def fits(approach: str, required_checks: int, react_limit: int) -> bool:
+    """Whether an approach runs on a case of this many checks (the one rule, for the benchmark and the sweep)."""
+    return not REGISTRY[approach].one_call_per_check or required_checks <= react_limit
+
+
+def reference_arm(approaches: list[str]) -> str | None:
+    """The arm the others are compared with: the registry's reference if it ran, else the first; None for one arm."""
+    if len(approaches) < 2:
+        return None
+    return next((a for a in approaches if REGISTRY[a].reference), approaches[0])

@@ -1,0 +1,193 @@
+"""The GEPA compile command: check settings, state the budget, score before, compile, score after, save."""
+
+from __future__ import annotations
+
+import contextlib
+import difflib
+import math
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+import dspy
+from dspy.primitives.code_interpreter import CodeInterpreterError
+
+from rlmbench.agents.approach import ApproachConfig
+from rlmbench.gepa.training import (
+    RLMDirectAgent,
+    case_of,
+    evaluate,
+    instructions_of,
+    make_coverage_metric,
+    make_semantic_f1_metric,
+    split_cases,
+)
+from rlmbench.lm.models import build_lm, missing_key_message
+from rlmbench.lm.oracle import ORACLE_NOTICE
+from rlmbench.lm.settings import ModelSettings
+from rlmbench.sandbox.interpreter import SandboxSupply, check_deno
+from rlmbench.sandbox.snapshot import SnapshotStore
+from rlmbench.scoring.ledger import ToolCall
+from rlmbench.tasks.task import Task, normalised_inputs, required_checks
+
+EXIT_CONFIG = 2
+REFLECTION_MINIBATCH = 3
+
+
+@dataclass(frozen=True)
+class CompileSettings:
+    task: Task
+    program: ModelSettings
+    reflection: ModelSettings
+    metric: str = "coverage"
+    max_metric_calls: int = 12
+    seed: int = 0
+    log_dir: Path | None = None
+    output: Path = Path("compiled/rlm_gepa.json")
+    dry_run: bool = False
+    rlm_max_iters: int = 10
+    rlm_max_llm_calls: int = 20
+
+
+def _budget(settings: CompileSettings, test_size: int) -> list[str]:
+    # GEPA may finish the minibatch it started when the budget runs out, hence the extra minibatch.
+    runs = settings.max_metric_calls + REFLECTION_MINIBATCH + 2 * test_size
+    low, high = 2 * runs, (settings.rlm_max_iters + 1) * runs
+    reflections = math.ceil(settings.max_metric_calls / (2 * REFLECTION_MINIBATCH)) + 1
+    lines = [
+        f"GEPA budget: {settings.max_metric_calls} metric calls (each one RLM run), plus {2 * test_size} "
+        f"held-out runs (before and after).",
+        f"Up to {runs} RLM runs of 2 to {settings.rlm_max_iters + 1} LM calls each on {settings.program.model}: "
+        f"roughly {low} to {high} program LM calls; about {reflections} reflection calls on "
+        f"{settings.reflection.model}.",
+    ]
+    if settings.metric == "semantic_f1":
+        lines.append(f"--metric semantic_f1 adds one judge call on {settings.reflection.model} per metric call "
+                     f"(about {runs}).")
+    return lines
+
+
+def _hand_made_prediction(task: Task, example: dspy.Example) -> dspy.Prediction:
+    """A prediction that made every required check but the first, and one with a misspelt name:
+    shows what the metric says."""
+    first, *rest = required_checks(task.schema, normalised_inputs(case_of(example, task)))
+    calls = [ToolCall(c.tool, c.args, True, 0.0) for c in rest]
+    misspelt = {name: value + ("e" if i == 0 else "") for i, (name, value) in enumerate(first.args.items())}
+    calls.append(ToolCall(first.tool, misspelt, False, 0.0))
+    return dspy.Prediction(report="(hand-made)", tool_calls=calls)
+
+
+def _instruction_changes(before: dict[str, str], after: dict[str, str]) -> list[str]:
+    out = []
+    for name, old in before.items():
+        new = after.get(name, old)
+        if new == old:
+            out.append(f"{name}: unchanged")
+            continue
+        diff = difflib.unified_diff(old.splitlines(), new.splitlines(), "before", "after", lineterm="", n=1)
+        out.append(f"{name}: changed\n" + "\n".join(f"    {line}" for line in diff))
+    return out
+
+
+def run(settings: CompileSettings) -> int:
+    """Run the compile (or the dry run) and return the process exit code."""
+    if settings.metric == "semantic_f1" and settings.reflection.is_oracle:
+        print("error: --metric semantic_f1 needs a real judge model; the oracle cannot judge text. "
+              "Use --metric coverage offline.", file=sys.stderr)
+        return EXIT_CONFIG
+    if not settings.dry_run:
+        for model in (settings.program, settings.reflection):
+            problem = missing_key_message(model)
+            if problem:
+                print(problem, file=sys.stderr)
+                return EXIT_CONFIG
+        try:
+            check_deno()
+        except CodeInterpreterError as exc:
+            print(f"error: the RLM sandbox needs Deno: {exc}", file=sys.stderr)
+            return EXIT_CONFIG
+
+    task = settings.task
+    try:
+        splits = split_cases(task, settings.seed)
+    except ValueError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_CONFIG
+    supply = SandboxSupply(warm=True, snapshots=SnapshotStore(lambda line: print(line, file=sys.stderr)))
+    config = ApproachConfig(rlm_max_iters=settings.rlm_max_iters, rlm_max_llm_calls=settings.rlm_max_llm_calls,
+                            interpreter_factory=supply)
+    program = RLMDirectAgent(task, config)
+    reflection_lm = build_lm(settings.reflection, task.schema)
+    coverage_metric = make_coverage_metric(task)
+    metric = coverage_metric if settings.metric == "coverage" else make_semantic_f1_metric(task, reflection_lm)
+    oracle = settings.program.is_oracle and settings.reflection.is_oracle
+
+    print(f"Task:              {task.name} ({task.source})")
+    print(f"Program model:     {settings.program.model}")
+    print(f"Reflection model:  {settings.reflection.model}")
+    print(f"Metric:            {settings.metric}")
+    print(f"Cases (seed {settings.seed}):   {len(splits.train)} train, {len(splits.val)} validation, "
+          f"{len(splits.test)} held-out test")
+    print(f"Program:           RLM Direct (max_iters={settings.rlm_max_iters}, "
+          f"max_llm_calls={settings.rlm_max_llm_calls}); predictors: {', '.join(instructions_of(program))}")
+    print(f"GEPA log dir:      {settings.log_dir or '(none: an interrupted compile cannot resume)'}")
+    print(f"Output:            {settings.output}")
+    for line in _budget(settings, len(splits.test)):
+        print(line)
+
+    try:
+        if settings.dry_run:
+            example = splits.test[0]
+            scored = coverage_metric(example, _hand_made_prediction(task, example))
+            inputs = " x ".join(str(items) for items in case_of(example, task).inputs.values())
+            print(f"\nDry run: coverage metric on a hand-made prediction for {inputs}:\n"
+                  f"  score {scored.score:.3f}\n  feedback: {scored.feedback}")
+            print("\nNo LM was called.")
+            return 0
+
+        if not oracle:
+            print("\nWARNING: this compile calls paid models; the budget above is what it may spend.",
+                  file=sys.stderr, flush=True)
+        program_lm = build_lm(settings.program, task.schema)
+        dspy.configure(lm=program_lm, track_usage=True)
+        before_instructions = instructions_of(program)
+        # GEPA's and DSPy's progress bars print to stdout; keep stdout for the results.
+        with dspy.track_usage() as usage, contextlib.redirect_stdout(sys.stderr):
+            before = evaluate(program, splits.test, metric)
+            optimizer = dspy.GEPA(
+                metric=metric,
+                max_metric_calls=settings.max_metric_calls,
+                reflection_lm=reflection_lm,
+                reflection_minibatch_size=REFLECTION_MINIBATCH,
+                # With the oracle every score is perfect; GEPA would skip reflection entirely.
+                skip_perfect_score=not oracle,
+                seed=settings.seed,
+                log_dir=str(settings.log_dir) if settings.log_dir else None,
+                num_threads=1,
+                track_stats=True,
+            )
+            compiled = optimizer.compile(program, trainset=splits.train, valset=splits.val)
+            after = evaluate(compiled, splits.test, metric)
+        settings.output.parent.mkdir(parents=True, exist_ok=True)
+        compiled.save(str(settings.output))
+    finally:
+        supply.close()
+
+    calls = {model: len(entries) for model, entries in usage.usage_data.items()}
+    print(f"\nHeld-out {settings.metric} ({len(splits.test)} cases): before {before:.3f}, after {after:.3f}")
+    print("LM calls made: " + ", ".join(f"{n} on {model}" for model, n in calls.items()))
+    stats = getattr(compiled, "detailed_results", None)
+    if stats is not None:
+        print(f"GEPA: {stats.total_metric_calls} metric calls; {len(stats.candidates)} candidate(s) kept "
+              f"(the seed is candidate 0); best: candidate {stats.best_idx}, validation score "
+              f"{stats.val_aggregate_scores[stats.best_idx]:.3f}. Proposals that did not beat their parent on "
+              f"a minibatch are not kept; GEPA's log on stderr shows them.")
+    print("Instructions:")
+    for line in _instruction_changes(before_instructions, instructions_of(compiled)):
+        print(f"  {line}")
+    print(f"\nSaved the compiled program to {settings.output}")
+    print(f"Load it with: RLMDirectAgent(load_task({task.source!r}), config).load({str(settings.output)!r})")
+    if oracle:
+        print(ORACLE_NOTICE + " With the oracle, GEPA's reflection is exercised with skip_perfect_score off.")
+    print(task.schema.notice)
+    return 0

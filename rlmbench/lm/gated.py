@@ -1,0 +1,206 @@
+"""The LM every run talks to: a `dspy.LM` that honours the current run's time budget and a shared
+tokens-per-minute pace, and logs every call into the run.
+
+A run that exceeds `--timeout` is recorded as `timeout` by the runner and abandoned. Its thread
+cannot be killed, so its next LM call raises `RunCancelled` instead of spending more of the user's
+budget. With `--tpm`, `GatedLM` waits for the shared `TokenPacer` first, so a long ReAct run stays
+under a provider's tokens-per-minute limit instead of failing on 429s. Every call, answered or
+failed, is logged into the current run (`RunHooks`, implemented by run.control.RunControl), so even
+a failed or timed-out run can be diagnosed from the traces file alone.
+"""
+
+from __future__ import annotations
+
+import contextvars
+import json
+import threading
+import time
+from collections import deque
+from typing import Any, Protocol
+
+import dspy
+from dspy.clients.legacy_outputs import value as response_value
+
+from rlmbench.lm.tokens import count_tokens
+
+REPLY_LIMIT = 20_000
+"""Characters of a reply kept in the run's log."""
+
+
+class RunCancelled(Exception):
+    """The run ran out of time; raised at its next LM call so an abandoned run stops calling the model."""
+
+
+class RunHooks(Protocol):
+    """What the LM needs of the run it serves (run.control.RunControl)."""
+
+    pacing_wait_s: float
+
+    def check(self) -> None: ...
+    def log_call(self, messages: list[dict] | None, prompt: str | None, **fields: Any) -> None: ...
+    def add_model_time(self, seconds: float) -> None: ...
+
+
+_current_run: contextvars.ContextVar[RunHooks | None] = contextvars.ContextVar("rlmbench_run", default=None)
+
+
+def bind_run(control: RunHooks) -> contextvars.Token:
+    """Make `control` the current run's control in this thread (and in contexts copied from it)."""
+    return _current_run.set(control)
+
+
+def current_run() -> RunHooks | None:
+    return _current_run.get()
+
+
+def _reply_text(outputs: Any) -> str:
+    """The reply as text: DSPy's outputs are strings, or dicts with text and native tool calls."""
+    parts = []
+    for output in outputs if isinstance(outputs, list) else [outputs]:
+        if isinstance(output, dict):
+            parts.append(str(output.get("text") or ""))
+            if output.get("tool_calls"):
+                parts.append(json.dumps(output["tool_calls"], default=str))
+        else:
+            parts.append("" if output is None else str(output))
+    return "\n".join(p for p in parts if p)[:REPLY_LIMIT]
+
+
+def _finish_reason(response: Any) -> str | None:
+    reason = getattr(response, "finish_reason", None)
+    if reason is None:
+        choices = response_value(response, "choices", None) or []
+        reason = response_value(choices[0], "finish_reason", None) if choices else None
+    return None if reason is None else str(getattr(reason, "value", reason))
+
+
+class TokenPacer:
+    """A sliding 60-second window of tokens spent, shared by every run of an invocation.
+
+    Before a call it waits until the window has room for the call's estimate: its prompt
+    (counted with o200k_base) plus the mean completion so far. After the call the booking is
+    corrected to the tokens the provider reported. An estimate larger than the whole budget
+    waits for an empty window and then goes ahead, so one large call is not blocked forever.
+    """
+
+    def __init__(self, tokens_per_minute: int, window_s: float = 60.0) -> None:
+        self.tokens_per_minute = tokens_per_minute
+        self.window_s = window_s
+        self._bookings: deque[list] = deque()  # [booked_at, tokens]
+        self._completions: list[int] = []
+        self._lock = threading.Lock()
+
+    def __deepcopy__(self, memo: dict) -> "TokenPacer":
+        return self  # copies of the LM share one provider budget
+
+    def estimate(self, messages: list[dict] | None, prompt: str | None) -> int:
+        text = prompt or "".join(str(m.get("content") or "") for m in messages or [])
+        with self._lock:
+            completion = sum(self._completions) // len(self._completions) if self._completions else 0
+        return count_tokens(text) + completion
+
+    def book(self, tokens: int) -> tuple[list, float]:
+        """Block until `tokens` fit in the window, then book them; return the booking and the seconds waited."""
+        started = time.monotonic()
+        while True:
+            with self._lock:
+                now = time.monotonic()
+                while self._bookings and now - self._bookings[0][0] >= self.window_s:
+                    self._bookings.popleft()
+                used = sum(tokens for _, tokens in self._bookings)
+                if used + tokens <= self.tokens_per_minute or not self._bookings:
+                    booking = [now, tokens]  # booked before the call, so concurrent runs do not all pass at once
+                    self._bookings.append(booking)
+                    return booking, now - started
+                wait = self.window_s - (now - self._bookings[0][0])
+            time.sleep(min(max(wait, 0.01), 1.0))
+
+    def settle(self, booking: list, tokens: int | None, completion_tokens: int | None) -> None:
+        """Correct a booking to what the provider reported (kept as estimated when it reported nothing)."""
+        with self._lock:
+            if tokens:
+                booking[1] = tokens
+            if completion_tokens is not None:
+                self._completions.append(completion_tokens)
+
+
+def _usage_totals() -> tuple[int, int, int]:
+    """(LM calls, prompt tokens, completion tokens) in the run's own usage tracker (one per run and thread)."""
+    tracker = dspy.settings.usage_tracker
+    entries = [u for lists in tracker.usage_data.values() for u in lists] if tracker is not None else []
+    return (len(entries), sum(int(u.get("prompt_tokens") or 0) for u in entries),
+            sum(int(u.get("completion_tokens") or 0) for u in entries))
+
+
+class GatedLM(dspy.LM):
+    """A `dspy.LM` that honours the current run's cancellation and the shared token pace."""
+
+    def __init__(self, *args: Any, pacer: TokenPacer | None = None, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.pacer = pacer
+
+    def _before(self, prompt: str | None, messages: list[dict] | None) -> tuple[list, tuple[int, int, int]] | None:
+        control = current_run()
+        if control is not None:
+            control.check()
+        if self.pacer is None:
+            return None
+        booking, waited = self.pacer.book(self.pacer.estimate(messages, prompt))
+        if control is not None:
+            control.pacing_wait_s += waited
+            control.check()
+        return booking, _usage_totals()
+
+    def _after(self, state: tuple[list, tuple[int, int, int]] | None) -> None:
+        if state is None:
+            return
+        booking, (calls_before, prompt_before, completion_before) = state
+        calls, prompt, completion = _usage_totals()
+        reported = calls > calls_before
+        completion -= completion_before
+        self.pacer.settle(booking, (prompt - prompt_before) + completion, completion if reported else None)
+
+    def update_history(self, entry: dict) -> None:
+        """DSPy records every answered call here: log it into the current run as well."""
+        control = current_run()
+        if control is not None:
+            usage = entry.get("usage") or {}
+            control.log_call(entry.get("messages"), entry.get("prompt"),
+                             prompt_tokens=usage.get("prompt_tokens"), completion_tokens=usage.get("completion_tokens"),
+                             finish_reason=_finish_reason(entry.get("response")),
+                             reply=_reply_text(entry.get("outputs")))
+        super().update_history(entry)
+
+    def _failed(self, prompt: str | None, messages: list[dict] | None, exc: BaseException) -> None:
+        control = current_run()
+        if control is not None and not isinstance(exc, RunCancelled):
+            control.log_call(messages, prompt, error=f"{type(exc).__name__}: {str(exc)[:500]}")
+
+    def _timed(self, started: float) -> None:
+        control = current_run()
+        if control is not None:
+            control.add_model_time(time.perf_counter() - started)
+
+    def __call__(self, prompt: str | None = None, *, messages: list[dict] | None = None, **kwargs: Any):
+        state = self._before(prompt, messages)
+        started = time.perf_counter()  # after any pacing wait: model time is the call itself
+        try:
+            return super().__call__(prompt, messages=messages, **kwargs)
+        except Exception as exc:
+            self._failed(prompt, messages, exc)
+            raise
+        finally:
+            self._timed(started)
+            self._after(state)
+
+    async def acall(self, prompt: str | None = None, *, messages: list[dict] | None = None, **kwargs: Any):
+        state = self._before(prompt, messages)
+        started = time.perf_counter()
+        try:
+            return await super().acall(prompt, messages=messages, **kwargs)
+        except Exception as exc:
+            self._failed(prompt, messages, exc)
+            raise
+        finally:
+            self._timed(started)
+            self._after(state)

@@ -1,0 +1,408 @@
+"""A deterministic offline model that plays each approach's model role perfectly, for any task.
+
+It is a real DSPy engine (`dspy.LM(..., engine=OracleEngine(schema))`): it receives the same
+system and user messages a hosted model would, through DSPy's real adapters, and answers in
+the format the adapter asked for. It knows the task's *schema* (lists, tools, how each tool
+phrases its answers, the risk rule), never its ground truth: what it reports, it reads from
+the tool results in the conversation, like a model would. What it does in each role:
+- ReAct step (outputs `next_tool_name`): the next required check that the trajectory does not
+  show yet, one per step, then `finish`; in the hybrid executor, the next step of the plan.
+- ReActV2 turn (outputs `tool_calls`): every required check in one turn (the architecture
+  allows several calls per turn, and the oracle takes its floor), then `submit` with the answer.
+- RLM action (outputs `code`): first a loop over every required check that builds the typed
+  answer in variables and prints a summary, then SUBMIT of those variables in the next step,
+  as DSPy's RLM instructions ask. The hybrid's planner writes the plan the same way.
+- GEPA reflection (outputs `new_instruction`): the current instruction plus one sentence asking
+  for every required check to be made.
+- Anything else (ReAct extract, RLM fallback): the typed answer and a report, read from the
+  tool results in the conversation.
+
+Because its choices are perfect and free, its numbers measure each architecture's own cost
+(LM calls, prompt growth, sandbox and harness time), never a model's judgement.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import re
+import string
+from typing import Any
+
+from dspy.lm15 import Message, Response, TextPart, Usage, response_to_events
+
+from rlmbench.lm.adapter_text import is_json_request
+from rlmbench.lm.settings import ORACLE_MODEL_NAME
+from rlmbench.lm.tokens import count_tokens, load_encoding
+from rlmbench.tasks.task import RISK_FIELD, TaskSchema, ToolSpec, check_key, check_scope, required_checks
+
+ORACLE_NOTICE = (
+    "Offline oracle model: these numbers measure each architecture's own cost "
+    "(LM calls, prompt growth, sandbox and harness time), not any model's quality."
+)
+
+_SECTION = re.compile(r"^\[\[ ## (\w+) ## \]\]$", re.MULTILINE)
+_RESPOND = "\n\nRespond with "
+
+
+class OracleError(RuntimeError):
+    """The oracle was asked something it has no scripted answer for."""
+
+
+def _text(content) -> str:
+    if content is None:
+        return ""
+    if isinstance(content, str):
+        return content
+    return "".join(getattr(part, "text", "") or "" for part in content)
+
+
+def parse_sections(text: str) -> dict[str, str]:
+    """Split a ChatAdapter message into its `[[ ## name ## ]]` sections (nested trajectory keys included)."""
+    text = text.split(_RESPOND, 1)[0]
+    parts = _SECTION.split(text)
+    return {parts[i]: parts[i + 1].strip() for i in range(1, len(parts) - 1, 2)}
+
+
+def output_fields(system: str) -> list[str]:
+    block = system.split("Your output fields are:", 1)[-1].split("All interactions will be structured", 1)[0]
+    return re.findall(r"^\d+\. `(\w+)`", block, re.MULTILINE)
+
+
+def _format(fields: dict[str, Any], as_json: bool = False) -> str:
+    """The reply in the format the adapter asked for: ChatAdapter's sections, or JSONAdapter's object."""
+    if as_json:
+        return json.dumps(fields)
+    body = "\n\n".join(f"[[ ## {name} ## ]]\n{value if isinstance(value, str) else json.dumps(value)}"
+                       for name, value in fields.items())
+    return body + "\n\n[[ ## completed ## ]]"
+
+
+def _load_list(raw: str, what: str) -> list:
+    try:
+        value = json.loads(raw)
+    except json.JSONDecodeError as exc:
+        raise OracleError(f"oracle could not read `{what}` as JSON: {raw[:80]!r}") from exc
+    if not isinstance(value, list):
+        raise OracleError(f"oracle expected `{what}` to be a list")
+    return value
+
+
+# --------------------------------------------------------------------------------------------
+# Reading tool results: each tool's answer templates, as regular expressions
+# --------------------------------------------------------------------------------------------
+
+
+def _escape(literal: str) -> str:
+    """re.escape without escaping spaces and punctuation that need none: the RLM's code stays readable."""
+    return re.sub(r"([.^$*+?{}\[\]\\|()])", r"\\\1", literal)
+
+
+def template_pattern(template: str, tool: ToolSpec, severities: tuple[str, ...]) -> str:
+    """A regex for what `template` produces, with a named group per argument and `severity`.
+
+    It ends right after the last argument or severity and the literal text that follows it:
+    the details are free text, and several results can share one line of a conversation.
+    """
+    pieces: list[tuple[str, bool]] = []  # (regex, names an argument or the severity)
+    seen = set()
+    for literal, name, _, _ in string.Formatter().parse(template):
+        if literal:
+            pieces.append((_escape(literal), False))
+        if name is None:
+            continue
+        if name in seen:
+            pieces.append((f"(?P={name})", True))
+        elif name in ("severity", "SEVERITY"):
+            words = [s.upper() if name == "SEVERITY" else s for s in severities]
+            pieces.append(("(?P<severity>" + "|".join(map(_escape, words)) + ")", True))
+            name = "severity"
+        elif name in ("details", "value"):
+            pieces.append((f"(?P<{name}>.*?)", False))
+        else:
+            pieces.append((f"(?P<{name}>\\S+?)", True))
+        seen.add(name)
+    last = max(i for i, (_, named) in enumerate(pieces) if named)
+    kept = pieces[:last + 1]
+    if last + 1 < len(pieces) and not pieces[last + 1][0].startswith("(?P<"):
+        kept.append(pieces[last + 1])  # the literal after the last argument anchors its lazy group
+    elif kept[-1][0].endswith("\\S+?)"):
+        kept[-1] = (kept[-1][0][:-2] + ")", True)  # nothing follows: the argument runs to the end of the name
+    return "".join(regex for regex, _ in kept)
+
+
+@functools.cache
+def _patterns(schema: TaskSchema) -> dict[str, dict[str, re.Pattern]]:
+    """tool -> {"found", "clear", "value"} compiled patterns."""
+    out = {}
+    for tool in schema.tools:
+        entry = {"clear": re.compile(template_pattern(tool.clear, tool, schema.severities))}
+        if tool.has_findings:
+            entry["found"] = re.compile(template_pattern(tool.found, tool, schema.severities))
+        if tool.kind == "attribute":
+            entry["value"] = re.compile(template_pattern(tool.value, tool, schema.severities))
+        out[tool.name] = entry
+    return out
+
+
+def _finding_severity(tool: ToolSpec, match: re.Match) -> str:
+    return tool.fixed_severity or match.group("severity").lower()
+
+
+def _line_at(text: str, start: int) -> str:
+    """The tool's statement that starts at `start`: up to the end of its line (or of its JSON string)."""
+    end = re.compile(r'[\n"]').search(text, start)
+    return text[start:end.start() if end else len(text)].strip()
+
+
+def answer_in(schema: TaskSchema, text: str) -> dict[str, Any]:
+    """The typed answer the tool results in `text` support, and the report that goes with them."""
+    answer: dict[str, Any] = {}
+    lines, severities = [], []
+    for tool in schema.finding_tools:
+        patterns = _patterns(schema)[tool.name]
+        found: dict = {}
+        for match in patterns["found"].finditer(text):
+            args = {a: match.group(a) for a in tool.args}
+            key = check_key(tool, args)
+            if key not in found:
+                severity = _finding_severity(tool, match)
+                found[key] = {**args, **({"severity": severity} if tool.reports_severity else {})}
+                severities.append(severity)
+                lines.append(_line_at(text, match.start()))
+        answer[tool.answer_field] = list(found.values())
+        if tool.clear_field:
+            clear = {check_key(tool, m.groupdict()): {a: m.group(a) for a in tool.args}
+                     for m in patterns["clear"].finditer(text)}
+            answer[tool.clear_field] = list(clear.values())
+    answer[RISK_FIELD] = schema.risk.level(severities, schema.severities)
+    answer[schema.report_field] = "\n".join(
+        [f"Assessment from the checks made: overall risk {answer[RISK_FIELD]}."]
+        + [f"- {line}" for line in lines]
+        + ["No other findings in the checks above."])
+    return answer
+
+
+def _results_seen(schema: TaskSchema, text: str) -> bool:
+    """Whether the finding tools have answered yet (their found or clear statements are in the text)."""
+    return any(_patterns(schema)[t.name][kind].search(text) for t in schema.finding_tools for kind in ("found", "clear"))
+
+
+# --------------------------------------------------------------------------------------------
+# The roles
+# --------------------------------------------------------------------------------------------
+
+
+def planned_checks(schema: TaskSchema, inputs: dict[str, list[str]]) -> list[dict]:
+    """Every required check, in the order the oracle performs them."""
+    return [{"tool": c.tool, "args": c.args} for c in required_checks(schema, inputs)]
+
+
+def _inputs(schema: TaskSchema, sections: dict[str, str]) -> dict[str, list[str]]:
+    return {spec.name: [str(v) for v in _load_list(sections.get(spec.name, "[]"), spec.name)]
+            for spec in schema.lists}
+
+
+def _done_key(schema: TaskSchema, name: str, args: dict) -> tuple:
+    tool = schema.tool(name)
+    return (name, check_key(tool, args)) if tool else (name, tuple(sorted(map(str, args.values()))))
+
+
+def _react_step(schema: TaskSchema, sections: dict[str, str], system: str) -> dict[str, Any]:
+    todo = _load_list(sections["plan"], "plan") if "plan" in sections else planned_checks(
+        schema, _inputs(schema, sections))
+    done = set()
+    i = 0
+    while f"tool_name_{i}" in sections:
+        try:
+            args = json.loads(sections.get(f"tool_args_{i}", "{}"))
+        except json.JSONDecodeError:
+            args = {}
+        done.add(_done_key(schema, sections[f"tool_name_{i}"], args if isinstance(args, dict) else {}))
+        i += 1
+    for step in todo:
+        if not isinstance(step, dict) or "tool" not in step:
+            continue
+        if _done_key(schema, step["tool"], step.get("args", {})) not in done:
+            if f"({step['tool']}," not in system and f") {step['tool']}," not in system:
+                raise OracleError(f"oracle needs tool {step['tool']!r} but the prompt does not offer it")
+            return {
+                "next_thought": f"Step {i + 1}: run {step['tool']} for {', '.join(map(str, step['args'].values()))}.",
+                "next_tool_name": step["tool"],
+                "next_tool_args": step["args"],
+            }
+    return {"next_thought": f"All {len(todo)} checks are done; finishing.", "next_tool_name": "finish",
+            "next_tool_args": {}}
+
+
+def _loop(tool: ToolSpec) -> tuple[list[str], list[str]]:
+    """The loop header over one tool's keys, and the expressions of its arguments."""
+    first = tool.lists[0]
+    if tool.kind == "pair":
+        return [f"for _i, _a in enumerate({first}):", f"    for _b in {first}[_i + 1:]:"], ["_a", "_b"]
+    if tool.kind == "cross":
+        return [f"for _a in {first}:", f"    for _b in {tool.lists[1]}:"], ["_a", "_b"]
+    return [f"for _a in {first}:"], ["_a"]
+
+
+def check_code(schema: TaskSchema) -> str:
+    """The RLM's first cell: every required check in loops, the typed answer built in variables."""
+    patterns = _patterns(schema)
+    lines = ["import re", "_severities, _lines, _made = [], [], 0"]
+    for tool in schema.finding_tools:
+        lines.append(f"{tool.answer_field} = []")
+        if tool.clear_field:
+            lines.append(f"{tool.clear_field} = []")
+    for tool in schema.required_tools:
+        header, values = _loop(tool)
+        call = ", ".join(f"{a}={v}" for a, v in zip(tool.args, values))
+        item = "{" + ", ".join(f"{a!r}: {v}" for a, v in zip(tool.args, values))
+        body = ["_made += 1", f"_result = {tool.name}({call})"]
+        if tool.has_findings:
+            severity = repr(tool.fixed_severity) if tool.fixed_severity else '_m.group("severity").lower()'
+            body += [f"_m = re.match({patterns[tool.name]['found'].pattern!r}, _result)",
+                     "if _m:",
+                     f"    _severity = {severity}",
+                     f"    {tool.answer_field}.append({item}" + (", 'severity': _severity}" if
+                                                                  tool.reports_severity else "}") + ")",
+                     "    _severities.append(_severity)",
+                     "    _lines.append(_result)"]
+            if tool.clear_field:
+                body += [f"elif re.match({patterns[tool.name]['clear'].pattern!r}, _result):",
+                         f"    {tool.clear_field}.append({item}}})"]
+        lines += header + ["    " * len(header) + line for line in body]
+    rank = dict(schema.risk.by_severity)
+    lines += [
+        f"{RISK_FIELD} = next(({rank!r}[s] for s in {list(schema.severities)!r} if s in _severities), "
+        f"{schema.risk.none!r})",
+        f'{schema.report_field} = "\\n".join([f"Checked {{_made}} combinations with the tools; overall risk '
+        f'{{{RISK_FIELD}}}."] + [f"- {{line}}" for line in _lines] + ["No other findings in the checks above."])',
+        f'print(f"{{len(_lines)}} findings in {{_made}} checks; overall risk {{{RISK_FIELD}}}")',
+    ]
+    return "\n".join(lines)
+
+
+def plan_code(schema: TaskSchema) -> str:
+    """The hybrid planner's first cell: the list of every required check."""
+    lines = ["plan = []"]
+    for tool in schema.required_tools:
+        header, values = _loop(tool)
+        args = "{" + ", ".join(f"{a!r}: {v}" for a, v in zip(tool.args, values)) + "}"
+        lines += header + ["    " * len(header) + f"plan.append({{'tool': {tool.name!r}, 'args': {args}}})"]
+    lines.append('print(len(plan), "checks planned; first:", plan[:2])')
+    return "\n".join(lines)
+
+
+def _rlm_step(schema: TaskSchema, sections: dict[str, str], system: str) -> dict[str, str]:
+    submit = re.search(r"`SUBMIT\(([^)]*)\)`", system)
+    names = [n.strip() for n in submit.group(1).split(",")] if submit else []
+    if not names:
+        raise OracleError("oracle found no SUBMIT(...) signature in the RLM prompt")
+    history = sections.get("repl_history", "")
+    steps = len(re.findall(r"^=== Step \d+ ===$", history, re.MULTILINE))
+    if steps == 0:
+        build = plan_code(schema) if names == ["plan"] else check_code(schema)
+        return {"reasoning": "Loop over every required check with the tools, and collect the findings.",
+                "code": f"```python\n{build}\n```"}
+    return {"reasoning": "The loop ran and collected its findings; submit them.",
+            "code": f"```python\nSUBMIT({', '.join(f'{n}={n}' for n in names)})\n```"}
+
+
+def _final_answer(schema: TaskSchema, fields: list[str], conversation: str) -> dict[str, Any]:
+    found = answer_in(schema, conversation)
+    answer: dict[str, Any] = {}
+    for name in fields:
+        if name == "reasoning":
+            count = sum(len(found[t.answer_field]) for t in schema.finding_tools)
+            answer[name] = f"The tool results show {count} findings."
+        elif name == "plan":
+            answer[name] = []
+        else:
+            answer[name] = found.get(name, found[schema.report_field])
+    return answer
+
+
+def _react_v2_turn(schema: TaskSchema, system: str, conversation: str) -> dict[str, Any]:
+    """All checks in the first turn, then submit: the fewest turns ReActV2 allows."""
+    for tool in schema.required_tools:
+        if tool.name not in system and tool.name not in conversation:
+            raise OracleError(f"oracle needs tool {tool.name!r} but the prompt does not offer it")
+    if _results_seen(schema, conversation):
+        wanted = re.search(r"call `submit` with (.*)", system)
+        names = re.findall(r"`(\w+)`", wanted.group(1)) if wanted else []
+        answer = {k: v for k, v in answer_in(schema, conversation).items() if k in names}
+        return {"next_thought": "Every check has a result; submit the answer.",
+                "tool_calls": {"tool_calls": [{"name": "submit", "args": answer}]}}
+    checks = planned_checks(schema, _inputs(schema, parse_sections(conversation)))
+    return {"next_thought": f"Run all {len(checks)} checks at once.",
+            "tool_calls": {"tool_calls": [{"name": c["tool"], "args": c["args"]} for c in checks]}}
+
+
+def coverage_guidance(schema: TaskSchema) -> str:
+    """The sentence GEPA's oracle reflection adds: make every required check, in code."""
+    return ("Call " + ", ".join(f"{t.name} on {'' if t.kind == 'attribute' else 'all '}{check_scope(t)}"
+                                for t in schema.required_tools)
+            + ", looping over them in code, before you write the answer; report each finding with its severity.")
+
+
+def _propose_instruction(schema: TaskSchema, sections: dict[str, str]) -> dict[str, str]:
+    """GEPA reflection: keep the current instruction and add the coverage guidance once."""
+    current = sections.get("current_instruction", "").strip()
+    guidance = coverage_guidance(schema)
+    if guidance in current:
+        return {"new_instruction": current}
+    return {"new_instruction": f"{current}\n\n{guidance}".strip()}
+
+
+def respond(schema: TaskSchema, system: str, user: str, conversation: str | None = None) -> str:
+    """The oracle's whole policy: the reply text for one request on a task with this schema.
+
+    `user` is the last user message; `conversation` is every message after the system prompt
+    (earlier turns of a multi-turn history included), and defaults to `user`.
+    """
+    conversation = user if conversation is None else conversation
+    fields = output_fields(system)
+    sections = parse_sections(user)
+    as_json = is_json_request(user)
+    if "new_instruction" in fields:
+        return _format(_propose_instruction(schema, sections), as_json)
+    if "next_tool_name" in fields:
+        return _format(_react_step(schema, sections, system), as_json)
+    if "tool_calls" in fields:
+        return _format(_react_v2_turn(schema, system, conversation), as_json)
+    if "code" in fields:
+        return _format(_rlm_step(schema, sections, system), as_json)
+    if not fields:
+        raise OracleError("oracle found no output fields in the system prompt (is this a DSPy adapter request?)")
+    return _format(_final_answer(schema, fields, conversation), as_json)
+
+
+class OracleEngine:
+    """A `dspy.LM` engine: complete(Request) -> Response, with real token counts."""
+
+    def __init__(self, schema: TaskSchema) -> None:
+        self.schema = schema
+        load_encoding()  # load the tokenizer now, not inside the first timed run
+
+    def complete(self, request):
+        system = _text(request.system)
+        messages = [_text(m.parts) for m in request.messages]
+        user = next((text for m, text in zip(reversed(request.messages), reversed(messages)) if m.role == "user"), "")
+        text = respond(self.schema, system, user, "\n\n".join(messages))
+        usage = Usage(input_tokens=count_tokens(system) + sum(count_tokens(m) for m in messages),
+                      output_tokens=count_tokens(text))
+        return Response(id=None, model=ORACLE_MODEL_NAME, message=Message.assistant([TextPart(text)]),
+                        finish_reason="stop", usage=usage)
+
+    def stream(self, request):
+        return response_to_events(self.complete(request))
+
+    def close(self) -> None:
+        pass
+
+    def dump_state(self) -> dict:
+        return {}
+
+    @classmethod
+    def load_state(cls, state: dict) -> "OracleEngine":
+        raise OracleError("an oracle engine is built for a task schema; build it with OracleEngine(schema)")

@@ -1,0 +1,38 @@
+"""The whole summary of an invocation, computed from its results alone.
+
+The text the benchmark prints and the HTML page both come from `summarise`, so a number on the
+page is the number in the terminal: one computation, two renderings. It needs nothing but the
+results file's meta, its records and the task's schema, so an old results file summarises the same.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from rlmbench.report.growth import fit_lines, sweep_heading, sweep_table, time_split_table
+from rlmbench.report.tables import Section, comparison_table, invocation_cost, model_section
+from rlmbench.results.meta import RunMeta
+from rlmbench.results.records import RunRecord
+from rlmbench.tasks.task import TaskSchema
+
+
+@dataclass(frozen=True)
+class Summary:
+    sections: list[Section]
+    """Per model (and the comparison across models), or the sweep's table."""
+    closing: list[str]
+    """The lines after the tables: cost, fitted growth, notices, skipped approaches."""
+
+    def text(self) -> str:
+        return "\n\n".join([*(s.text() for s in self.sections), "\n".join(self.closing)])
+
+
+def summarise(meta: RunMeta, records: list[RunRecord], schema: TaskSchema) -> Summary:
+    if meta.sweep:
+        split = time_split_table(records, meta)
+        return Summary([Section([sweep_heading(meta)], [sweep_table(records, meta)] + ([split] if split else []))],
+                       [*fit_lines(records, meta), "", *meta.notices])
+    sections = [model_section([r for r in records if r.model == m.name], meta, schema, m) for m in meta.models]
+    if len(meta.models) > 1:
+        sections.append(Section([], [comparison_table(records, meta)]))
+    return Summary(sections, [invocation_cost(records, meta.models), *meta.notices, *meta.skipped.values()])

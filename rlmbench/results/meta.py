@@ -1,0 +1,183 @@
+"""The results header: what one invocation ran, with which settings, as its files record it.
+
+`RunMeta` is written once at the head of the log and with every rewrite of the JSON document, and
+read back by `--resume`, `rlmbench report` and the summary. Resume compares its fields, never its
+wording. Everything a report needs to name an arm (its label, its trace kind, whether it used a
+sandbox) is recorded here, so rendering needs neither the approach registry nor DSPy.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict
+
+from rlmbench.lm.settings import ModelSettings, Price
+from rlmbench.results.records import SCHEMA_VERSION
+from rlmbench.tasks.task_file import builtin_source
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(use_attribute_docstrings=True, extra="ignore")
+
+
+class TaskInfo(_Model):
+    name: str
+    """The task's name (`drugs`)."""
+    source: str
+    """`tasks/<name>.toml` for a built-in task, a user's file by its full path, or a generated size."""
+    fingerprint: str
+    """A hash of everything the task holds: an edited task file is not the same task."""
+    lists: dict[str, int]
+    """Each input list and its length."""
+    required_checks: int
+    """Checks the task's own lists require."""
+
+    def load_argument(self) -> str:
+        """How to load this task again: a built-in by its name, a user's file by its path."""
+        return self.name if self.source == builtin_source(self.name) else self.source
+
+
+class ModelRecord(ModelSettings):
+    """A model's settings as the header records them: never the key itself."""
+
+    model_config = ConfigDict(frozen=True, use_attribute_docstrings=True, extra="ignore")
+
+    api_key_given: bool = False
+    """A key was given on the command line (`--api-key`); the key is not recorded."""
+    price: Price | None = None
+    """The price its cost was computed at; None: no price, cost n/a."""
+
+    @classmethod
+    def of(cls, settings: ModelSettings, price: Price | None) -> "ModelRecord":
+        return cls(**{**settings.model_dump(), "label": settings.name}, api_key_given=settings.api_key is not None,
+                   price=price)
+
+    def settings(self) -> ModelSettings:
+        """The settings to run this model again (a resumed invocation); the key comes from the environment."""
+        return ModelSettings(**self.model_dump(include=set(ModelSettings.model_fields)))
+
+
+class Arm(_Model):
+    """One approach as the report needs to know it."""
+
+    name: str
+    """The registry name (`rlm`)."""
+    label: str
+    """What the summary calls it (`RLM Direct`)."""
+    uses_sandbox: bool
+    """Ran code in the Deno/Pyodide sandbox."""
+    one_call_per_check: bool
+    """Spends an LM call per check (skipped above --react-limit)."""
+    trace_kind: str
+    """Its trace's shape: a key of results.traces.TRACE_KINDS."""
+
+
+class AgentSettings(_Model):
+    react_max_iters: int | None
+    """ReAct's, ReActV2's and the hybrid executor's step limit; None: required checks + react_step_headroom,
+    at each size of a sweep."""
+    react_step_headroom: int
+    """Steps above the required checks when react_max_iters is None."""
+    rlm_max_iters: int
+    """RLM REPL iterations (also the hybrid planner's)."""
+    rlm_max_llm_calls: int
+    """Sub-LLM calls an RLM run may make from its code."""
+    answer_form: Literal["structured", "prose"]
+    """`structured`: typed findings and the narrative; `prose`: the narrative only."""
+
+    def react_limit_text(self) -> str:
+        if self.react_max_iters is not None:
+            return str(self.react_max_iters)
+        return f"required checks + {self.react_step_headroom} at each size"
+
+
+class SweepInfo(_Model):
+    sizes: list[str]
+    """The generated sizes, one length per list (`16x6`)."""
+    checks: list[int]
+    """Required checks at each size."""
+    seed: int
+    """The seed of the generated tasks."""
+    fits: dict[str, dict[str, dict[str, Any]]] | None = None
+    """model -> approach -> the fitted token growth exponent and its points, once the sweep ended."""
+    skipped: dict[str, list[str]] = {}
+    """approach -> the sizes it was not run at (more checks than --react-limit)."""
+
+
+RunState = Literal["running", "finished", "interrupted"]
+
+
+class RunMeta(_Model):
+    schema_version: int = SCHEMA_VERSION
+    """The results schema (records.SCHEMA_VERSION) the files were written with."""
+    task: TaskInfo
+    """The task the runs used."""
+    models: list[ModelRecord]
+    """Every model of the invocation, in order."""
+    runs: int
+    """Runs per model and approach (per size in a sweep)."""
+    arms: list[Arm]
+    """The approaches that ran, in order."""
+    reference_approach: str | None = None
+    """The arm the others are compared with in the differences table (the registry's reference arm)."""
+    skipped: dict[str, str] = {}
+    """approach -> why it did not run at all (more checks than --react-limit)."""
+    dspy_version: str
+    deno_version: str | None = None
+    """None when no arm used the sandbox."""
+    python: str
+    platform: str
+    settings: AgentSettings
+    """The agents' limits and answer form."""
+    react_limit: int
+    """--react-limit: one-call-per-check arms are skipped above this many checks."""
+    run_timeout_s: float | None = None
+    """--timeout: a run's wall-time budget; None: no budget."""
+    case: dict[str, list[str]] | None = None
+    """The task's own lists as the runs got them; None for a sweep."""
+    sweep: SweepInfo | None = None
+    """The scale sweep; None for a run on the task's own lists."""
+    started_at: str
+    """When the first invocation started (ISO 8601, local time with offset)."""
+    resumed_at: list[str] = []
+    """When each --resume of this file started."""
+    cache: bool = False
+    """DSPy's LM cache; always off, so every run is a real call."""
+    cold_sandbox: bool | None = None
+    """True: each sandbox booted DSPy's stock way inside the run's wall time (--cold-sandbox); False: from
+    the warm pool's Pyodide snapshot before the clock; None: no arm used a sandbox."""
+    notice: str
+    """The task's data notice."""
+    notices: list[str] = []
+    """Every notice the summary prints (oracle, concurrency, resumed, interrupted, the data notice)."""
+    state: RunState = "running"
+    """`running` while runs are added, then `finished` or `interrupted` (Ctrl-C)."""
+
+    @property
+    def approaches(self) -> list[str]:
+        return [arm.name for arm in self.arms]
+
+    def arm(self, name: str) -> Arm | None:
+        return next((a for a in self.arms if a.name == name), None)
+
+    def label(self, approach: str) -> str:
+        arm = self.arm(approach)
+        return arm.label if arm else approach
+
+    @property
+    def labels(self) -> list[str]:
+        """The models' labels, in order."""
+        return [m.name for m in self.models]
+
+    def model(self, label: str) -> ModelRecord | None:
+        return next((m for m in self.models if m.name == label), None)
+
+    def sandbox_text(self) -> str:
+        if self.cold_sandbox is None:
+            return "none"
+        return ("cold: DSPy's stock boot inside each run's wall time" if self.cold_sandbox
+                else "warm pool: boot from a Pyodide memory snapshot before each run's clock starts")
+
+
+

@@ -1,0 +1,187 @@
+"""The shapes of an approach's trace, and what can be read from each: one class per shape.
+
+Every approach returns its steps in a trace of its own shape (a ReAct trajectory, RLM iterations,
+a plan and its executor's steps, ReActV2 turns). The approach's registry entry names its
+`TraceKind`, and that kind is the one place that knows the shape: how many steps were used, whether
+the agent ended on its own, which steps hit a tool error, and which sections of steps the report
+draws. The diagnostics and the HTML report ask the kind and never look at trace keys themselves,
+so an approach with a new shape adds a kind here and nothing elsewhere. No DSPy is imported: the
+report reads traces from files.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from dataclasses import dataclass
+from typing import Any, Literal
+
+SectionKind = Literal["react_steps", "code_iterations", "plan", "tool_turns"]
+"""How the report draws a section: a table of thought/tool/arguments/observation; code cells with
+their reasoning and output; a list of planned calls; turns of parallel tool calls."""
+
+TOOL_ERROR = "Execution error in "
+"""How DSPy's ReAct reports a tool call that failed before or inside the tool."""
+
+
+@dataclass(frozen=True)
+class TraceSection:
+    """One part of a run's steps as the report draws it."""
+
+    title: str
+    kind: SectionKind
+    items: Any
+    """The trace's own data for this part (a trajectory dict, or a list)."""
+    open: bool = False
+    """Drawn expanded."""
+
+
+class TraceKind(ABC):
+    """What one trace shape says; a registry entry without one cannot be built."""
+
+    name: str
+    """Recorded in the results header for each arm, so a report finds the kind without the runtime."""
+    step_word: str
+    """What a step is called in this shape (`steps`, `iterations`, `turns`)."""
+
+    @abstractmethod
+    def steps_used(self, trace: dict) -> int | None:
+        """Steps the agent took; None when the trace did not come back (a timed-out run)."""
+
+    @abstractmethod
+    def ended_by_agent(self, trace: dict) -> bool | None:
+        """True: the agent ended on its own; False: it hit its step limit; None: unknown."""
+
+    @abstractmethod
+    def tool_error_steps(self, trace: dict) -> list[int]:
+        """1-based steps whose tool call failed before or inside the tool."""
+
+    @abstractmethod
+    def sections(self, trace: dict) -> list[TraceSection]:
+        """The parts of the steps the report draws, in order; [] when the trace has none."""
+
+    def unknown_tools(self, trace: dict, tool_names: set[str]) -> list[str]:
+        """Tool names the agent asked for that do not exist, where the shape records them apart."""
+        return []
+
+    def submitted(self, trace: dict) -> bool | None:
+        """For an RLM: False when SUBMIT was never called and DSPy forced an answer; None elsewhere."""
+        return None
+
+
+def _react_tool_names(trajectory: Any) -> list[str] | None:
+    if not isinstance(trajectory, dict):
+        return None
+    return [v for k, v in trajectory.items() if k.startswith("tool_name_")]
+
+
+def _react_errors(trajectory: Any) -> list[int]:
+    if not isinstance(trajectory, dict):
+        return []
+    return [int(k.rsplit("_", 1)[1]) + 1 for k, v in trajectory.items()
+            if k.startswith("observation_") and isinstance(v, str) and v.startswith(TOOL_ERROR)]
+
+
+class ReActTrace(TraceKind):
+    """dspy.ReAct: `trajectory` = {thought_i, tool_name_i, tool_args_i, observation_i}."""
+
+    name, step_word = "react", "steps"
+
+    def steps_used(self, trace: dict) -> int | None:
+        names = _react_tool_names(trace.get("trajectory"))
+        return len(names) if names else None
+
+    def ended_by_agent(self, trace: dict) -> bool | None:
+        names = _react_tool_names(trace.get("trajectory"))
+        return None if not names else names[-1] == "finish"
+
+    def tool_error_steps(self, trace: dict) -> list[int]:
+        return _react_errors(trace.get("trajectory"))
+
+    def sections(self, trace: dict) -> list[TraceSection]:
+        steps = trace.get("trajectory")
+        return [TraceSection("Steps", "react_steps", steps, open=len(steps) <= 40)] if isinstance(steps, dict) else []
+
+
+class RLMTrace(TraceKind):
+    """dspy.RLM: `trajectory` = a list of iterations (reasoning, code, output), `submitted`."""
+
+    name, step_word = "rlm", "iterations"
+
+    def steps_used(self, trace: dict) -> int | None:
+        iterations = trace.get("trajectory")
+        return len(iterations) if isinstance(iterations, list) else None
+
+    def ended_by_agent(self, trace: dict) -> bool | None:
+        return trace.get("submitted")
+
+    def tool_error_steps(self, trace: dict) -> list[int]:
+        return []  # a tool error inside the model's code is the code's own exception: see the cells
+
+    def submitted(self, trace: dict) -> bool | None:
+        return trace.get("submitted")
+
+    def sections(self, trace: dict) -> list[TraceSection]:
+        iterations = trace.get("trajectory")
+        return [TraceSection("Iterations", "code_iterations", iterations, open=True)] if isinstance(
+            iterations, list) else []
+
+
+class PlanThenReActTrace(TraceKind):
+    """The hybrid: an RLM planner (`planner_trajectory`, `planner_submitted`), its `plan`, and a ReAct
+    executor's `trajectory`. Steps are the executor's, counted against its step limit."""
+
+    name, step_word = "plan_then_react", "executor steps"
+    _executor = ReActTrace()
+
+    def steps_used(self, trace: dict) -> int | None:
+        return self._executor.steps_used(trace)
+
+    def ended_by_agent(self, trace: dict) -> bool | None:
+        return self._executor.ended_by_agent(trace)
+
+    def tool_error_steps(self, trace: dict) -> list[int]:
+        return self._executor.tool_error_steps(trace)
+
+    def submitted(self, trace: dict) -> bool | None:
+        return trace.get("planner_submitted")
+
+    def sections(self, trace: dict) -> list[TraceSection]:
+        out = []
+        if isinstance(trace.get("planner_trajectory"), list):
+            out.append(TraceSection("Planner iterations", "code_iterations", trace["planner_trajectory"]))
+        if isinstance(trace.get("plan"), list):
+            out.append(TraceSection(f"Plan: {len(trace['plan']):,} calls", "plan", trace["plan"]))
+        out += [TraceSection("Executor steps", s.kind, s.items, s.open) for s in self._executor.sections(trace)]
+        return out
+
+
+class ToolTurnsTrace(TraceKind):
+    """dspy.ReActV2: `turns` = [{thought, tool_calls: [{name, args, result, error}]}], `termination_reason`."""
+
+    name, step_word = "tool_turns", "turns"
+
+    def steps_used(self, trace: dict) -> int | None:
+        return len(trace["turns"]) if isinstance(trace.get("turns"), list) else None
+
+    def ended_by_agent(self, trace: dict) -> bool | None:
+        reason = trace.get("termination_reason")
+        return None if reason is None else reason == "submit"
+
+    def tool_error_steps(self, trace: dict) -> list[int]:
+        return [turn for turn, entry in enumerate(trace.get("turns") or [], 1)
+                for call in entry.get("tool_calls", []) if call.get("error")]
+
+    def unknown_tools(self, trace: dict, tool_names: set[str]) -> list[str]:
+        return sorted({call["name"] for entry in trace.get("turns") or [] for call in entry.get("tool_calls", [])
+                       if call["name"] not in tool_names and call["name"] != "submit"})
+
+    def sections(self, trace: dict) -> list[TraceSection]:
+        if not isinstance(trace.get("turns"), list):
+            return []
+        return [TraceSection(f"Turns (ended by {trace.get('termination_reason', 'n/a')})", "tool_turns",
+                             trace["turns"], open=True)]
+
+
+TRACE_KINDS: dict[str, TraceKind] = {k.name: k for k in (ReActTrace(), RLMTrace(), PlanThenReActTrace(),
+                                                         ToolTurnsTrace())}
+"""Every trace shape by the name the results header records."""

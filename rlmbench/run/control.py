@@ -1,0 +1,130 @@
+"""What one run records as it goes, and how it is stopped: its LM call log, its code cells, the time
+each part took (records.TimeSplit), and its cancellation. A timed-out run is stopped where it can be:
+its sandboxes are shut down (which ends any code they were running) and its next LM call raises
+`RunCancelled` (lm.gated.GatedLM checks it).
+"""
+
+from __future__ import annotations
+
+import functools
+import threading
+import time
+from typing import Any, Callable
+
+from rlmbench.lm.adapter_text import is_json_request
+from rlmbench.lm.gated import RunCancelled
+from rlmbench.results.records import CodeCell, LMCall
+
+
+class RunControl:
+    """One run's cancellation flag, the sandboxes it started, and the time it spent waiting for pacing."""
+
+    def __init__(self) -> None:
+        self._cancelled = threading.Event()
+        self._lock = threading.Lock()
+        self._interpreters: list[Any] = []
+        self.pacing_wait_s = 0.0
+        self.started: float | None = None  # the run's clock, set by the runner
+        self._calls: list[LMCall] = []
+        self._cells: list[CodeCell] = []
+        # Where the wall time goes (records.TimeSplit): each part timed around its own code.
+        self.model_s = self.model_in_cells_s = self.tools_s = self.tools_in_cells_s = self.cells_s = 0.0
+        self._cell_started: float | None = None
+
+    @property
+    def interpreters(self) -> list[Any]:
+        """The sandboxes the run was handed, in order."""
+        with self._lock:
+            return list(self._interpreters)
+
+    @property
+    def lm_calls(self) -> list[LMCall]:
+        with self._lock:
+            return list(self._calls)
+
+    def log_call(self, messages: list[dict] | None, prompt: str | None, **fields: Any) -> None:
+        texts = [_content_text(m.get("content")) for m in messages or []] or [prompt or ""]
+        last_user = next((_content_text(m.get("content")) for m in reversed(messages or [])
+                          if m.get("role") == "user"), prompt or "")
+        with self._lock:
+            self._calls.append(LMCall(
+                index=len(self._calls) + 1,
+                at_s=time.perf_counter() - self.started if self.started is not None else 0.0,
+                request_format="json" if is_json_request(last_user) else "chat",
+                request_messages=len(messages or []) or 1, request_chars=sum(map(len, texts)), **fields))
+
+    def start_cell(self, code: str) -> CodeCell:
+        """Log a cell as it starts, so one that never returns is in the record of its timed-out run."""
+        with self._lock:
+            cell = CodeCell(index=len(self._cells) + 1, code=code, returned=False)
+            self._cells.append(cell)
+            self._cell_started = time.perf_counter()
+        return cell
+
+    def end_cell(self, cell: CodeCell, error: str | None, output: str | None) -> None:
+        with self._lock:
+            cell.error, cell.output, cell.returned = error, output, True
+            if self._cell_started is not None:
+                self.cells_s += time.perf_counter() - self._cell_started
+                self._cell_started = None
+
+    def add_model_time(self, seconds: float) -> None:
+        with self._lock:
+            self.model_s += seconds
+            if self._cell_started is not None:
+                self.model_in_cells_s += seconds
+
+    def timed_tool(self, tool: Callable[..., Any]) -> Callable[..., Any]:
+        """The tool, with the time inside it counted for the run (its name and signature unchanged)."""
+        @functools.wraps(tool)
+        def timed(*args: Any, **kwargs: Any) -> Any:
+            started = time.perf_counter()
+            try:
+                return tool(*args, **kwargs)
+            finally:
+                seconds = time.perf_counter() - started
+                with self._lock:
+                    self.tools_s += seconds
+                    if self._cell_started is not None:
+                        self.tools_in_cells_s += seconds
+        return timed
+
+    @property
+    def cells(self) -> list[CodeCell]:
+        with self._lock:
+            return [cell.model_copy() for cell in self._cells]
+
+    def check(self) -> None:
+        if self._cancelled.is_set():
+            raise RunCancelled("the run's time budget (--timeout) ran out")
+
+    def track(self, interpreter: Any) -> Any:
+        with self._lock:
+            self._interpreters.append(interpreter)
+        if self._cancelled.is_set():
+            _stop(interpreter)
+        return interpreter
+
+    def cancel(self) -> None:
+        """Stop the run where it can be stopped: its sandboxes now, its LM calls at the next one."""
+        self._cancelled.set()
+        with self._lock:
+            interpreters = list(self._interpreters)
+        for interpreter in interpreters:
+            try:
+                _stop(interpreter)
+            except Exception:  # already gone
+                pass
+
+
+def _content_text(content: Any) -> str:
+    if isinstance(content, list):
+        return "".join(str(part.get("text", "")) if isinstance(part, dict) else str(part) for part in content)
+    return "" if content is None else str(content)
+
+
+def _stop(interpreter: Any) -> None:
+    # kill() ends a sandbox even mid-execution; a plain CodeInterpreter only has shutdown().
+    (getattr(interpreter, "kill", None) or interpreter.shutdown)()
+
+

@@ -1,0 +1,296 @@
+"""Run approaches N times and turn each run into a record: wall time, outcome, coverage, usage.
+
+A run that fails is recorded with its cause and the loop goes on; Ctrl-C stops the loop
+but keeps every finished record. Each finished record is handed to `on_record` at once,
+so the caller can save it before the next run starts.
+
+Each run works in a thread of its own while this module's loop keeps the clock: a run that
+passes its time budget is recorded as `timeout` from what it had done so far, and stopped
+through its `RunControl`. The same loop runs the runs of several models side by side, each model
+up to its own concurrency.
+"""
+
+from __future__ import annotations
+
+import queue
+import threading
+import time
+from collections import deque
+from dataclasses import dataclass, replace
+from typing import Any, Callable
+
+import dspy
+from dspy.primitives.facade import SHIM_SETUP
+from dspy.utils.usage_tracker import track_usage
+
+from rlmbench.agents.approach import ApproachConfig
+from rlmbench.agents.registry import REGISTRY
+from rlmbench.agents.signatures import signatures_for
+from rlmbench.lm.gated import RunCancelled, bind_run
+from rlmbench.lm.settings import Price
+from rlmbench.results.records import CallUsage, Failure, RunRecord, TimeSplit
+from rlmbench.run.control import RunControl
+from rlmbench.run.failures import failure_of
+from rlmbench.run.live_progress import RunView
+from rlmbench.sandbox.interpreter import SandboxSupply, TimedInterpreter
+from rlmbench.scoring.diagnostics import diagnose
+from rlmbench.scoring.findings import score_answer
+from rlmbench.scoring.ledger import ToolLedger, measure_coverage
+from rlmbench.tasks.task import Case, Task, normalised_inputs, required_checks
+from rlmbench.tasks.tools import make_tools
+
+
+def _usage(tracker) -> list[CallUsage]:
+    return [CallUsage(prompt_tokens=int(u.get("prompt_tokens") or 0),
+                      completion_tokens=int(u.get("completion_tokens") or 0))
+            for entries in tracker.usage_data.values() for u in entries]
+
+
+@dataclass(frozen=True)
+class ModelRun:
+    """One model of the matrix, as the runner drives it."""
+
+    name: str
+    lm: dspy.LM
+    concurrency: int = 1
+    """This model's runs at once; runs of different models always go side by side."""
+    price: Price | None = None
+
+
+class _RunState:
+    """What a run has produced so far, readable by the loop when the run runs out of time."""
+
+    def __init__(self, task: Task, model: ModelRun, approach: str, run: int, case: Case,
+                 case_label: str | None = None) -> None:
+        self.task, self.model, self.approach, self.run = task, model, approach, run
+        self.case, self.case_label = case, case_label
+        self.control = RunControl()
+        self.ledger = ToolLedger()
+        self.tracker = None
+        self.started: float | None = None
+        self.step_limit: int | None = None
+
+    def view(self, runs: int) -> RunView:
+        """What the run has done so far, for the live progress lines."""
+        calls = self.ledger.calls
+        coverage = measure_coverage(self.task.schema, self.case, calls)
+        approach = REGISTRY[self.approach]
+        return RunView(model=self.model.name, approach=approach.label, run=self.run, runs=runs, task=self.task.name,
+                       case=self.case_label, elapsed_s=time.perf_counter() - self.started,
+                       lm_calls=len(self.control.lm_calls), tool_calls=len(calls), covered=coverage.covered,
+                       required=coverage.required, cells=len(self.control.cells) if approach.uses_sandbox else None,
+                       step_limit=self.step_limit)
+
+    def _time_split(self, uses_sandbox: bool, boots: list[TimedInterpreter]) -> TimeSplit:
+        control = self.control
+        return TimeSplit(model_s=control.model_s, model_in_cells_s=control.model_in_cells_s, tools_s=control.tools_s,
+                         tools_in_cells_s=control.tools_in_cells_s,
+                         cells_s=control.cells_s if uses_sandbox else None,
+                         tool_path_s=sum(i.tool_path_seconds for i in boots) if uses_sandbox and boots else None,
+                         bridged_calls=sum(i.bridged_calls for i in boots) if uses_sandbox and boots else None)
+
+    def record(self, wall: float, output=None, failure: Failure | None = None) -> tuple[RunRecord, dict]:
+        per_call = _usage(self.tracker) if self.tracker else []
+        trace: dict[str, Any] = dict(output.trace) if output else {}
+        approach = REGISTRY[self.approach]
+        calls = self.ledger.calls
+        lm_calls, cells = self.control.lm_calls, self.control.cells
+        boots = [i for i in self.control.interpreters if isinstance(i, TimedInterpreter)]
+        prompt_tokens = sum(c.prompt_tokens for c in per_call)
+        completion_tokens = sum(c.completion_tokens for c in per_call)
+        price = self.model.price
+        record = RunRecord(
+            task=self.task.name,
+            model=self.model.name,
+            approach=self.approach,
+            run=self.run,
+            ok=failure is None,
+            wall_time_s=wall,
+            coverage=measure_coverage(self.task.schema, self.case, calls),
+            lm_calls=len(per_call),
+            prompt_tokens=prompt_tokens,
+            completion_tokens=completion_tokens,
+            cost_usd=price.cost(prompt_tokens, completion_tokens) if price else None,
+            usage_per_call=per_call,
+            failure=failure,
+            narrative=output.narrative if output else None,
+            sandbox_boot_s=sum(i.boot_seconds or 0.0 for i in boots) if boots else None,
+            sandbox_boot_in_wall_time=any(not i.warm for i in boots) if boots else None,
+            sandbox_wait_s=sum(i.wait_seconds for i in boots) if boots else None,
+            pacing_wait_s=self.control.pacing_wait_s,
+            answer_score=(score_answer(output.answer, self.task, self.case, calls)
+                          if output and output.answer else None),
+            case=self.case_label,
+            diagnostics=diagnose(self.task.schema, approach.trace, approach.uses_sandbox, trace, self.step_limit,
+                                 calls, lm_calls, cells),
+            time_split=self._time_split(approach.uses_sandbox, boots),
+            sandbox_boot_kind=boots[0].boot_kind if boots else None,
+        )
+        trace["tool_calls"] = [{"tool": c.tool, "args": c.args, "valid": c.valid} for c in calls]
+        trace["lm_calls"] = [c.model_dump() for c in lm_calls]
+        if approach.uses_sandbox:
+            trace["code_cells"] = [c.model_dump() for c in cells]
+        if output and output.answer:
+            trace["answer"] = output.answer  # the typed answer itself: the report names each finding it scored
+        return record, trace
+
+
+class _TrackedFactory:
+    """The run's interpreter factory, registering each interpreter with the run so a timeout can stop it.
+
+    RLM reads `execution_instructions` off its factory to describe the runtime in the action
+    prompt, so the wrapper carries the wrapped factory's text: the prompt stays DSPy's own.
+    """
+
+    def __init__(self, factory: Callable[[], Any], control: RunControl) -> None:
+        self._factory, self._control = factory, control
+        self.execution_instructions = getattr(factory, "execution_instructions", "")
+
+    def __call__(self) -> Any:
+        interpreter = self._control.track(self._factory())
+        execute, control = interpreter.execute, self._control
+
+        def logged_execute(code: str, *args: Any, **kwargs: Any) -> Any:
+            """Every cell the sandbox runs for the model goes into the run's log, with the error it raised.
+            DSPy's own facade setup (a fixed source it runs first) is not the model's code and is left out."""
+            if code is SHIM_SETUP:
+                return execute(code, *args, **kwargs)
+            cell = control.start_cell(code)
+            try:
+                result = execute(code, *args, **kwargs)
+            except Exception as exc:
+                control.end_cell(cell, f"{type(exc).__name__}: {str(exc)[:500]}", None)
+                raise
+            control.end_cell(cell, None, None if result is None else str(result)[:2000])
+            return result
+
+        interpreter.execute = logged_execute
+        return interpreter
+
+
+def _execute(state: _RunState, config: ApproachConfig, sandboxes: SandboxSupply | None) -> tuple[RunRecord, dict]:
+    """The body of one run, in its own thread. Never raises for a run failure."""
+    bind_run(state.control)
+    uses_sandbox = REGISTRY[state.approach].uses_sandbox
+    factory = sandboxes if sandboxes is not None and uses_sandbox else config.interpreter_factory
+    if sandboxes is not None and uses_sandbox:
+        sandboxes.reserve()
+    required = len(required_checks(state.task.schema, normalised_inputs(state.case)))
+    config = replace(config.for_checks(required), interpreter_factory=_TrackedFactory(factory, state.control))
+    state.step_limit = REGISTRY[state.approach].step_limit(config)
+    tools = [state.control.timed_tool(tool) for tool in make_tools(state.task, state.ledger.record)]
+    signatures = signatures_for(state.task.schema, config.answer_form)
+    output = None
+    failure = None
+    with dspy.context(lm=state.model.lm), track_usage() as tracker:
+        state.tracker = tracker
+        state.started = state.control.started = time.perf_counter()
+        try:
+            output = REGISTRY[state.approach].run(signatures, state.case, tools, config)
+        except Exception as exc:  # a failing run is recorded, never fatal
+            failure = failure_of(exc)
+        wall = time.perf_counter() - state.started
+    return state.record(wall, output, failure)
+
+
+def run_once(
+    task: Task,
+    approach: str,
+    run: int,
+    lm: dspy.LM,
+    config: ApproachConfig,
+    case: Case | None = None,
+    sandboxes: SandboxSupply | None = None,
+) -> tuple[RunRecord, dict]:
+    """One uncached run of one approach, in this thread and without a time budget; returns its record and trace.
+
+    With `sandboxes`, a warm interpreter is reserved before the clock starts, and the boot
+    figures of the interpreters the run used are recorded beside its wall time.
+    """
+    case = case or task.full_case()
+    return _execute(_RunState(task, ModelRun(lm.model, lm), approach, run, case), config, sandboxes)
+
+
+def run_benchmark(
+    task: Task,
+    approaches: list[str],
+    runs: int,
+    models: list[ModelRun],
+    config: ApproachConfig,
+    on_record: Callable[[RunRecord, dict], None] = lambda record, trace: None,
+    case: Case | None = None,
+    case_label: str | None = None,
+    sandboxes: SandboxSupply | None = None,
+    timeout: float | None = None,
+    skip: frozenset[tuple[str, str, int]] = frozenset(),
+    expect_sandboxes: bool = True,
+    watch: Callable[[list[RunView]], None] | None = None,
+) -> tuple[list[RunRecord], bool]:
+    """Every model x approach `runs` times, except the (model, approach, run) triples in `skip`.
+
+    Runs of different models go side by side, each model up to its own `concurrency`, so a
+    matrix takes about as long as its slowest model, not the sum.
+
+    Returns the records finished here and whether Ctrl-C cut the loop short. A run still
+    going after `timeout` seconds of wall time is recorded as `timeout` and stopped. `watch`
+    is shown the active runs about twice a second (live progress).
+    """
+    case = case or task.full_case()
+    queues = {m.name: deque((m, a, r) for a in approaches for r in range(1, runs + 1) if (m.name, a, r) not in skip)
+              for m in models}
+    if sandboxes is not None and expect_sandboxes:  # a caller running several batches sets the total itself
+        sandboxes.expect(sum(REGISTRY[a].uses_sandbox for jobs in queues.values() for _, a, _ in jobs))
+    records: list[RunRecord] = []
+    finished: queue.Queue = queue.Queue()
+    active: dict[tuple[str, str, int], _RunState] = {}
+
+    def work(state: _RunState) -> None:
+        try:
+            result = _execute(state, config, sandboxes)
+        except BaseException as exc:  # a bug in the harness itself: still a recorded run
+            result = state.record(time.perf_counter() - (state.started or time.perf_counter()), failure=failure_of(exc))
+        finished.put(((state.model.name, state.approach, state.run), result))
+
+    def emit(result: tuple[RunRecord, dict]) -> None:
+        records.append(result[0])
+        on_record(*result)
+
+    try:
+        while any(queues.values()) or active:
+            for model in models:
+                jobs = queues[model.name]
+                while jobs and sum(k[0] == model.name for k in active) < model.concurrency:
+                    state = _RunState(task, *jobs.popleft(), case, case_label)
+                    active[(model.name, state.approach, state.run)] = state
+                    threading.Thread(target=work, args=(state,), name=f"run-{model.name}-{state.approach}-{state.run}",
+                                     daemon=True).start()
+            wait = 0.5
+            if timeout is not None:
+                now = time.perf_counter()
+                starts = [s.started for s in active.values() if s.started is not None]
+                if starts:
+                    wait = max(0.01, min(wait, min(starts) + timeout - now))
+            if watch is not None:
+                watch([s.view(runs) for s in active.values() if s.started is not None])
+            try:
+                key, result = finished.get(timeout=wait)
+            except queue.Empty:
+                pass
+            else:
+                if active.pop(key, None) is not None:  # a run already recorded as timed out is ignored
+                    emit(result)
+            if timeout is not None:
+                now = time.perf_counter()
+                for key, state in list(active.items()):
+                    if state.started is not None and now - state.started >= timeout:
+                        del active[key]
+                        # Recorded as it stood at the budget, before the stop ends its cell or its request.
+                        record = state.record(now - state.started, failure=failure_of(
+                            RunCancelled(f"the run passed its time budget of {timeout:g} s (--timeout)")))
+                        state.control.cancel()
+                        emit(record)
+    except KeyboardInterrupt:
+        for state in active.values():
+            state.control.cancel()
+        return records, True
+    return records, False

@@ -1,0 +1,79 @@
+"""How a run went wrong, detected from its trace: the tool ledger, the LM call log, the steps and
+the code cells. Nothing here is guessed from what the model says it did; each item names the
+positions where it happened, so a reader can find them in the traces file.
+"""
+
+from __future__ import annotations
+
+import ast
+
+from rlmbench.results.records import CodeCell, Diagnostics, LMCall
+from rlmbench.results.traces import TraceKind
+from rlmbench.scoring.ledger import ToolCall
+from rlmbench.tasks.task import TaskSchema, check_key
+
+
+def assigned_names(code: str) -> set[str]:
+    """Names a code cell binds at any level: def, class, assignment, loop target, import."""
+    try:
+        tree = compile(code, "<cell>", "exec", flags=ast.PyCF_ONLY_AST | ast.PyCF_ALLOW_TOP_LEVEL_AWAIT)
+    except (SyntaxError, ValueError):
+        return set()
+    names = set()
+    for node in ast.walk(tree):
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+            names.add(node.name)
+        elif isinstance(node, ast.Name) and isinstance(node.ctx, (ast.Store, ast.Del)):
+            names.add(node.id)
+        elif isinstance(node, ast.alias):
+            names.add((node.asname or node.name).split(".")[0])
+    return names
+
+
+def _ledger(schema: TaskSchema, calls: list[ToolCall]) -> tuple[list[int], list[int]]:
+    repeated, invalid, seen = [], [], set()
+    for i, call in enumerate(calls, 1):
+        tool = schema.tool(call.tool)
+        key = (call.tool, check_key(tool, call.args) if tool else tuple(sorted(call.args.items())))
+        if key in seen:
+            repeated.append(i)
+        seen.add(key)
+        if not call.valid:
+            invalid.append(i)
+    return repeated, invalid
+
+
+def _cells(diagnostics: Diagnostics, cells: list[CodeCell], tool_names: set[str]) -> None:
+    diagnostics.code_cells = len(cells)
+    shadowed: set[str] = set()
+    previous = None
+    for cell in cells:
+        hits = assigned_names(cell.code) & tool_names
+        if hits:
+            diagnostics.cells_shadowing_tools.append(cell.index)
+            shadowed |= hits
+        if previous is not None and cell.code.strip() == previous:
+            diagnostics.cells_repeated.append(cell.index)
+        if cell.error is not None:
+            diagnostics.cells_failed.append(cell.index)
+        previous = cell.code.strip()
+    diagnostics.shadowed_tools = sorted(shadowed)
+
+
+def diagnose(schema: TaskSchema, kind: TraceKind, uses_sandbox: bool, trace: dict, step_limit: int | None,
+             calls: list[ToolCall], lm_calls: list[LMCall], cells: list[CodeCell]) -> Diagnostics:
+    """Everything the run's trace says went wrong; its shape is read by its approach's TraceKind."""
+    ended = kind.ended_by_agent(trace)
+    diagnostics = Diagnostics(steps_used=kind.steps_used(trace), step_limit=step_limit,
+                              hit_step_limit=None if ended is None else not ended)
+    diagnostics.repeated_tool_calls, diagnostics.invalid_tool_calls = _ledger(schema, calls)
+    diagnostics.truncated_replies = [c.index for c in lm_calls if c.finish_reason == "length"]
+    diagnostics.reasked = [c.index for prev, c in zip(lm_calls, lm_calls[1:])
+                           if c.request_format == "json" and prev.request_format == "chat"]
+    tool_names = {t.name for t in schema.tools}
+    diagnostics.tool_errors = kind.tool_error_steps(trace)
+    diagnostics.unknown_tools = kind.unknown_tools(trace, tool_names)
+    if uses_sandbox:
+        _cells(diagnostics, cells, tool_names)
+        diagnostics.submitted = kind.submitted(trace)
+    return diagnostics

@@ -1,0 +1,274 @@
+"""What a benchmark task is: named input lists, tools that look things up, and the ground truth.
+
+A task has two halves, kept apart on purpose:
+- `TaskSchema`: what any agent may know. The wording of the task, the input lists' names,
+  the tools (name, kind, arguments, docstring, how they phrase an answer), the severity
+  scale and the overall-risk rule. The offline oracle plays every role from this alone.
+- `TaskData`: the items of each list and the ground truth (which checks are findings, with
+  what severity and details; attribute values; aliases). Only the tools and the scorer read it.
+
+The rules that every module shares are stated here once: how a name is normalised, what key
+a check has, which checks a case requires, and the overall risk a set of findings implies.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import itertools
+import json
+import re
+from dataclasses import asdict, dataclass, field
+from typing import Iterable, Literal
+
+ToolKind = Literal["pair", "cross", "attribute"]
+TOOL_KINDS: tuple[str, ...] = ("pair", "cross", "attribute")
+"""pair: one list, order-insensitive, every unordered pair required; cross: two lists, every
+combination required; attribute: one list, every item required only where the task says so."""
+
+CheckKey = tuple[str, ...]
+
+RISK_FIELD = "overall_risk"
+"""The typed answer's field for the overall risk level, in every task."""
+
+
+def normalise_name(name: object) -> str:
+    """Case, spaces, hyphens and underscores do not matter: 'Chronic Kidney-Disease' == 'chronic_kidney_disease'."""
+    return re.sub(r"[\s\-_]+", "_", str(name).strip().lower()).strip("_")
+
+
+@dataclass(frozen=True)
+class ListSpec:
+    name: str
+    """The input field's name, a Python identifier (`medications`)."""
+    description: str
+    """What the agent is told the list holds."""
+    entity: str
+    """One item, in words (`drug`): used in the tools' messages and in generated names (`drug_01`)."""
+
+
+@dataclass(frozen=True)
+class ToolSpec:
+    name: str
+    kind: ToolKind
+    lists: tuple[str, ...]
+    """The list each argument draws from: one for pair and attribute tools, two for cross tools."""
+    args: tuple[str, ...]
+    """Argument names: two for pair and cross tools, one for attribute tools."""
+    doc: str
+    """The docstring the agent sees."""
+    required: bool
+    """Every key of this tool over the case's lists must be looked up for full coverage."""
+    label: str
+    """What a finding of this tool is called (`interaction`)."""
+    answer_field: str | None
+    """The structured answer's list of this tool's findings; None for a tool without findings."""
+    clear_field: str | None
+    """The structured answer's list of keys found clear (no finding); None when not asked for."""
+    fixed_severity: str | None
+    """Every finding of this tool has this severity, and the answer does not state one."""
+    found: str
+    """How the tool states a finding; placeholders: the args, {severity}, {SEVERITY}, {details}."""
+    clear: str
+    """How the tool states that a checked key has no finding (for attribute tools: no value)."""
+    value: str
+    """Attribute tools: how the tool states an item's value; placeholders: the arg, {value}."""
+    finding_rate: float | None
+    """Share of keys that are findings in generated tasks; None: the share the file itself has."""
+    answer_description: str = ""
+    """What the answer's list of findings holds, as the agent is told."""
+    clear_description: str = ""
+    """What the answer's list of clear checks holds, as the agent is told."""
+
+    @property
+    def has_findings(self) -> bool:
+        return self.answer_field is not None
+
+    @property
+    def reports_severity(self) -> bool:
+        return self.has_findings and self.fixed_severity is None
+
+
+@dataclass(frozen=True)
+class RiskRule:
+    """The overall risk of a case: the highest finding severity present maps to a level."""
+
+    levels: tuple[str, ...]
+    """The answer's allowed levels, lowest first."""
+    by_severity: tuple[tuple[str, str], ...]
+    """(severity, level) for every severity of the scale."""
+    none: str
+    """The level when the case has no finding."""
+    description: str = "the overall risk"
+    """What the answer's overall_risk field is, as the agent is told (the rule is appended)."""
+
+    def level(self, severities: Iterable[str], scale: tuple[str, ...]) -> str:
+        present = set(severities)
+        mapping = dict(self.by_severity)
+        for severity in scale:  # most severe first
+            if severity in present:
+                return mapping[severity]
+        return self.none
+
+    def describe(self, scale: tuple[str, ...]) -> str:
+        mapping = dict(self.by_severity)
+        parts = [f"{mapping[s]} if the most severe finding is {s}" for s in scale]
+        return "; ".join(parts) + f"; {self.none} if there is no finding"
+
+
+@dataclass(frozen=True)
+class TaskSchema:
+    name: str
+    description: str
+    instructions: str
+    """The neutral task wording every agent gets; it does not tell the agent to enumerate checks."""
+    report_field: str
+    report_description: str
+    notice: str
+    """Printed on every summary: where the data comes from and what it must not be used for."""
+    lists: tuple[ListSpec, ...]
+    tools: tuple[ToolSpec, ...]
+    severities: tuple[str, ...]
+    """The task's own severity scale, most severe first."""
+    risk: RiskRule
+    sweep: tuple[str, ...] | None = None
+    """The task's own default sweep sizes (`16x6`), or None for the generic default."""
+
+    def list(self, name: str) -> ListSpec:
+        return next(spec for spec in self.lists if spec.name == name)
+
+    def tool(self, name: str) -> ToolSpec | None:
+        return next((spec for spec in self.tools if spec.name == name), None)
+
+    @property
+    def required_tools(self) -> tuple[ToolSpec, ...]:
+        return tuple(t for t in self.tools if t.required)
+
+    @property
+    def finding_tools(self) -> tuple[ToolSpec, ...]:
+        return tuple(t for t in self.tools if t.has_findings)
+
+
+@dataclass(frozen=True)
+class Entry:
+    """One finding of the ground truth."""
+
+    severity: str
+    details: str
+
+
+@dataclass(frozen=True)
+class TaskData:
+    items: dict[str, tuple[str, ...]]
+    """List name -> its items, normalised."""
+    findings: dict[str, dict[CheckKey, Entry]]
+    """Tool name -> check key -> finding; a key that is absent is clear."""
+    values: dict[str, dict[str, str]]
+    """Attribute tool name -> item -> value."""
+    aliases: dict[str, str] = field(default_factory=dict)
+    """Normalised alias -> normalised item name."""
+
+
+@dataclass(frozen=True)
+class Task:
+    """One benchmark task: what agents may know, and what only the tools and the scorer know."""
+
+    schema: TaskSchema
+    data: TaskData
+    source: str
+    """Where it came from: a built-in name's file, a user's file, or a generated size."""
+
+    @property
+    def name(self) -> str:
+        return self.schema.name
+
+    def full_case(self) -> "Case":
+        return Case({spec.name: list(self.data.items[spec.name]) for spec in self.schema.lists})
+
+    def resolve(self, name: object) -> str:
+        """A name as the task knows it: normalised, then an alias replaced by its item."""
+        key = normalise_name(name)
+        return self.data.aliases.get(key, key)
+
+    def finding(self, tool: str, key: CheckKey) -> Entry | None:
+        return self.data.findings.get(tool, {}).get(key)
+
+    def fingerprint(self) -> str:
+        """A short hash of everything the task holds: an edited task file cannot be resumed as the same task."""
+        payload = json.dumps({"schema": asdict(self.schema), "items": self.data.items,
+                              "findings": {t: sorted([list(k), e.severity, e.details] for k, e in f.items())
+                                           for t, f in self.data.findings.items()},
+                              "values": self.data.values, "aliases": self.data.aliases},
+                             sort_keys=True, default=str)
+        return hashlib.sha256(payload.encode()).hexdigest()[:16]
+
+    def describe(self) -> dict:
+        """The task as the results file records it."""
+        return {"name": self.name, "source": self.source, "fingerprint": self.fingerprint(),
+                "lists": {name: len(items) for name, items in self.data.items.items()},
+                "required_checks": len(required_checks(self.schema, self.full_case().inputs))}
+
+
+@dataclass
+class Case:
+    """The inputs of one run: each list's items (all of the task's, or a subset of them)."""
+
+    inputs: dict[str, list[str]]
+
+    def label(self) -> str:
+        return "x".join(str(len(items)) for items in self.inputs.values())
+
+
+@dataclass(frozen=True)
+class Check:
+    """One required lookup: the tool, its key (normalised), and the arguments that make it."""
+
+    tool: str
+    key: CheckKey
+    args: dict[str, str]
+
+
+def check_key(tool: ToolSpec, args: dict) -> CheckKey:
+    """The key of a call: normalised argument values, sorted for a pair tool (order does not matter)."""
+    values = tuple(normalise_name(args.get(name, "")) for name in tool.args)
+    return tuple(sorted(values)) if tool.kind == "pair" else values
+
+
+def tool_keys(tool: ToolSpec, inputs: dict[str, list[str]]) -> list[tuple[str, ...]]:
+    """Every argument tuple of one tool over the given lists, in a stable order."""
+    if tool.kind == "pair":
+        return list(itertools.combinations(inputs[tool.lists[0]], 2))
+    if tool.kind == "cross":
+        return list(itertools.product(inputs[tool.lists[0]], inputs[tool.lists[1]]))
+    return [(item,) for item in inputs[tool.lists[0]]]
+
+
+def check_scope(tool: ToolSpec) -> str:
+    """What a tool's required checks range over, in the task's own words: 'medications pairs',
+    'medications x conditions', 'each of systems'."""
+    if tool.kind == "pair":
+        return f"{tool.lists[0]} pairs"
+    if tool.kind == "cross":
+        return f"{tool.lists[0]} x {tool.lists[1]}"
+    return f"each of {tool.lists[0]}"
+
+
+def required_checks(schema: TaskSchema, inputs: dict[str, list[str]]) -> list[Check]:
+    """The checks a case requires: every pair of a pair tool's list, every combination of a cross
+    tool's lists, and every item of a required attribute tool's list."""
+    checks = []
+    for tool in schema.required_tools:
+        for values in tool_keys(tool, inputs):
+            args = dict(zip(tool.args, values))
+            checks.append(Check(tool.name, check_key(tool, args), args))
+    return checks
+
+
+def expected_risk(task: Task, case: Case) -> str:
+    """The level the task's rule gives for the findings among the case's required checks."""
+    severities = [found.severity for check in required_checks(task.schema, normalised_inputs(case))
+                  if (found := task.finding(check.tool, check.key))]
+    return task.schema.risk.level(severities, task.schema.severities)
+
+
+def normalised_inputs(case: Case) -> dict[str, list[str]]:
+    return {name: [normalise_name(item) for item in items] for name, items in case.inputs.items()}

@@ -1,0 +1,173 @@
+"""The shape of a task file, as pydantic models: every table, every field, its type, nothing else.
+
+Unknown fields are refused (`extra="forbid"`), so a misspelt field never silently falls back to a
+default. `document_of` turns the first problem into the one line a user sees
+(`tasks/mine.toml: tools[1].colour: unknown field; allowed here: ...`). The rules between fields
+(a finding's items are in its tool's lists, templates hold their placeholders, names are unique)
+are task_file.py's.
+"""
+
+from __future__ import annotations
+
+import keyword
+from typing import Annotated, Any
+
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    ValidationError,
+)
+from pydantic_core import PydanticCustomError
+
+
+def _identifier(name: str) -> str:
+    if not name.isidentifier() or keyword.iskeyword(name):
+        shown = repr(name).replace("{", "{{").replace("}", "}}")  # the text is a template: braces are literal
+        raise PydanticCustomError("identifier", f"{shown} is not a Python identifier (letters, digits, underscores)")
+    return name
+
+
+Text = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1)]
+Identifier = Annotated[Text, AfterValidator(_identifier)]
+Texts = Annotated[list[Text], Field(min_length=1)]
+
+
+class _Table(BaseModel):
+    model_config = ConfigDict(extra="forbid", strict=True, use_attribute_docstrings=True)
+
+
+class ListDoc(_Table):
+    name: Identifier
+    """The input field's name (`medications`)."""
+    description: Text
+    entity: Text | None = None
+    """One item in words (`drug`); default: the list's name."""
+    items: Texts
+
+
+class FindingDoc(_Table):
+    items: Texts
+    """The check's arguments: two items for a pair or cross tool, one for an attribute tool."""
+    severity: Text | None = None
+    """Required unless the tool sets one severity for all its findings."""
+    details: Text
+
+
+class ToolDoc(_Table):
+    name: Identifier
+    kind: Text
+    """pair, cross or attribute (task.TOOL_KINDS)."""
+    lists: Texts
+    args: Annotated[list[Identifier], Field(min_length=1)]
+    doc: Text
+    required: bool | None = None
+    label: Text | None = None
+    answer_field: Identifier | None = None
+    answer_description: Text | None = None
+    clear_field: Identifier | None = None
+    clear_description: Text | None = None
+    severity: Text | None = None
+    found: Text | None = None
+    clear: Text | None = None
+    value: Text | None = None
+    finding_rate: Annotated[float, Field(ge=0, le=1)] | None = None
+    findings: list[FindingDoc] | None = None
+    values: dict[str, Text] | None = None
+
+
+class RiskDoc(_Table):
+    levels: Texts
+    none: Text
+    by_severity: dict[str, Text]
+    description: Text | None = None
+
+
+class ReportDoc(_Table):
+    field: Identifier | None = None
+    description: Text | None = None
+
+
+class SweepDoc(_Table):
+    sizes: Texts
+
+
+class TaskDoc(_Table):
+    name: Identifier
+    description: Text
+    instructions: Text
+    notice: Text | None = None
+    report: ReportDoc | None = None
+    severities: Texts
+    risk: RiskDoc
+    lists: Annotated[list[ListDoc], Field(min_length=1)]
+    tools: Annotated[list[ToolDoc], Field(min_length=1)]
+    aliases: dict[str, Text] | None = None
+    sweep: SweepDoc | None = None
+
+
+def where(loc: tuple[Any, ...]) -> str:
+    """('tools', 1, 'findings', 0, 'items') -> 'tools[1].findings[0].items'."""
+    out = ""
+    for part in loc:
+        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
+    return out
+
+
+def _table_at(loc: tuple[Any, ...]) -> type[BaseModel] | None:
+    """The model whose table holds the last field of `loc`."""
+    model: Any = TaskDoc
+    for part in loc[:-1]:
+        if isinstance(part, int):
+            continue
+        annotation = model.model_fields[part].annotation
+        candidates = [annotation, *getattr(annotation, "__args__", ())]
+        nested = [c for c in candidates for c in (c, *getattr(c, "__args__", ()))
+                  if isinstance(c, type) and issubclass(c, BaseModel)]
+        if not nested:
+            return None
+        model = nested[0]
+    return model
+
+
+_PROBLEMS = {
+    "missing": "missing",
+    "string_type": "must be a non-empty string",
+    "string_too_short": "must be a non-empty string",
+    "list_type": "must be an array",
+    "model_type": "must be a table",
+    "model_attributes_type": "must be a table",
+    "dict_type": "must be a table",
+    "bool_type": "must be true or false",
+    "float_type": "must be a number from 0 to 1",
+    "greater_than_equal": "must be a number from 0 to 1",
+    "less_than_equal": "must be a number from 0 to 1",
+}
+
+
+def _problem(error: dict) -> str:
+    kind = error["type"]
+    if kind == "extra_forbidden":
+        table = _table_at(error["loc"])
+        allowed = ", ".join(sorted(table.model_fields)) if table else ""
+        return "unknown field" + (f"; allowed here: {allowed}" if allowed else "")
+    if kind == "too_short":
+        minimum = error.get("ctx", {}).get("min_length", 1)
+        return f"needs at least {minimum} entr{'y' if minimum == 1 else 'ies'}"
+    return _PROBLEMS.get(kind, error["msg"])
+
+
+def document_of(raw: dict, fail: Any) -> TaskDoc:
+    """The file as a TaskDoc; `fail(where, problem)` builds the error for its first problem.
+
+    An unknown field is reported before a missing one, as a reader fixes a typo first."""
+    try:
+        return TaskDoc.model_validate(raw)
+    except ValidationError as exc:
+        errors = sorted(exc.errors(), key=lambda e: e["type"] != "extra_forbidden")
+        # A union (`X | None`) reports each arm; the arm that is not None says what is wrong.
+        first = next(e for e in errors if "none_required" != e["type"])
+        loc = tuple(p for p in first["loc"] if not (isinstance(p, str) and p[:1].isupper() and "[" in p))
+        raise fail(where(loc), _problem(first)) from None

@@ -1,0 +1,323 @@
+"""Reading a task file (TOML) into a `Task`, and refusing a bad one in one line.
+
+docs/task-files.md documents the file. Its shape (tables, fields, types; unknown fields refused) is
+`task_doc.TaskDoc`; the rules between fields are the functions below, in the order a file is read.
+Every problem is reported as `TaskFileError(file, field, problem)`, whose text is the one line the
+user sees: `tasks/mine.toml: tools[1].findings[3].items: 'warfrin' is not in list medications`.
+"""
+
+from __future__ import annotations
+
+import string
+import tomllib
+from dataclasses import replace
+from pathlib import Path
+from typing import Callable
+
+from rlmbench.tasks.sizes import parse_sizes
+from rlmbench.tasks.task import (
+    RISK_FIELD,
+    TOOL_KINDS,
+    Entry,
+    ListSpec,
+    RiskRule,
+    Task,
+    TaskData,
+    TaskSchema,
+    ToolSpec,
+    check_key,
+    normalise_name,
+)
+from rlmbench.tasks.task_doc import FindingDoc, TaskDoc, ToolDoc, document_of
+
+TASKS_DIR = Path(__file__).resolve().parent / "builtin"
+DEFAULT_TASK = "drugs"
+DEFAULT_NOTICE = "SIMULATED DATA - invented for a software benchmark; do not use it for real decisions."
+ARG_COUNT = {"pair": 2, "cross": 2, "attribute": 1}
+LIST_COUNT = {"pair": 1, "cross": 2, "attribute": 1}
+_VERBS = frozenset({"get", "check", "verify", "test", "run", "lookup", "find", "query"})
+"""A default label drops a tool name's leading verb: get_drug_class -> 'drug class'."""
+RESERVED_NAMES = frozenset({RISK_FIELD, "plan", "reasoning", "code", "submit", "finish", "llm_query",
+                            "llm_query_batched", "print", "SUBMIT"})
+
+
+class TaskFileError(Exception):
+    """A task file that cannot be used; str() is the one line to show."""
+
+    def __init__(self, source: str, where: str, problem: str) -> None:
+        super().__init__(f"{source}: {where}: {problem}" if where else f"{source}: {problem}")
+
+
+def builtin_source(name: str) -> str:
+    """How a built-in task's file is named in messages and in the results files, wherever it is installed."""
+    return f"tasks/{name}.toml"
+
+
+def builtin_names() -> list[str]:
+    return sorted(p.stem for p in TASKS_DIR.glob("*.toml"))
+
+
+def resolve_task_path(name_or_path: str) -> Path:
+    """A built-in task's name, or the path of a user's file; TaskFileError for an unknown name."""
+    if name_or_path in builtin_names():
+        return TASKS_DIR / f"{name_or_path}.toml"
+    path = Path(name_or_path)
+    if path.suffix == ".toml" or path.exists() or "/" in name_or_path:
+        return path
+    raise TaskFileError(name_or_path, "", f"no such task; built-in tasks: {', '.join(builtin_names())}, "
+                                          f"or give the path of a .toml task file")
+
+
+def load_task(name_or_path: str = DEFAULT_TASK) -> Task:
+    path = resolve_task_path(name_or_path)
+    builtin = path.resolve().parent == TASKS_DIR
+    shown = builtin_source(path.stem) if builtin else str(path)  # as the user named it, for error messages
+    try:
+        text = path.read_text()
+    except OSError as exc:
+        raise TaskFileError(shown, "", f"cannot read it: {exc.strerror or exc}") from None
+    try:
+        raw = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise TaskFileError(shown, "", f"not valid TOML: {exc}") from None
+    task = parse_task(raw, shown)
+    # The results file records a user's file by its full path, so a resumed invocation finds it anywhere.
+    return task if builtin else replace(task, source=str(path.resolve()))
+
+
+Fail = Callable[[str, str], TaskFileError]
+"""fail(where, problem): the error naming the file, the field and the problem."""
+
+
+def _unique(fail: Fail, where: str, names: list[str], what: str) -> None:
+    seen = set()
+    for name in names:
+        if name in seen:
+            raise fail(where, f"duplicate {what} {name!r}")
+        seen.add(name)
+
+
+def _template(fail: Fail, where: str, text: str | None, default: str, allowed: set[str], must: set[str]) -> str:
+    text = text or default
+    try:
+        used = {name for _, name, _, _ in string.Formatter().parse(text) if name is not None}
+    except ValueError as exc:
+        raise fail(where, f"not a valid template: {exc}") from None
+    unknown = sorted(used - allowed)
+    if unknown:
+        raise fail(where, f"unknown placeholder {{{unknown[0]}}}; allowed: " + ", ".join(f"{{{a}}}" for a in sorted(allowed)))
+    missing = sorted(must - used)
+    if missing:
+        raise fail(where, f"must contain {{{missing[0]}}}, so an answer says which check it is")
+    return text
+
+
+def _lists(doc: TaskDoc, fail: Fail) -> tuple[tuple[ListSpec, ...], dict[str, tuple[str, ...]]]:
+    specs, items = [], {}
+    for i, entry in enumerate(doc.lists):
+        if entry.name in items:
+            raise fail(f"lists[{i}].name", f"duplicate list name {entry.name!r}")
+        names = [normalise_name(s) for s in entry.items]
+        if any(not n for n in names):
+            raise fail(f"lists[{i}].items", "an item has no name")
+        _unique(fail, f"lists[{i}].items", names, "name")
+        specs.append(ListSpec(entry.name, entry.description, entry.entity or entry.name))
+        items[entry.name] = tuple(names)
+    return tuple(specs), items
+
+
+def _aliases(doc: TaskDoc, items: dict[str, tuple[str, ...]], fail: Fail) -> dict[str, str]:
+    known = {item for names in items.values() for item in names}
+    aliases = {}
+    for alias, target in (doc.aliases or {}).items():
+        if normalise_name(target) not in known:
+            raise fail(f"aliases.{alias}", f"{normalise_name(target)!r} is not an item of any list")
+        aliases[normalise_name(alias)] = normalise_name(target)
+    return aliases
+
+
+def _risk(doc: TaskDoc, severities: tuple[str, ...], fail: Fail) -> RiskRule:
+    levels = tuple(doc.risk.levels)
+    _unique(fail, "risk.levels", list(levels), "level")
+    if doc.risk.none not in levels:
+        raise fail("risk.none", f"{doc.risk.none!r} is not one of the levels {', '.join(levels)}")
+    unknown = sorted(set(doc.risk.by_severity) - set(severities))
+    if unknown:
+        raise fail(f"risk.by_severity.{unknown[0]}", f"unknown field; allowed here: {', '.join(sorted(severities))}")
+    mapping = []
+    for severity in severities:
+        level = doc.risk.by_severity.get(severity)
+        if level is None:
+            raise fail(f"risk.by_severity.{severity}", "missing")
+        if level not in levels:
+            raise fail(f"risk.by_severity.{severity}", f"{level!r} is not one of the levels {', '.join(levels)}")
+        mapping.append((severity, level))
+    return RiskRule(levels, tuple(mapping), doc.risk.none, doc.risk.description or "the overall risk")
+
+
+def _tool_spec(tool: ToolDoc, at: str, lists: dict[str, tuple[str, ...]], severities: tuple[str, ...],
+               fail: Fail) -> ToolSpec:
+    """The tool's spec: its kind, lists and arguments checked, its defaults filled in."""
+    kind, name = tool.kind, tool.name
+    if kind not in TOOL_KINDS:
+        raise fail(f"{at}.kind", f"unknown tool kind {kind!r}; one of {', '.join(TOOL_KINDS)}")
+    if len(tool.lists) != LIST_COUNT[kind]:
+        raise fail(f"{at}.lists", f"a {kind} tool takes {LIST_COUNT[kind]} list(s), got {len(tool.lists)}")
+    for list_name in tool.lists:
+        if list_name not in lists:
+            raise fail(f"{at}.lists", f"no list named {list_name!r}; lists: {', '.join(lists)}")
+    if kind == "cross" and tool.lists[0] == tool.lists[1]:
+        raise fail(f"{at}.lists", "a cross tool needs two different lists (use kind = \"pair\" for one)")
+    if len(tool.args) != ARG_COUNT[kind]:
+        raise fail(f"{at}.args", f"a {kind} tool takes {ARG_COUNT[kind]} argument(s), got {len(tool.args)}")
+    _unique(fail, f"{at}.args", tool.args, "argument")
+    has_findings = kind != "attribute" or tool.findings is not None or bool(tool.answer_field)
+    required = kind != "attribute" or bool(tool.required)
+    if kind != "attribute" and tool.required is False:
+        raise fail(f"{at}.required", f"a {kind} tool's checks are always required")
+    if kind == "attribute" and has_findings and not required:
+        raise fail(f"{at}.required", "an attribute tool with findings must set required = true")
+    words = name.split("_")
+    label = tool.label or " ".join(words[1:] if len(words) > 1 and words[0] in _VERBS else words)
+    if tool.severity is not None and tool.severity not in severities:
+        raise fail(f"{at}.severity", f"severity {tool.severity!r} is not in the scale {', '.join(severities)}")
+    if tool.clear_field and not has_findings:
+        raise fail(f"{at}.clear_field", "only a tool with findings can have a clear_field")
+    args = tool.args
+    subject = " and ".join(f"{{{a}}}" for a in args)
+    found = _template(fail, f"{at}.found", tool.found, f"FOUND ({{severity}}) {label} for {subject}: {{details}}",
+                      {*args, "severity", "SEVERITY", "details"}, set(args) | ({"details"} if has_findings else set()))
+    if has_findings and tool.severity is None and not {"severity", "SEVERITY"} & {
+            n for _, n, _, _ in string.Formatter().parse(found) if n}:
+        raise fail(f"{at}.found", "must contain {severity} or {SEVERITY}: this tool's findings differ in severity "
+                                  "(or set `severity` for all of them)")
+    return ToolSpec(
+        name=name, kind=kind, lists=tuple(tool.lists), args=tuple(args), doc=tool.doc, required=required,
+        label=label, answer_field=(tool.answer_field or f"{name}_findings") if has_findings else None,
+        clear_field=tool.clear_field, fixed_severity=tool.severity, found=found,
+        clear=_template(fail, f"{at}.clear", tool.clear, f"No {label} recorded for {subject}.", set(args), set(args)),
+        value=_template(fail, f"{at}.value", tool.value, f"{{{args[0]}}}: {{value}}", {args[0], "value"}, {args[0]}),
+        finding_rate=tool.finding_rate,
+        answer_description=tool.answer_description or (
+            f"the {label} findings of {name}" + ("" if tool.severity else ", each with its severity")),
+        clear_description=tool.clear_description or f"the checks of {name} you found to have no {label}",
+    )
+
+
+def _item(fail: Fail, where: str, given: str, list_name: str, lists: dict[str, tuple[str, ...]],
+          aliases: dict[str, str]) -> str:
+    item = normalise_name(given)
+    item = aliases.get(item, item)
+    if item not in lists[list_name]:
+        raise fail(where, f"{given!r} is not in list {list_name}")
+    return item
+
+
+def _findings(spec: ToolSpec, found: list[FindingDoc], at: str, lists: dict[str, tuple[str, ...]],
+              severities: tuple[str, ...], aliases: dict[str, str], fail: Fail) -> dict:
+    if not spec.has_findings:
+        raise fail(f"{at}.findings", "only a tool with an answer_field can have findings")
+    findings: dict = {}
+    for j, finding in enumerate(found):
+        where = f"{at}.findings[{j}]"
+        if len(finding.items) != len(spec.args):
+            raise fail(f"{where}.items", f"a {spec.kind} finding names {len(spec.args)} item(s), "
+                                         f"got {len(finding.items)}")
+        values = [_item(fail, f"{where}.items[{k}]", part, spec.lists[0] if spec.kind == "pair" else spec.lists[k],
+                        lists, aliases) for k, part in enumerate(finding.items)]
+        if spec.kind == "pair" and values[0] == values[1]:
+            raise fail(f"{where}.items", "a pair finding needs two different items")
+        key = check_key(spec, dict(zip(spec.args, values)))
+        if key in findings:
+            raise fail(f"{where}.items", f"duplicate finding for {', '.join(key)}")
+        severity = finding.severity or spec.fixed_severity
+        if severity is None:
+            raise fail(f"{where}.severity", "missing")
+        if severity not in severities:
+            raise fail(f"{where}.severity", f"severity {severity!r} is not in the scale {', '.join(severities)}")
+        if spec.fixed_severity is not None and severity != spec.fixed_severity:
+            raise fail(f"{where}.severity", f"this tool's findings are all {spec.fixed_severity}")
+        findings[key] = Entry(severity, finding.details)
+    return findings
+
+
+def _values(spec: ToolSpec, given: dict[str, str], at: str, lists: dict[str, tuple[str, ...]],
+            aliases: dict[str, str], fail: Fail) -> dict[str, str]:
+    if spec.kind != "attribute":
+        raise fail(f"{at}.values", "only an attribute tool has values")
+    return {_item(fail, f"{at}.values.{name}", name, spec.lists[0], lists, aliases): value
+            for name, value in given.items()}
+
+
+def _distinct_answers(tools: list[ToolSpec], values: dict, fail: Fail) -> None:
+    """Each answer a tool can give must be told apart from every other tool's, or nobody (model or oracle) can
+    say which check a result belongs to."""
+    statements: dict[str, str] = {}
+    for i, tool in enumerate(tools):
+        for kind in ("found", "clear") + (("value",) if values.get(tool.name) else ()):
+            if kind == "found" and not tool.has_findings:
+                continue
+            text = getattr(tool, kind)
+            if text in statements:
+                raise fail(f"tools[{i}].{kind}", f"the same text as {statements[text]}; each answer must say which "
+                                                 f"tool gave it")
+            statements[text] = f"tools[{i}].{kind}"
+
+
+def _one_namespace(lists: tuple[ListSpec, ...], tools: list[ToolSpec], report_field: str, fail: Fail) -> None:
+    """The agent's inputs, its outputs and its tools must not shadow each other, nor DSPy's own names."""
+    entries = [(spec.name, f"lists.{spec.name}") for spec in lists]
+    entries += [(t.name, f"tools.{t.name}") for t in tools]
+    entries += [(report_field, "report.field")]
+    entries += [(t.answer_field, f"tools.{t.name}.answer_field") for t in tools if t.answer_field]
+    entries += [(t.clear_field, f"tools.{t.name}.clear_field") for t in tools if t.clear_field]
+    names: dict[str, str] = {}
+    for name, where in entries:
+        if name in RESERVED_NAMES:
+            raise fail(where, f"{name!r} is a name DSPy or the benchmark uses itself")
+        if name in names:
+            raise fail(where, f"{name!r} is already used by {names[name]}")
+        names[name] = where
+
+
+def parse_task(raw: dict, source: str) -> Task:
+    """A Task from a parsed TOML document; TaskFileError naming the field for anything wrong."""
+    def fail(where: str, problem: str) -> TaskFileError:
+        return TaskFileError(source, where, problem)
+
+    doc = document_of(raw, fail)
+    severities = tuple(doc.severities)
+    _unique(fail, "severities", list(severities), "severity")
+    list_specs, items = _lists(doc, fail)
+    aliases = _aliases(doc, items, fail)
+    risk = _risk(doc, severities, fail)
+    tools, findings, values = [], {}, {}
+    for i, tool in enumerate(doc.tools):
+        spec = _tool_spec(tool, f"tools[{i}]", items, severities, fail)
+        if spec.name in findings:
+            raise fail(f"tools[{i}].name", f"duplicate tool name {spec.name!r}")
+        tools.append(spec)
+        findings[spec.name] = (_findings(spec, tool.findings, f"tools[{i}]", items, severities, aliases, fail)
+                               if tool.findings is not None else {})
+        if tool.values is not None and (given := _values(spec, tool.values, f"tools[{i}]", items, aliases, fail)):
+            values[spec.name] = given
+    _distinct_answers(tools, values, fail)
+    if not any(t.has_findings for t in tools):
+        raise fail("tools", "no tool has findings: a task needs at least one pair or cross tool, or an attribute "
+                            "tool with findings")
+    report_field = (doc.report.field if doc.report else None) or "report"
+    _one_namespace(list_specs, tools, report_field, fail)
+    if doc.sweep is not None:
+        try:
+            parse_sizes(",".join(doc.sweep.sizes), [spec.name for spec in list_specs])
+        except ValueError as exc:
+            raise fail("sweep.sizes", str(exc)) from None
+    schema = TaskSchema(
+        name=doc.name, description=doc.description, instructions=doc.instructions,
+        report_field=report_field,
+        report_description=(doc.report.description if doc.report else None)
+        or "the answer: each problem found, with its severity",
+        notice=doc.notice or DEFAULT_NOTICE, lists=list_specs, tools=tuple(tools), severities=severities, risk=risk,
+        sweep=tuple(doc.sweep.sizes) if doc.sweep else None,
+    )
+    return Task(schema, TaskData(items, findings, values, aliases), source)
