@@ -65,6 +65,9 @@ def test_the_ten_thousand_check_point_is_opt_in_on_any_task():
         sizes = sweep_sizes(task.schema, "default,10k")
         assert sizes[:-1] == sweep_sizes(task.schema, None)  # the defaults, then one more point
         assert 10_000 <= checks_at(task.schema, sizes[-1]) < 10_500, name
+        for size in sizes[:-1]:  # the count agrees with the checks a generated case really requires
+            generated = synthetic_task(task, size)
+            assert checks_at(task.schema, size) == len(required_checks(task.schema, generated.full_case().inputs))
     assert [str(s) for s in sweep_sizes(DRUGS.schema, "4x2,10k")] == ["4x2", "107x43"]
     with pytest.raises(ValueError, match="more than 200 items in a list of task drugs"):
         sweep_sizes(DRUGS.schema, "1000k")

@@ -16,7 +16,16 @@ import re
 from collections import Counter
 
 from rlmbench.tasks.sizes import MAX_ITEMS, Size, default_sizes, parse_sizes
-from rlmbench.tasks.task import Entry, Task, TaskData, TaskSchema, check_key, normalise_name, required_checks, tool_keys
+from rlmbench.tasks.task import (
+    Entry,
+    Task,
+    TaskData,
+    TaskSchema,
+    check_key,
+    normalise_name,
+    required_check_count,
+    tool_keys,
+)
 
 FALLBACK_RATE = 0.1
 
@@ -28,8 +37,8 @@ def _items(schema: TaskSchema, size: Size) -> dict[str, tuple[str, ...]]:
 
 
 def checks_at(schema: TaskSchema, size: Size) -> int:
-    """Required checks of a generated case of this size (no ground truth drawn)."""
-    return len(required_checks(schema, {name: list(items) for name, items in _items(schema, size).items()}))
+    """Required checks of a generated case of this size (nothing generated)."""
+    return required_check_count(schema, {spec.name: n for spec, n in zip(schema.lists, size.lengths)})
 
 
 def _finding_rate(task: Task, tool_name: str) -> float:

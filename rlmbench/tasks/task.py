@@ -263,6 +263,17 @@ def required_checks(schema: TaskSchema, inputs: dict[str, list[str]]) -> list[Ch
     return checks
 
 
+def required_check_count(schema: TaskSchema, lengths: dict[str, int]) -> int:
+    """How many checks lists of these lengths require: the count of required_checks, without listing them
+    (a 10,000-check size is searched for by this count)."""
+    def keys(tool: ToolSpec) -> int:
+        first = lengths[tool.lists[0]]
+        if tool.kind == "pair":
+            return first * (first - 1) // 2
+        return first * lengths[tool.lists[1]] if tool.kind == "cross" else first
+    return sum(keys(tool) for tool in schema.required_tools)
+
+
 def expected_risk(task: Task, case: Case) -> str:
     """The level the task's rule gives for the findings among the case's required checks."""
     severities = [found.severity for check in required_checks(task.schema, normalised_inputs(case))
