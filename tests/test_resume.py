@@ -49,3 +49,21 @@ def test_resume_of_a_missing_file_is_one_line(tmp_path):
     result = run_script([*ARGS, "--resume", "nope.jsonl"], tmp_path, timeout=60)
     assert result.returncode == 2
     assert len(result.stderr.strip().splitlines()) == 1 and "cannot read" in result.stderr
+
+
+def test_a_results_name_with_a_dot_resumes_from_the_path_it_printed(tmp_path):
+    """Model names hold dots (qwen2.5, gpt-4.1): the files are named by cutting their own suffix, never
+    `with_suffix`, so the log path the run prints is the one --resume finds."""
+    from rlmbench.results.files import ResultsFiles
+
+    for given in ("r_qwen2.5.jsonl", "r_qwen2.5.json", "r_qwen2.5.traces.jsonl", "r_qwen2.5.html"):
+        files = ResultsFiles.for_resume(tmp_path / given)
+        assert (files.json_path.name, files.log_path.name) == ("r_qwen2.5.json", "r_qwen2.5.jsonl")
+    first = run_script(["--model", "oracle", "--approaches", "rlm", "--runs", "1", "--output", "r_qwen2.5.json"],
+                       tmp_path)
+    assert first.returncode == 0, first.stderr[-2000:]
+    printed = next(line.split(maxsplit=2)[2] for line in first.stdout.splitlines() if line.startswith("Run log:"))
+    assert printed == "r_qwen2.5.jsonl"
+    again = run_script(["--runs", "2", "--resume", printed], tmp_path)
+    assert again.returncode == 0, again.stderr[-2000:]
+    assert len(_log_records(tmp_path / "r_qwen2.5.jsonl")) == 2 and "Resumed 1 time;" in again.stdout

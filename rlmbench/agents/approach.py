@@ -57,7 +57,7 @@ class ApproachOutput:
 def output_of(pred: dspy.Prediction, signatures: TaskSignatures, trace: dict[str, Any]) -> ApproachOutput:
     from rlmbench.agents.signatures import answer_of
 
-    return ApproachOutput(pred.get(signatures.report_field), trace, answer_of(pred, signatures))
+    return ApproachOutput(pred.get(signatures.narrative_field), trace, answer_of(pred, signatures))
 
 
 RunApproach = Callable[[TaskSignatures, Case, list[Callable], ApproachConfig], ApproachOutput]

@@ -6,7 +6,7 @@ answer fields are derived from the task, never written per domain:
   from the task's scale unless all its findings share one),
 - for each tool with a clear field, the keys found clear,
 - `overall_risk`, one of the task's levels, described with the task's own rule,
-- the narrative report (`report_field`).
+- the narrative report (`narrative_field`).
 The hybrid's plan type comes from the task's tools.
 
 `--answer prose` asks for the narrative alone, the study's own form: a typed list of clear checks
@@ -54,7 +54,7 @@ class TaskSignatures:
     planned_check: type[pydantic.BaseModel]
     answer_fields: tuple[str, ...]
     """The typed answer's fields, without the narrative report."""
-    report_field: str
+    narrative_field: str
     """The narrative report's field."""
 
 
@@ -63,7 +63,7 @@ def _inputs(schema: TaskSchema) -> dict[str, tuple]:
 
 
 def _outputs(schema: TaskSchema, answer_form: str) -> dict[str, tuple]:
-    outputs: dict[str, tuple] = {schema.report_field: (str, dspy.OutputField(desc=schema.report_description))}
+    outputs: dict[str, tuple] = {schema.narrative_field: (str, dspy.OutputField(desc=schema.narrative_description))}
     if answer_form == "prose":
         return outputs
     for tool in schema.finding_tools:
@@ -98,7 +98,7 @@ def signatures_for(schema: TaskSchema, answer_form: str = "structured") -> TaskS
                               "then write the answer.",
         "ExecutePlan")
     return TaskSignatures(answer, plan, execute, planned_check,
-                          tuple(name for name in outputs if name != schema.report_field), schema.report_field)
+                          tuple(name for name in outputs if name != schema.narrative_field), schema.narrative_field)
 
 
 def answer_of(pred: dspy.Prediction, signatures: TaskSignatures) -> dict[str, Any]:

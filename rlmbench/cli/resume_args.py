@@ -1,6 +1,6 @@
 """`--resume FILE` continues with the settings its log holds, not the command line's defaults.
 
-A flag the user gives again must agree with the log (results_files.check_resumable refuses it in
+A flag the user gives again must agree with the log (results.files.check_resumable refuses it in
 one line otherwise), except the ones that extend a comparison: more `--runs`, other
 `--approaches`, and `--model`/`--models` entries with new labels, which add models to it.
 """

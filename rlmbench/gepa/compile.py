@@ -13,6 +13,7 @@ import dspy
 from dspy.primitives.code_interpreter import CodeInterpreterError
 
 from rlmbench.agents.approach import ApproachConfig
+from rlmbench.exits import EXIT_CONFIG
 from rlmbench.gepa.training import (
     RLMDirectAgent,
     case_of,
@@ -30,7 +31,6 @@ from rlmbench.sandbox.snapshot import SnapshotStore
 from rlmbench.scoring.ledger import ToolCall
 from rlmbench.tasks.task import Task, normalised_inputs, required_checks
 
-EXIT_CONFIG = 2
 REFLECTION_MINIBATCH = 3
 
 

@@ -115,7 +115,7 @@ class RLMDirectAgent(dspy.Module):
             pred = self.rlm(**inputs)
         finally:
             _CURRENT_LEDGER.reset(token)
-        return dspy.Prediction(report=pred.get(self.signatures.report_field), trajectory=pred.trajectory,
+        return dspy.Prediction(report=pred.get(self.signatures.narrative_field), trajectory=pred.trajectory,
                                tool_calls=ledger.calls)
 
 

@@ -176,7 +176,7 @@ def answer_in(schema: TaskSchema, text: str) -> dict[str, Any]:
                      for m in patterns["clear"].finditer(text)}
             answer[tool.clear_field] = list(clear.values())
     answer[RISK_FIELD] = schema.risk.level(severities, schema.severities)
-    answer[schema.report_field] = "\n".join(
+    answer[schema.narrative_field] = "\n".join(
         [f"Assessment from the checks made: overall risk {answer[RISK_FIELD]}."]
         + [f"- {line}" for line in lines]
         + ["No other findings in the checks above."])
@@ -275,7 +275,7 @@ def check_code(schema: TaskSchema) -> str:
     lines += [
         f"{RISK_FIELD} = next(({rank!r}[s] for s in {list(schema.severities)!r} if s in _severities), "
         f"{schema.risk.none!r})",
-        f'{schema.report_field} = "\\n".join([f"Checked {{_made}} combinations with the tools; overall risk '
+        f'{schema.narrative_field} = "\\n".join([f"Checked {{_made}} combinations with the tools; overall risk '
         f'{{{RISK_FIELD}}}."] + [f"- {{line}}" for line in _lines] + ["No other findings in the checks above."])',
         f'print(f"{{len(_lines)}} findings in {{_made}} checks; overall risk {{{RISK_FIELD}}}")',
     ]
@@ -318,7 +318,7 @@ def _final_answer(schema: TaskSchema, fields: list[str], conversation: str) -> d
         elif name == "plan":
             answer[name] = []
         else:
-            answer[name] = found.get(name, found[schema.report_field])
+            answer[name] = found.get(name, found[schema.narrative_field])
     return answer
 
 

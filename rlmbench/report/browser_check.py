@@ -25,6 +25,8 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from rlmbench.exits import EXIT_CONFIG
+
 MARK = "REPORT-CHECK"
 BROWSERS = ("chromium", "chromium-browser", "google-chrome", "chrome")
 _CONSOLE = re.compile(r':CONSOLE[^\]]*\] "(?P<text>.*)", source: (?P<source>.*)$')
@@ -102,14 +104,14 @@ def main() -> int:
     args = parser.parse_args()
     if not args.page.is_file():
         print(f"error: no such page: {args.page}", file=sys.stderr)
-        return 2
+        return EXIT_CONFIG
     width, height = (int(n) for n in args.size.split("x"))
     try:
         result = check_page(args.page, args.screenshot, [r for r in args.open.split(",") if r], (width, height),
                              alone=args.alone)
     except FileNotFoundError as exc:
         print(f"error: {exc}", file=sys.stderr)
-        return 2
+        return EXIT_CONFIG
     size_mb = args.page.stat().st_size / 1e6
     if result.load_ms is None:
         print(f"{args.page} ({size_mb:.2f} MB): the page never finished loading", file=sys.stderr)

@@ -211,6 +211,73 @@ def run_once(
     return _execute(_RunState(task, ModelRun(lm.model, lm), approach, run, case), config, sandboxes)
 
 
+class _Scheduler:
+    """Who runs now: each model's queue of runs, the runs under way, and the clock each one is held to.
+
+    Runs of different models go side by side, each model up to its own `concurrency`. A run still going
+    after `timeout` seconds is recorded as it stood and stopped; its thread's late result is ignored."""
+
+    def __init__(self, task: Task, jobs: dict[str, deque], models: list[ModelRun], case: Case,
+                 case_label: str | None, timeout: float | None) -> None:
+        self.task, self.jobs, self.models, self.case, self.case_label = task, jobs, models, case, case_label
+        self.timeout = timeout
+        self.active: dict[tuple[str, str, int], _RunState] = {}
+        self.finished: queue.Queue = queue.Queue()
+
+    @property
+    def busy(self) -> bool:
+        return any(self.jobs.values()) or bool(self.active)
+
+    def start_due(self, body: Callable[[_RunState], tuple[RunRecord, dict]]) -> None:
+        """Start each model's next runs while it has room."""
+        for model in self.models:
+            queued = self.jobs[model.name]
+            while queued and sum(k[0] == model.name for k in self.active) < model.concurrency:
+                state = _RunState(self.task, *queued.popleft(), self.case, self.case_label)
+                self.active[(model.name, state.approach, state.run)] = state
+                threading.Thread(target=self._work, args=(state, body), daemon=True,
+                                 name=f"run-{model.name}-{state.approach}-{state.run}").start()
+
+    def _work(self, state: _RunState, body: Callable[[_RunState], tuple[RunRecord, dict]]) -> None:
+        try:
+            result = body(state)
+        except BaseException as exc:  # a bug in the harness itself: still a recorded run
+            result = state.record(time.perf_counter() - (state.started or time.perf_counter()), failure=failure_of(exc))
+        self.finished.put(((state.model.name, state.approach, state.run), result))
+
+    def next_result(self) -> tuple[RunRecord, dict] | None:
+        """A run that ended, waiting at most until the next budget runs out (or half a second)."""
+        wait = 0.5
+        starts = [s.started for s in self.active.values() if s.started is not None]
+        if self.timeout is not None and starts:
+            wait = max(0.01, min(wait, min(starts) + self.timeout - time.perf_counter()))
+        try:
+            key, result = self.finished.get(timeout=wait)
+        except queue.Empty:
+            return None
+        return result if self.active.pop(key, None) is not None else None  # a run already cut is ignored
+
+    def cut_overdue(self) -> list[tuple[RunRecord, dict]]:
+        """Runs past their budget: each recorded as it stood at the budget, before the stop ends its cell or call."""
+        if self.timeout is None:
+            return []
+        now, cut = time.perf_counter(), []
+        for key, state in list(self.active.items()):
+            if state.started is not None and now - state.started >= self.timeout:
+                del self.active[key]
+                cut.append(state.record(now - state.started, failure=failure_of(
+                    RunCancelled(f"the run passed its time budget of {self.timeout:g} s (--timeout)"))))
+                state.control.cancel()
+        return cut
+
+    def stop_all(self) -> None:
+        for state in self.active.values():
+            state.control.cancel()
+
+    def views(self, runs: int) -> list[RunView]:
+        return [s.view(runs) for s in self.active.values() if s.started is not None]
+
+
 def run_benchmark(
     task: Task,
     approaches: list[str],
@@ -235,62 +302,27 @@ def run_benchmark(
     going after `timeout` seconds of wall time is recorded as `timeout` and stopped. `watch`
     is shown the active runs about twice a second (live progress).
     """
-    case = case or task.full_case()
-    queues = {m.name: deque((m, a, r) for a in approaches for r in range(1, runs + 1) if (m.name, a, r) not in skip)
-              for m in models}
+    jobs = {m.name: deque((m, a, r) for a in approaches for r in range(1, runs + 1) if (m.name, a, r) not in skip)
+            for m in models}
     if sandboxes is not None and expect_sandboxes:  # a caller running several batches sets the total itself
-        sandboxes.expect(sum(REGISTRY[a].uses_sandbox for jobs in queues.values() for _, a, _ in jobs))
+        sandboxes.expect(sum(REGISTRY[a].uses_sandbox for queued in jobs.values() for _, a, _ in queued))
+    scheduler = _Scheduler(task, jobs, models, case or task.full_case(), case_label, timeout)
     records: list[RunRecord] = []
-    finished: queue.Queue = queue.Queue()
-    active: dict[tuple[str, str, int], _RunState] = {}
-
-    def work(state: _RunState) -> None:
-        try:
-            result = _execute(state, config, sandboxes)
-        except BaseException as exc:  # a bug in the harness itself: still a recorded run
-            result = state.record(time.perf_counter() - (state.started or time.perf_counter()), failure=failure_of(exc))
-        finished.put(((state.model.name, state.approach, state.run), result))
 
     def emit(result: tuple[RunRecord, dict]) -> None:
         records.append(result[0])
         on_record(*result)
 
     try:
-        while any(queues.values()) or active:
-            for model in models:
-                jobs = queues[model.name]
-                while jobs and sum(k[0] == model.name for k in active) < model.concurrency:
-                    state = _RunState(task, *jobs.popleft(), case, case_label)
-                    active[(model.name, state.approach, state.run)] = state
-                    threading.Thread(target=work, args=(state,), name=f"run-{model.name}-{state.approach}-{state.run}",
-                                     daemon=True).start()
-            wait = 0.5
-            if timeout is not None:
-                now = time.perf_counter()
-                starts = [s.started for s in active.values() if s.started is not None]
-                if starts:
-                    wait = max(0.01, min(wait, min(starts) + timeout - now))
+        while scheduler.busy:
+            scheduler.start_due(lambda state: _execute(state, config, sandboxes))
             if watch is not None:
-                watch([s.view(runs) for s in active.values() if s.started is not None])
-            try:
-                key, result = finished.get(timeout=wait)
-            except queue.Empty:
-                pass
-            else:
-                if active.pop(key, None) is not None:  # a run already recorded as timed out is ignored
-                    emit(result)
-            if timeout is not None:
-                now = time.perf_counter()
-                for key, state in list(active.items()):
-                    if state.started is not None and now - state.started >= timeout:
-                        del active[key]
-                        # Recorded as it stood at the budget, before the stop ends its cell or its request.
-                        record = state.record(now - state.started, failure=failure_of(
-                            RunCancelled(f"the run passed its time budget of {timeout:g} s (--timeout)")))
-                        state.control.cancel()
-                        emit(record)
+                watch(scheduler.views(runs))
+            if (result := scheduler.next_result()) is not None:
+                emit(result)
+            for result in scheduler.cut_overdue():
+                emit(result)
     except KeyboardInterrupt:
-        for state in active.values():
-            state.control.cancel()
+        scheduler.stop_all()
         return records, True
     return records, False

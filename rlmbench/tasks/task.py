@@ -121,8 +121,8 @@ class TaskSchema:
     description: str
     instructions: str
     """The neutral task wording every agent gets; it does not tell the agent to enumerate checks."""
-    report_field: str
-    report_description: str
+    narrative_field: str
+    narrative_description: str
     notice: str
     """Printed on every summary: where the data comes from and what it must not be used for."""
     lists: tuple[ListSpec, ...]

@@ -264,11 +264,11 @@ def _distinct_answers(tools: list[ToolSpec], values: dict, fail: Fail) -> None:
             statements[text] = f"tools[{i}].{kind}"
 
 
-def _one_namespace(lists: tuple[ListSpec, ...], tools: list[ToolSpec], report_field: str, fail: Fail) -> None:
+def _one_namespace(lists: tuple[ListSpec, ...], tools: list[ToolSpec], narrative_field: str, fail: Fail) -> None:
     """The agent's inputs, its outputs and its tools must not shadow each other, nor DSPy's own names."""
     entries = [(spec.name, f"lists.{spec.name}") for spec in lists]
     entries += [(t.name, f"tools.{t.name}") for t in tools]
-    entries += [(report_field, "report.field")]
+    entries += [(narrative_field, "report.field")]
     entries += [(t.answer_field, f"tools.{t.name}.answer_field") for t in tools if t.answer_field]
     entries += [(t.clear_field, f"tools.{t.name}.clear_field") for t in tools if t.clear_field]
     names: dict[str, str] = {}
@@ -305,8 +305,8 @@ def parse_task(raw: dict, source: str) -> Task:
     if not any(t.has_findings for t in tools):
         raise fail("tools", "no tool has findings: a task needs at least one pair or cross tool, or an attribute "
                             "tool with findings")
-    report_field = (doc.report.field if doc.report else None) or "report"
-    _one_namespace(list_specs, tools, report_field, fail)
+    narrative_field = (doc.report.field if doc.report else None) or "report"
+    _one_namespace(list_specs, tools, narrative_field, fail)
     if doc.sweep is not None:
         try:
             parse_sizes(",".join(doc.sweep.sizes), [spec.name for spec in list_specs])
@@ -314,8 +314,8 @@ def parse_task(raw: dict, source: str) -> Task:
             raise fail("sweep.sizes", str(exc)) from None
     schema = TaskSchema(
         name=doc.name, description=doc.description, instructions=doc.instructions,
-        report_field=report_field,
-        report_description=(doc.report.description if doc.report else None)
+        narrative_field=narrative_field,
+        narrative_description=(doc.report.description if doc.report else None)
         or "the answer: each problem found, with its severity",
         notice=doc.notice or DEFAULT_NOTICE, lists=list_specs, tools=tuple(tools), severities=severities, risk=risk,
         sweep=tuple(doc.sweep.sizes) if doc.sweep else None,
