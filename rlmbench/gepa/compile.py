@@ -91,22 +91,10 @@ def _instruction_changes(before: dict[str, str], after: dict[str, str]) -> list[
 
 def run(settings: CompileSettings) -> int:
     """Run the compile (or the dry run) and return the process exit code."""
-    if settings.metric == "semantic_f1" and settings.reflection.is_oracle:
-        print("error: --metric semantic_f1 needs a real judge model; the oracle cannot judge text. "
-              "Use --metric coverage offline.", file=sys.stderr)
+    problem = _setup_problem(settings)
+    if problem:
+        print(problem, file=sys.stderr)
         return EXIT_CONFIG
-    if not settings.dry_run:
-        for model in (settings.program, settings.reflection):
-            problem = missing_key_message(model)
-            if problem:
-                print(problem, file=sys.stderr)
-                return EXIT_CONFIG
-        try:
-            check_deno()
-        except CodeInterpreterError as exc:
-            print(f"error: the RLM sandbox needs Deno: {exc}", file=sys.stderr)
-            return EXIT_CONFIG
-
     task = settings.task
     try:
         splits = split_cases(task, settings.seed)
@@ -117,12 +105,42 @@ def run(settings: CompileSettings) -> int:
     config = ApproachConfig(rlm_max_iters=settings.rlm_max_iters, rlm_max_llm_calls=settings.rlm_max_llm_calls,
                             interpreter_factory=supply)
     program = RLMDirectAgent(task, config)
-    reflection_lm = build_lm(settings.reflection, task.schema)
-    coverage_metric = make_coverage_metric(task)
-    metric = coverage_metric if settings.metric == "coverage" else make_semantic_f1_metric(task, reflection_lm)
-    oracle = settings.program.is_oracle and settings.reflection.is_oracle
+    _print_configuration(settings, splits, program)
+    try:
+        if settings.dry_run:
+            _dry_run(task, splits)
+            return 0
+        result = _compile(settings, splits, program)
+    finally:
+        supply.close()
+    _print_result(settings, splits, result)
+    return 0
 
-    print(f"Task:              {task.name} ({task.source})")
+
+def _setup_problem(settings: CompileSettings) -> str | None:
+    """The one line that stops the compile before it starts (a judge the oracle cannot be, a key, Deno)."""
+    if settings.metric == "semantic_f1" and settings.reflection.is_oracle:
+        return ("error: --metric semantic_f1 needs a real judge model; the oracle cannot judge text. "
+                "Use --metric coverage offline.")
+    if settings.dry_run:
+        return None
+    for model in (settings.program, settings.reflection):
+        problem = missing_key_message(model)
+        if problem:
+            return problem
+    try:
+        check_deno()
+    except CodeInterpreterError as exc:
+        return f"error: the RLM sandbox needs Deno: {exc}"
+    return None
+
+
+def _is_oracle(settings: CompileSettings) -> bool:
+    return settings.program.is_oracle and settings.reflection.is_oracle
+
+
+def _print_configuration(settings: CompileSettings, splits, program: RLMDirectAgent) -> None:
+    print(f"Task:              {settings.task.name} ({settings.task.source})")
     print(f"Program model:     {settings.program.model}")
     print(f"Reflection model:  {settings.reflection.model}")
     print(f"Metric:            {settings.metric}")
@@ -135,59 +153,76 @@ def run(settings: CompileSettings) -> int:
     for line in _budget(settings, len(splits.test)):
         print(line)
 
-    try:
-        if settings.dry_run:
-            example = splits.test[0]
-            scored = coverage_metric(example, _hand_made_prediction(task, example))
-            inputs = " x ".join(str(items) for items in case_of(example, task).inputs.values())
-            print(f"\nDry run: coverage metric on a hand-made prediction for {inputs}:\n"
-                  f"  score {scored.score:.3f}\n  feedback: {scored.feedback}")
-            print("\nNo LM was called.")
-            return 0
 
-        if not oracle:
-            print("\nWARNING: this compile calls paid models; the budget above is what it may spend.",
-                  file=sys.stderr, flush=True)
-        program_lm = build_lm(settings.program, task.schema)
-        dspy.configure(lm=program_lm, track_usage=True)
-        before_instructions = instructions_of(program)
-        # GEPA's and DSPy's progress bars print to stdout; keep stdout for the results.
-        with dspy.track_usage() as usage, contextlib.redirect_stdout(sys.stderr):
-            before = evaluate(program, splits.test, metric)
-            optimizer = dspy.GEPA(
-                metric=metric,
-                max_metric_calls=settings.max_metric_calls,
-                reflection_lm=reflection_lm,
-                reflection_minibatch_size=REFLECTION_MINIBATCH,
-                # With the oracle every score is perfect; GEPA would skip reflection entirely.
-                skip_perfect_score=not oracle,
-                seed=settings.seed,
-                log_dir=str(settings.log_dir) if settings.log_dir else None,
-                num_threads=1,
-                track_stats=True,
-            )
-            compiled = optimizer.compile(program, trainset=splits.train, valset=splits.val)
-            after = evaluate(compiled, splits.test, metric)
-        settings.output.parent.mkdir(parents=True, exist_ok=True)
-        compiled.save(str(settings.output))
-    finally:
-        supply.close()
+def _dry_run(task: Task, splits) -> None:
+    example = splits.test[0]
+    scored = make_coverage_metric(task)(example, _hand_made_prediction(task, example))
+    inputs = " x ".join(str(items) for items in case_of(example, task).inputs.values())
+    print(f"\nDry run: coverage metric on a hand-made prediction for {inputs}:\n"
+          f"  score {scored.score:.3f}\n  feedback: {scored.feedback}")
+    print("\nNo LM was called.")
 
-    calls = {model: len(entries) for model, entries in usage.usage_data.items()}
-    print(f"\nHeld-out {settings.metric} ({len(splits.test)} cases): before {before:.3f}, after {after:.3f}")
-    print("LM calls made: " + ", ".join(f"{n} on {model}" for model, n in calls.items()))
-    stats = getattr(compiled, "detailed_results", None)
+
+@dataclass
+class _CompileResult:
+    before: float
+    after: float
+    compiled: dspy.Module
+    before_instructions: dict[str, str]
+    calls: dict[str, int]
+    """LM calls per model."""
+
+
+def _compile(settings: CompileSettings, splits, program: RLMDirectAgent) -> _CompileResult:
+    """Score the program on the held-out cases, compile it with GEPA, score it again, save it."""
+    task, oracle = settings.task, _is_oracle(settings)
+    reflection_lm = build_lm(settings.reflection, task.schema)
+    metric = (make_coverage_metric(task) if settings.metric == "coverage"
+              else make_semantic_f1_metric(task, reflection_lm))
+    if not oracle:
+        print("\nWARNING: this compile calls paid models; the budget above is what it may spend.",
+              file=sys.stderr, flush=True)
+    dspy.configure(lm=build_lm(settings.program, task.schema), track_usage=True)
+    before_instructions = instructions_of(program)
+    # GEPA's and DSPy's progress bars print to stdout; keep stdout for the results.
+    with dspy.track_usage() as usage, contextlib.redirect_stdout(sys.stderr):
+        before = evaluate(program, splits.test, metric)
+        optimizer = dspy.GEPA(
+            metric=metric,
+            max_metric_calls=settings.max_metric_calls,
+            reflection_lm=reflection_lm,
+            reflection_minibatch_size=REFLECTION_MINIBATCH,
+            # With the oracle every score is perfect; GEPA would skip reflection entirely.
+            skip_perfect_score=not oracle,
+            seed=settings.seed,
+            log_dir=str(settings.log_dir) if settings.log_dir else None,
+            num_threads=1,
+            track_stats=True,
+        )
+        compiled = optimizer.compile(program, trainset=splits.train, valset=splits.val)
+        after = evaluate(compiled, splits.test, metric)
+    settings.output.parent.mkdir(parents=True, exist_ok=True)
+    compiled.save(str(settings.output))
+    return _CompileResult(before, after, compiled, before_instructions,
+                          {model: len(entries) for model, entries in usage.usage_data.items()})
+
+
+def _print_result(settings: CompileSettings, splits, result: _CompileResult) -> None:
+    task = settings.task
+    print(f"\nHeld-out {settings.metric} ({len(splits.test)} cases): before {result.before:.3f}, "
+          f"after {result.after:.3f}")
+    print("LM calls made: " + ", ".join(f"{n} on {model}" for model, n in result.calls.items()))
+    stats = getattr(result.compiled, "detailed_results", None)
     if stats is not None:
         print(f"GEPA: {stats.total_metric_calls} metric calls; {len(stats.candidates)} candidate(s) kept "
               f"(the seed is candidate 0); best: candidate {stats.best_idx}, validation score "
               f"{stats.val_aggregate_scores[stats.best_idx]:.3f}. Proposals that did not beat their parent on "
               f"a minibatch are not kept; GEPA's log on stderr shows them.")
     print("Instructions:")
-    for line in _instruction_changes(before_instructions, instructions_of(compiled)):
+    for line in _instruction_changes(result.before_instructions, instructions_of(result.compiled)):
         print(f"  {line}")
     print(f"\nSaved the compiled program to {settings.output}")
     print(f"Load it with: RLMDirectAgent(load_task({task.source!r}), config).load({str(settings.output)!r})")
-    if oracle:
+    if _is_oracle(settings):
         print(ORACLE_NOTICE + " With the oracle, GEPA's reflection is exercised with skip_perfect_score off.")
     print(task.schema.notice)
-    return 0
