@@ -81,7 +81,7 @@ def _benchmark_chart(records: list[RunRecord], approaches: list[str], meta: RunM
     _bars(axes[1], labels, groups(lambda r: r.total_tokens), "tokens per run (prompt + completion)")
     _bars(axes[2], labels, groups(lambda r: r.wall_time_s, only_ok=True),
           "wall time per run without error (s), mean and sd", errors=True)
-    fig.suptitle(_title(meta, f"{meta.runs} runs per approach", schema), fontsize=10)
+    fig.suptitle(_title(meta, f"{meta.runs} run{'s' if meta.runs != 1 else ''} per approach", schema), fontsize=10)
     fig.tight_layout()
     fig.savefig(out, format="png", dpi=110)
     plt.close(fig)
