@@ -350,7 +350,8 @@ class Section:
         return "\n".join(parts + "\n\n".join(t.text() for t in self.tables).split("\n"))
 
 
-FAILED_RUN_NOTE = "* failed run (coverage counts the checks it made before failing)"
+FAILED_RUN_NOTE = ("* failed run (coverage counts the checks it made before failing). Intervals are 95%: Wilson for "
+                   "rates (k / N), Student t for means.")
 
 
 def model_section(records: list[RunRecord], meta: RunMeta, schema: TaskSchema, model: ModelRecord) -> Section:
