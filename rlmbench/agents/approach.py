@@ -15,7 +15,7 @@ from typing import Any, Callable
 
 import dspy
 
-from rlmbench.agents.signatures import TaskSignatures
+from rlmbench.agents.signatures import TaskSignatures, answer_of
 from rlmbench.results.meta import Arm
 from rlmbench.results.traces import TraceKind
 from rlmbench.sandbox.interpreter import OfflinePythonInterpreter
@@ -55,8 +55,7 @@ class ApproachOutput:
 
 
 def output_of(pred: dspy.Prediction, signatures: TaskSignatures, trace: dict[str, Any]) -> ApproachOutput:
-    from rlmbench.agents.signatures import answer_of
-
+    """What every approach returns: the narrative, its trace, and the typed answer as plain data."""
     return ApproachOutput(pred.get(signatures.narrative_field), trace, answer_of(pred, signatures))
 
 
