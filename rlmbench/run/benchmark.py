@@ -78,7 +78,7 @@ def run(settings: BenchmarkSettings) -> int:
         meta = build_header(settings, dt.datetime.now().astimezone())
         files, records = open_files(settings, meta)
     except (SetupError, ResumeError) as exc:
-        print(f"error: {exc}" if not str(exc).startswith("error:") else str(exc), file=sys.stderr)
+        print(f"error: {exc}", file=sys.stderr)
         return EXIT_CONFIG
     interrupted = execute(settings, meta, files, records)
     finish(settings, meta, files, records, interrupted)
@@ -99,7 +99,7 @@ def build_header(settings: BenchmarkSettings, started: dt.datetime) -> RunMeta:
     """Check what the run needs (keys, Deno, an approach left to run) and describe the invocation."""
     problem = missing_keys_message(list(settings.models))
     if problem:
-        raise SetupError(problem)
+        raise SetupError(problem.removeprefix("error: "))  # the key check words its line for every command
     task = settings.task
     info = TaskInfo(**task.describe())
     too_large = skipped_for_size(settings, info.required_checks)
