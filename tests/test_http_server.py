@@ -96,3 +96,27 @@ def test_timeout_flag_ends_a_hung_request_and_the_summary_counts_it(tmp_path):
     assert first["failure"]["category"] == "timeout" and second["ok"] is True
     assert summary_row(result.stdout, "Failures by category")[0] == "timeout 1"
     assert summary_row(result.stdout, "Completed without error")[0] == "1 / 2 [9%, 91%]"
+
+
+def test_a_timeout_closes_the_request_and_the_next_run_waits_for_the_server_to_finish_it(tmp_path):
+    # A single-slot server that goes on generating after its client left, as llama.cpp's does: the first
+    # request takes 8 s, the run's budget is 3 s. The healthy ReActV2 run is two instant calls.
+    with OpenAICompatibleServer(generation=lambda n, body: 8.0 if n == 1 else 0.0, single_slot=True) as server:
+        result = run_script(["--model", "openai/oracle", "--api-base", server.url, "--runs", "2", "--retries", "3",
+                             "--approaches", "react_v2", "--timeout", "3", "--output", "r.json"], tmp_path)
+    assert result.returncode == 0, result.stderr[-2000:]
+    cut, healthy = _records(tmp_path / "r.json")
+    assert cut["failure"]["category"] == "timeout" and healthy["ok"] is True
+    # The request in flight was closed at the budget, and no retry of it went out after the budget.
+    first, probe, *rest = server.served
+    assert first.client_left and probe.max_tokens == 1 and len(rest) == healthy["lm_calls"] == 2
+    # The cut run's trace keeps the abandoned call: its size and how long it ran before the budget.
+    traces = [json.loads(line) for line in (tmp_path / "r.traces.jsonl").read_text().splitlines()]
+    (abandoned,) = traces[0]["lm_calls"]
+    assert abandoned["cancelled"] and abandoned["request_chars"] > 1000
+    assert 0 < abandoned["duration_s"] <= cut["wall_time_s"]
+    # The next run started only once the server had finished the abandoned call, and the wait is its own.
+    assert rest[0].arrived >= first.ended
+    wait = healthy["idle_wait"]
+    assert wait["confirmed"] and wait["after"] == ["ReActV2 1"] and wait["waited_s"] > 0
+    assert summary_row(result.stdout, "Waited for the server (not in wall time)")[0].startswith("1 run,")

@@ -3,7 +3,11 @@ tokens-per-minute pace, and logs every call into the run.
 
 A run that exceeds `--timeout` is recorded as `timeout` by the runner and abandoned. Its thread
 cannot be killed, so its next LM call raises `RunCancelled` instead of spending more of the user's
-budget. With `--tpm`, `GatedLM` waits for the shared `TokenPacer` first, so a long ReAct run stays
+budget. For a server reached through LiteLLM (`--api-base`) each request's timeout is what is left of
+the run's budget, so the request in flight is closed when the budget runs out. Retries are made here,
+with DSPy's own rule of what is transient and how long to wait (`is_retryable_lm_error`, a
+`retry_after` hint or 2^attempt s), because DSPy's retry loop cannot see the budget: it would send
+an abandoned run's request again. With `--tpm`, `GatedLM` waits for the shared `TokenPacer` first, so a long ReAct run stays
 under a provider's tokens-per-minute limit instead of failing on 429s. Every call, answered or
 failed, is logged into the current run (`RunHooks`, implemented by run.control.RunControl), so even
 a failed or timed-out run can be diagnosed from the traces file alone.
@@ -11,6 +15,7 @@ a failed or timed-out run can be diagnosed from the traces file alone.
 
 from __future__ import annotations
 
+import asyncio
 import contextvars
 import json
 import threading
@@ -19,7 +24,9 @@ from collections import deque
 from typing import Any, Protocol
 
 import dspy
+from dspy.clients._http import finite_seconds
 from dspy.clients.legacy_outputs import value as response_value
+from dspy.utils.exceptions import is_retryable_lm_error
 
 from rlmbench.lm.tokens import count_tokens
 
@@ -37,6 +44,9 @@ class RunHooks(Protocol):
     pacing_wait_s: float
 
     def check(self) -> None: ...
+    def seconds_left(self) -> float | None: ...
+    def pause(self, seconds: float) -> None: ...
+    def begin_call(self, messages: list[dict] | None, prompt: str | None) -> None: ...
     def log_call(self, messages: list[dict] | None, prompt: str | None, **fields: Any) -> None: ...
     def add_model_time(self, seconds: float) -> None: ...
 
@@ -51,6 +61,12 @@ def bind_run(control: RunHooks) -> contextvars.Token:
 
 def current_run() -> RunHooks | None:
     return _current_run.get()
+
+
+def retry_delay(exc: BaseException, attempt: int) -> float:
+    """DSPy 3.4.1's wait before retry `attempt` (clients/execution._delay): the provider's hint, else 2^attempt s."""
+    hint = finite_seconds(getattr(exc, "retry_after", None))
+    return hint if hint is not None else min(2 ** min(attempt, 6), 60)
 
 
 def _reply_text(outputs: Any) -> str:
@@ -133,11 +149,20 @@ def _usage_totals() -> tuple[int, int, int]:
 
 
 class GatedLM(dspy.LM):
-    """A `dspy.LM` that honours the current run's cancellation and the shared token pace."""
+    """A `dspy.LM` that honours the current run's cancellation and budget, and the shared token pace.
 
-    def __init__(self, *args: Any, pacer: TokenPacer | None = None, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
+    `retries` are made here, not by DSPy (its `num_retries` is 0), so no retry goes out after the
+    run's budget ran out. `closes_at_budget`: each request's timeout is the run's time left (a
+    LiteLLM-served model; DSPy keys its native engine pools by timeout, so hosted models keep theirs).
+    """
+
+    def __init__(self, *args: Any, pacer: TokenPacer | None = None, retries: int = 0,
+                 closes_at_budget: bool = False, **kwargs: Any) -> None:
+        super().__init__(*args, num_retries=0, **kwargs)
         self.pacer = pacer
+        self.retries = retries
+        self.closes_at_budget = closes_at_budget
+        self.request_timeout: float | None = kwargs.get("timeout")
 
     def _before(self, prompt: str | None, messages: list[dict] | None) -> tuple[list, tuple[int, int, int]] | None:
         control = current_run()
@@ -176,31 +201,62 @@ class GatedLM(dspy.LM):
         if control is not None and not isinstance(exc, RunCancelled):
             control.log_call(messages, prompt, error=f"{type(exc).__name__}: {str(exc)[:500]}")
 
-    def _timed(self, started: float) -> None:
+    def _attempt_kwargs(self, kwargs: dict[str, Any]) -> dict[str, Any]:
+        """The call's settings for one attempt: with `closes_at_budget`, a timeout no later than the budget."""
+        control = current_run()
+        left = control.seconds_left() if control is not None and self.closes_at_budget else None
+        if left is None:
+            return kwargs
+        limit = min(left, self.request_timeout) if self.request_timeout else left
+        return {**kwargs, "timeout": max(limit, 0.05)}
+
+    def _start(self, prompt: str | None, messages: list[dict] | None):
+        state = self._before(prompt, messages)
+        control = current_run()
+        if control is not None:
+            control.begin_call(messages, prompt)
+        return state, time.perf_counter()  # after any pacing wait: model time is the call itself
+
+    def _end(self, state, started: float) -> None:
         control = current_run()
         if control is not None:
             control.add_model_time(time.perf_counter() - started)
+        self._after(state)
+
+    def _retry_or_raise(self, exc: Exception, attempt: int, prompt: str | None, messages: list[dict] | None) -> float:
+        """Log the failed attempt; return the wait before the next one, or raise when there is none."""
+        self._failed(prompt, messages, exc)
+        if isinstance(exc, RunCancelled) or attempt >= self.retries or not is_retryable_lm_error(exc):
+            raise exc
+        return retry_delay(exc, attempt)
 
     def __call__(self, prompt: str | None = None, *, messages: list[dict] | None = None, **kwargs: Any):
-        state = self._before(prompt, messages)
-        started = time.perf_counter()  # after any pacing wait: model time is the call itself
-        try:
-            return super().__call__(prompt, messages=messages, **kwargs)
-        except Exception as exc:
-            self._failed(prompt, messages, exc)
-            raise
-        finally:
-            self._timed(started)
-            self._after(state)
+        for attempt in range(self.retries + 1):
+            state, started = self._start(prompt, messages)
+            try:
+                return super().__call__(prompt, messages=messages, **self._attempt_kwargs(kwargs))
+            except Exception as exc:
+                wait = self._retry_or_raise(exc, attempt, prompt, messages)
+            finally:
+                self._end(state, started)
+            _pause(wait)
 
     async def acall(self, prompt: str | None = None, *, messages: list[dict] | None = None, **kwargs: Any):
-        state = self._before(prompt, messages)
-        started = time.perf_counter()
-        try:
-            return await super().acall(prompt, messages=messages, **kwargs)
-        except Exception as exc:
-            self._failed(prompt, messages, exc)
-            raise
-        finally:
-            self._timed(started)
-            self._after(state)
+        for attempt in range(self.retries + 1):
+            state, started = self._start(prompt, messages)
+            try:
+                return await super().acall(prompt, messages=messages, **self._attempt_kwargs(kwargs))
+            except Exception as exc:
+                wait = self._retry_or_raise(exc, attempt, prompt, messages)
+            finally:
+                self._end(state, started)
+            await asyncio.to_thread(_pause, wait)
+
+
+def _pause(seconds: float) -> None:
+    """Wait before a retry; a run cancelled meanwhile stops waiting at once (RunCancelled)."""
+    control = current_run()
+    if control is None:
+        time.sleep(seconds)
+    else:
+        control.pause(seconds)

@@ -58,19 +58,20 @@ def build_lm(settings: ModelSettings, schema: TaskSchema) -> dspy.LM:
 
     A local OpenAI-compatible server (`--api-base`) goes through LiteLLM, which sends
     `max_tokens`: DSPy's native client sends `max_completion_tokens`, which llama.cpp's server
-    ignores, generating until its context is full.
+    ignores, generating until its context is full. Its requests are closed when the run's budget
+    runs out (GatedLM `closes_at_budget`).
     """
     pacer = TokenPacer(settings.tokens_per_minute) if settings.tokens_per_minute else None
     if settings.is_oracle:
         return GatedLM(f"{ORACLE_MODEL_NAME}/deterministic", engine=OracleEngine(schema), cache=False,
-                       num_retries=0, max_tokens=settings.max_tokens, pacer=pacer)
-    kwargs: dict = dict(cache=False, num_retries=settings.retries, max_tokens=settings.max_tokens, pacer=pacer)
+                       max_tokens=settings.max_tokens, pacer=pacer)
+    kwargs: dict = dict(cache=False, retries=settings.retries, max_tokens=settings.max_tokens, pacer=pacer)
     if settings.timeout:
         kwargs["timeout"] = settings.timeout
     if settings.api_base:
         import litellm  # noqa: F401  (a one-time ~3 s import, paid here rather than inside the first timed run)
 
-        kwargs.update(engine="litellm", api_base=settings.api_base,
+        kwargs.update(engine="litellm", api_base=settings.api_base, closes_at_budget=True,
                       api_key=settings.resolved_key() or os.environ.get("OPENAI_API_KEY") or "no-key-needed")
     elif settings.resolved_key():
         kwargs["api_key"] = settings.resolved_key()

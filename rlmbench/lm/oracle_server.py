@@ -9,9 +9,13 @@ whole benchmark can run against it. `behaviour` lets a test change what one requ
 
 from __future__ import annotations
 
+import contextlib
 import json
+import select
+import socket
 import threading
 import time
+from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Callable
 
@@ -63,18 +67,42 @@ def _content(message: dict) -> str:
     return content
 
 
+Generation = Callable[[int, dict], float]
+"""generation(request_number, body) -> seconds the request takes to generate, whether or not its client waits."""
+
+
+@dataclass
+class Served:
+    """One chat request as the server handled it (times are time.monotonic())."""
+
+    number: int
+    arrived: float
+    ended: float | None = None
+    """When its generation ended (and the reply was sent, if the client was still there)."""
+    client_left: bool = False
+    """The client had closed the connection before the reply was ready."""
+    max_tokens: int | None = None
+
+
 class OpenAICompatibleServer:
-    """`schema`: the task whose roles the oracle's policy plays (default: the built-in drugs task)."""
+    """`schema`: the task whose roles the oracle's policy plays (default: the built-in drugs task).
+
+    `generation` and `single_slot` make it behave like llama.cpp's server: a request takes that long
+    whether or not its client is still waiting, and with one slot the next request waits for it."""
 
     def __init__(self, behaviour: Behaviour | None = None, faults: Faults | None = None,
-                 schema: TaskSchema | None = None) -> None:
+                 schema: TaskSchema | None = None, generation: Generation | None = None,
+                 single_slot: bool = False) -> None:
         self.schema = schema or load_task("drugs").schema
         self.behaviour = behaviour
         self.faults = faults
+        self.generation = generation
         self.requests: list[dict] = []
+        self.served: list[Served] = []
         self.served_at: list[tuple[float, float]] = []  # (start, end) of each answered request, time.monotonic()
         self.faults_served: list[str] = []
         self._lock = threading.Lock()
+        self._slot = threading.Lock() if single_slot else contextlib.nullcontext()
         self._closing = threading.Event()
         server = self
 
@@ -98,6 +126,23 @@ class OpenAICompatibleServer:
                 if not self.path.rstrip("/").endswith("/chat/completions"):
                     self._send(404, {"error": {"message": f"no route {self.path}"}})
                     return
+                served = Served(number, began, max_tokens=body.get("max_tokens"))
+                with server._lock:
+                    server.served.append(served)
+                with server._slot:
+                    if server.generation is not None:
+                        time.sleep(server.generation(number, body))  # generating, client or no client
+                    self._answer(body, number, began, served)
+
+            def _client_left(self) -> bool:
+                """The client closed its end: the socket reads as ended."""
+                try:
+                    readable, _, _ = select.select([self.connection], [], [], 0)
+                    return bool(readable) and self.connection.recv(1, socket.MSG_PEEK) == b""
+                except OSError:
+                    return True
+
+            def _answer(self, body: dict, number: int, began: float, served: Served) -> None:
                 messages = body.get("messages", [])
                 system = "\n".join(_content(m) for m in messages if m.get("role") in ("system", "developer"))
                 user = next((_content(m) for m in reversed(messages) if m.get("role") == "user"), "")
@@ -113,6 +158,8 @@ class OpenAICompatibleServer:
                 finish_reason = "stop"
                 if isinstance(reply, dict):
                     reply, finish_reason = reply["content"], reply["finish_reason"]
+                if reply is None and not system:  # not a DSPy request: the benchmark's idle check, say
+                    reply = "ok"
                 if reply is None:
                     conversation = "\n\n".join(_content(m) for m in messages
                                                  if m.get("role") not in ("system", "developer"))
@@ -120,6 +167,9 @@ class OpenAICompatibleServer:
                 prompt_tokens = sum(count_tokens(_content(m)) for m in messages)
                 with server._lock:
                     server.served_at.append((began, time.monotonic()))
+                    served.ended, served.client_left = time.monotonic(), self._client_left()
+                if served.client_left:
+                    return
                 self._send(200, {
                     "id": f"chatcmpl-test-{len(server.requests)}",
                     "object": "chat.completion",

@@ -65,6 +65,16 @@ def _sandbox_boot(records: list[RunRecord]) -> str:
     return f"{_mean_sd(boots)}, {'in' if inside else 'not in'} wall time" + (f", {'+'.join(kinds)}" if kinds else "")
 
 
+def idle_wait_cell(records: list[RunRecord]) -> str:
+    """The waits for a local server to finish a cut run's call: `1 run, 5.20 s`; a wait that gave up is named."""
+    waits = [r.idle_wait for r in records if r.idle_wait is not None]
+    if not waits:
+        return "none"
+    text = f"{len(waits)} run{'s' if len(waits) > 1 else ''}, {sum(w.waited_s for w in waits):.2f} s"
+    unconfirmed = sum(not w.confirmed for w in waits)
+    return text + (f", {unconfirmed} not idle" if unconfirmed else "")
+
+
 def notable_failure(records: list[RunRecord]) -> str:
     failures = [r.failure for r in records if r.failure]
     if not failures:
@@ -235,6 +245,8 @@ def summary_rows(records: list[RunRecord], approaches: list[str], schema: TaskSc
         ("Wall time, 95% interval", each(lambda a: interval_cell(mean_interval([r.wall_time_s for r in ok[a]]), "s"))),
         ("Sandbox boot per run", each(lambda a: _sandbox_boot(by[a]))),
     ]
+    if any(r.idle_wait for r in records):  # a cut run left a local server working: the next run waited
+        rows.append(("Waited for the server (not in wall time)", each(lambda a: idle_wait_cell(by[a]))))
     if paced:  # --tpm: the wait is inside the wall time, so show how much of it there was
         rows.insert(4, ("Pacing wait (--tpm), in wall time", each(lambda a: _mean_sd([r.pacing_wait_s for r in ok[a]]))))
     rows += [(coverage_label(schema, tool), each(lambda a, t=tool.name: _per_run_coverage(by[a], t)))

@@ -137,7 +137,7 @@ class LMCall(_Model):
     index: int
     """1-based position among the run's LM calls."""
     at_s: float
-    """Seconds after the run's clock started."""
+    """When the request was sent, in seconds after the run's clock started."""
     request_format: str
     """`chat` (DSPy's ChatAdapter), `json` (its JSONAdapter: a re-ask when it follows a chat request)."""
     request_messages: int
@@ -151,6 +151,12 @@ class LMCall(_Model):
     """The reply text, cut at 20,000 characters."""
     error: str | None = None
     """Why the request failed, for a request with no reply."""
+    duration_s: float | None = None
+    """Seconds from sending the request to its reply or failure (to the budget, for a cancelled one);
+    None in files written before it was measured."""
+    cancelled: bool = False
+    """True: the run's budget (--timeout) ran out while this request was in flight; the benchmark closed
+    it and never read a reply (a local server may have gone on generating it)."""
 
 
 class CodeCell(_Model):
@@ -244,6 +250,21 @@ class Diagnostics(_Model):
     """RLM: False when SUBMIT was never called and DSPy forced an answer out of the history."""
 
 
+class IdleWait(_Model):
+    """Before a run, the wait for the model's server to finish what a run cut at its budget left it doing
+    (lm.server_idle): outside this run's wall time and budget."""
+
+    after: list[str]
+    """The cut runs it waited for (`RLM Direct 1`)."""
+    waited_s: float
+    """Seconds until the server answered a one-token request (or until the wait gave up)."""
+    confirmed: bool
+    """False: the server did not answer within the wait's bound, so this run may have shared it with an
+    abandoned call."""
+    problem: str | None = None
+    """Why the wait gave up, for an unconfirmed one."""
+
+
 class RunRecord(_Model):
     task: str
     """The task's name (`drugs`)."""
@@ -290,6 +311,8 @@ class RunRecord(_Model):
     tool bridge; None in files written before it was measured."""
     sandbox_boot_kind: str | None = None
     """`snapshot`: the sandbox restored a Pyodide memory snapshot; `stock`: DSPy's own loadPyodide()."""
+    idle_wait: IdleWait | None = None
+    """The wait, before this run, for the server to finish a cut run's abandoned call; None when none was needed."""
 
     @property
     def complete(self) -> bool:

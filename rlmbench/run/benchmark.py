@@ -23,6 +23,7 @@ from rlmbench.exits import EXIT_CONFIG, EXIT_INTERRUPTED, EXIT_OK
 from rlmbench.lm.models import build_lm, missing_keys_message
 from rlmbench.lm.oracle import ORACLE_NOTICE
 from rlmbench.lm.pricing import price_of
+from rlmbench.lm.server_idle import ServerWatch
 from rlmbench.lm.settings import ModelSettings
 from rlmbench.report.growth import growth_fits
 from rlmbench.report.page import write_page
@@ -66,6 +67,11 @@ CONCURRENCY_NOTICE = ("Runs of {names} were executed several at a time (--concur
 MATRIX_NOTICE = ("The {n} models ran side by side, each model's runs one after another unless its concurrency says "
                  "otherwise: where two share this machine (the oracle, the sandbox, a local server), one's wall "
                  "times include contention with the other.")
+
+
+IDLE_WAIT_FLOOR_S = 300.0
+"""The longest wait for a local server to finish a cut run's call, unless --timeout is longer: a call may
+have started just before the budget and take as long again."""
 
 
 class SetupError(Exception):
@@ -197,11 +203,17 @@ def run_line(record: RunRecord, total: int, with_model: bool) -> str:
             f"LM calls {record.lm_calls}")
 
 
+def _model_run(model: ModelSettings, record: ModelRecord, task: Task, timeout: float | None) -> ModelRun:
+    """The model as the runner drives it; a local server (--api-base) is watched for abandoned calls."""
+    lm = build_lm(model, task.schema)
+    server = ServerWatch(lm, bound_s=max(timeout, IDLE_WAIT_FLOOR_S)) if model.api_base and timeout else None
+    return ModelRun(model.name, lm, model.concurrency, record.price, server)
+
+
 def execute(settings: BenchmarkSettings, meta: RunMeta, files: ResultsFiles, records: list[RunRecord]) -> bool:
     """Every run not yet recorded; each record is saved the moment its run ends. True when Ctrl-C cut it short."""
     task, approaches = settings.task, meta.approaches
-    models = [ModelRun(m.name, build_lm(m, task.schema), m.concurrency, record.price)
-              for m, record in zip(settings.models, meta.models)]
+    models = [_model_run(m, record, task, settings.timeout) for m, record in zip(settings.models, meta.models)]
     dspy.configure(lm=models[0].lm, track_usage=True)
     progress = LiveProgress()
 

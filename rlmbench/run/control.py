@@ -25,7 +25,9 @@ class RunControl:
         self._interpreters: list[Any] = []
         self.pacing_wait_s = 0.0
         self.started: float | None = None  # the run's clock, set by the runner
+        self.budget_s: float | None = None  # --timeout, set by the runner
         self._calls: list[LMCall] = []
+        self._in_flight: tuple[float, list[dict] | None, str | None] | None = None  # (sent at, messages, prompt)
         self._cells: list[CodeCell] = []
         # Where the wall time goes (records.TimeSplit): each part timed around its own code.
         self.model_s = self.model_in_cells_s = self.tools_s = self.tools_in_cells_s = self.cells_s = 0.0
@@ -39,19 +41,52 @@ class RunControl:
 
     @property
     def lm_calls(self) -> list[LMCall]:
+        """The calls answered or failed, then the one in flight (if any) as cancelled at this moment."""
         with self._lock:
-            return list(self._calls)
+            calls = list(self._calls)
+            if self._in_flight is not None:
+                sent, messages, prompt = self._in_flight
+                calls.append(self._call(len(calls) + 1, sent, messages, prompt, cancelled=True))
+        return calls
+
+    def lm_call_in_flight_s(self) -> float | None:
+        """How long the LM call under way has been waiting; None when none is."""
+        with self._lock:
+            return None if self._in_flight is None else time.perf_counter() - self._in_flight[0]
+
+    def begin_call(self, messages: list[dict] | None, prompt: str | None) -> None:
+        with self._lock:
+            self._in_flight = (time.perf_counter(), messages, prompt)
 
     def log_call(self, messages: list[dict] | None, prompt: str | None, **fields: Any) -> None:
+        """An answered or failed call (DSPy's history entry), timed from its begin_call."""
+        with self._lock:
+            sent = self._in_flight[0] if self._in_flight is not None else None
+            self._in_flight = None
+            self._calls.append(self._call(len(self._calls) + 1, sent, messages, prompt, **fields))
+
+    def _call(self, index: int, sent: float | None, messages: list[dict] | None, prompt: str | None,
+              **fields: Any) -> LMCall:
         texts = [_content_text(m.get("content")) for m in messages or []] or [prompt or ""]
         last_user = next((_content_text(m.get("content")) for m in reversed(messages or [])
                           if m.get("role") == "user"), prompt or "")
-        with self._lock:
-            self._calls.append(LMCall(
-                index=len(self._calls) + 1,
-                at_s=time.perf_counter() - self.started if self.started is not None else 0.0,
-                request_format="json" if is_json_request(last_user) else "chat",
-                request_messages=len(messages or []) or 1, request_chars=sum(map(len, texts)), **fields))
+        now = time.perf_counter()
+        at = sent if sent is not None else now
+        return LMCall(index=index, at_s=at - self.started if self.started is not None else 0.0,
+                      duration_s=None if sent is None else now - sent,
+                      request_format="json" if is_json_request(last_user) else "chat",
+                      request_messages=len(messages or []) or 1, request_chars=sum(map(len, texts)), **fields)
+
+    def seconds_left(self) -> float | None:
+        """What is left of the run's budget; None without a budget or before the clock started."""
+        if self.budget_s is None or self.started is None:
+            return None
+        return self.budget_s - (time.perf_counter() - self.started)
+
+    def pause(self, seconds: float) -> None:
+        """Sleep, but raise RunCancelled as soon as the run is cancelled."""
+        if self._cancelled.wait(seconds):
+            self.check()
 
     def start_cell(self, code: str) -> CodeCell:
         """Log a cell as it starts, so one that never returns is in the record of its timed-out run."""

@@ -28,7 +28,8 @@ from rlmbench.agents.registry import REGISTRY
 from rlmbench.agents.signatures import signatures_for
 from rlmbench.lm.gated import RunCancelled, bind_run
 from rlmbench.lm.settings import Price
-from rlmbench.results.records import CallUsage, Failure, RunRecord, TimeSplit
+from rlmbench.lm.server_idle import ServerWatch
+from rlmbench.results.records import CallUsage, Failure, IdleWait, RunRecord, TimeSplit
 from rlmbench.run.control import RunControl
 from rlmbench.run.failures import failure_of
 from rlmbench.run.live_progress import RunView
@@ -55,6 +56,8 @@ class ModelRun:
     concurrency: int = 1
     """This model's runs at once; runs of different models always go side by side."""
     price: Price | None = None
+    server: ServerWatch | None = None
+    """A local server that a cut run may leave working (lm.server_idle); None for hosted models and the oracle."""
 
 
 class _RunState:
@@ -69,6 +72,13 @@ class _RunState:
         self.tracker = None
         self.started: float | None = None
         self.step_limit: int | None = None
+        self.idle_wait: IdleWait | None = None
+
+    @property
+    def label(self) -> str:
+        """`RLM Direct 2` (`RLM Direct 16x6 2` in a sweep): the run as a reader finds it in the summary."""
+        where = f" {self.case_label}" if self.case_label else ""
+        return f"{REGISTRY[self.approach].label}{where} {self.run}"
 
     def view(self, runs: int) -> RunView:
         """What the run has done so far, for the live progress lines."""
@@ -125,6 +135,7 @@ class _RunState:
                                  calls, lm_calls, cells),
             time_split=self._time_split(approach.uses_sandbox, boots),
             sandbox_boot_kind=boots[0].boot_kind if boots else None,
+            idle_wait=self.idle_wait,
         )
         trace["tool_calls"] = [{"tool": c.tool, "args": c.args, "valid": c.valid} for c in calls]
         trace["lm_calls"] = [c.model_dump() for c in lm_calls]
@@ -170,6 +181,8 @@ class _TrackedFactory:
 
 def _execute(state: _RunState, config: ApproachConfig, sandboxes: SandboxSupply | None) -> tuple[RunRecord, dict]:
     """The body of one run, in its own thread. Never raises for a run failure."""
+    if state.model.server is not None:  # before the clock: another run's abandoned call is not this run's time
+        state.idle_wait = state.model.server.settle()
     bind_run(state.control)
     uses_sandbox = REGISTRY[state.approach].uses_sandbox
     factory = sandboxes if sandboxes is not None and uses_sandbox else config.interpreter_factory
@@ -234,6 +247,7 @@ class _Scheduler:
             queued = self.jobs[model.name]
             while queued and sum(k[0] == model.name for k in self.active) < model.concurrency:
                 state = _RunState(self.task, *queued.popleft(), self.case, self.case_label)
+                state.control.budget_s = self.timeout
                 self.active[(model.name, state.approach, state.run)] = state
                 threading.Thread(target=self._work, args=(state, body), daemon=True,
                                  name=f"run-{model.name}-{state.approach}-{state.run}").start()
@@ -267,6 +281,8 @@ class _Scheduler:
                 del self.active[key]
                 cut.append(state.record(now - state.started, failure=failure_of(
                     RunCancelled(f"the run passed its time budget of {self.timeout:g} s (--timeout)"))))
+                if state.model.server is not None and state.control.lm_call_in_flight_s() is not None:
+                    state.model.server.abandoned(state.label)
                 state.control.cancel()
         return cut
 
