@@ -27,8 +27,8 @@ from rlmbench.agents.approach import ApproachConfig
 from rlmbench.agents.registry import REGISTRY
 from rlmbench.agents.signatures import signatures_for
 from rlmbench.lm.gated import RunCancelled, bind_run
-from rlmbench.lm.settings import Price
 from rlmbench.lm.server_idle import ServerWatch
+from rlmbench.lm.settings import Price
 from rlmbench.results.records import CallUsage, Failure, IdleWait, RunRecord, TimeSplit
 from rlmbench.run.control import RunControl
 from rlmbench.run.failures import failure_of
