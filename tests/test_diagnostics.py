@@ -69,8 +69,8 @@ def test_an_rlm_that_shadows_its_tools_and_never_checks_is_shown_for_what_it_did
     score = record.answer_score.of("check_drug_interaction")
     assert score.found == 1 and score.reported_unchecked == 1  # "right", but never looked up
     out = _summary([record], ["rlm"])
-    assert out.index("Complete runs (every required check made)") < out.index("Completed without error")
-    assert summary_row(out, "Complete runs (every required check made)") == ["0 / 1 [0%, 79%]"]
+    assert out.index("Complete runs (no error, every check made)") < out.index("Completed without error")
+    assert summary_row(out, "Complete runs (no error, every check made)") == ["0 / 1 [0%, 79%]"]
     assert summary_row(out, "Completed without error") == ["1 / 1 [21%, 100%]"]
     assert summary_row(out, "No tool call at all") == ["1 / 1"]
     # Perfect by definition, never looked up: the row beside it says so.
@@ -168,7 +168,7 @@ def test_the_oracle_runs_every_arm_in_the_prose_form(tmp_path):
     assert result.returncode == 0, result.stderr[-2000:]
     out = result.stdout
     assert "answer form: prose" in out and "Answer form prose (--answer prose)" in out
-    assert summary_row(out, "Complete runs (every required check made)") == ["1 / 1 [21%, 100%]"] * 4
+    assert summary_row(out, "Complete runs (no error, every check made)") == ["1 / 1 [21%, 100%]"] * 4
     assert summary_row(out, "Interactions: recall / precision") == ["n/a"] * 4
     assert summary_row(out, "LM calls per run") == ["37", "2", "39", "2"]
     records = json.loads((tmp_path / "p.json").read_text())["records"]

@@ -120,3 +120,19 @@ def test_a_timeout_closes_the_request_and_the_next_run_waits_for_the_server_to_f
     wait = healthy["idle_wait"]
     assert wait["confirmed"] and wait["after"] == ["ReActV2 1"] and wait["waited_s"] > 0
     assert summary_row(result.stdout, "Waited for the server (not in wall time)")[0].startswith("1 run,")
+
+
+def test_a_run_that_made_every_check_and_then_timed_out_is_not_complete_anywhere(tmp_path):
+    # ReActV2 makes all 35 checks in its first turn; its second request (the answer) never comes back.
+    with OpenAICompatibleServer(faults=lambda n, *_: "hang" if n == 2 else None) as server:
+        result = run_script(["--model", "openai/oracle", "--api-base", server.url, "--runs", "1", "--retries", "0",
+                             "--approaches", "react_v2", "--timeout", "5", "--output", "r.json"], tmp_path)
+    assert result.returncode == 0, result.stderr[-2000:]
+    (record,) = _records(tmp_path / "r.json")
+    assert record["failure"]["category"] == "timeout" and record["coverage"]["tool_calls"] == 35
+    assert summary_row(result.stdout, "Complete runs (no error, every check made)") == ["0 / 1 [0%, 79%]"]
+    assert summary_row(result.stdout, "Complete on all of k tries (pass^k)") == ["k=1 0%"]
+    assert summary_row(result.stdout, "All checks made, no answer") == ["1 / 1"]
+    page = (tmp_path / "r.html").read_text()
+    assert "0 complete" in page and "1 all checks made, no answer" in page
+    assert 'data-outcome="no_answer"' in page

@@ -14,12 +14,12 @@ from importlib import resources
 from pathlib import Path
 
 from rlmbench.report.coverage_grid import run_grids
-from rlmbench.report.run_sections import RunPage, esc, outcome, run_html
+from rlmbench.report.run_sections import RunPage, esc, run_html
 from rlmbench.report.summary import summarise
 from rlmbench.report.tables import Table, price_line
 from rlmbench.results.files import ResultsFiles, ResultsReadError, read_results, read_traces, record_key
 from rlmbench.results.meta import RunMeta
-from rlmbench.results.records import RunRecord
+from rlmbench.results.records import OUTCOMES, RunRecord
 from rlmbench.scoring.findings import answer_findings
 from rlmbench.scoring.ledger import ToolCall
 from rlmbench.tasks.sizes import parse_sizes
@@ -114,10 +114,10 @@ def _filters_html(records: list[RunRecord], meta: RunMeta) -> str:
     approaches = list(dict.fromkeys(r.approach for r in records))
     cases = list(dict.fromkeys(r.case for r in records if r.case))
     parts = [select("model", [(m, m) for m in models]), select("approach", [(a, meta.label(a)) for a in approaches]),
-             select("outcome", [(o, o) for o in ("failed", "incomplete", "complete")])]
+             select("outcome", list(OUTCOMES.items()))]
     if cases:
         parts.append(select("case", [(c, c) for c in cases]))
-    counts = {o: sum(outcome(r) == o for r in records) for o in ("failed", "incomplete", "complete")}
+    counts = {words: sum(r.outcome == o for r in records) for o, words in OUTCOMES.items()}
     return (f'<div class="filters">{"".join(parts)} <button type="button" id="expand">expand shown</button> '
             f'<button type="button" id="collapse">collapse all</button> <span id="shown">{len(records)} runs</span>'
             f'<span class="counts">{", ".join(f"{n} {o}" for o, n in counts.items())}</span></div>')

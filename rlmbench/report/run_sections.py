@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from rlmbench.report.coverage_grid import Grid, key_label
 from rlmbench.report.tables import DIAGNOSTIC_ITEMS
 from rlmbench.results.meta import Arm
-from rlmbench.results.records import TIME_PARTS, RunRecord
+from rlmbench.results.records import OUTCOMES, TIME_PARTS, RunRecord
 from rlmbench.results.traces import TRACE_KINDS, TraceSection
 from rlmbench.scoring.findings import ToolFindings
 
@@ -36,13 +36,6 @@ _BUILTINS = frozenset(dir(builtins))
 
 def esc(value: object) -> str:
     return html.escape(str(value), quote=True)
-
-
-def outcome(record: RunRecord) -> str:
-    """failed, incomplete or complete: what the page's outcome filter selects on."""
-    if not record.ok:
-        return "failed"
-    return "complete" if record.complete else "incomplete"
 
 
 @dataclass(frozen=True)
@@ -313,9 +306,9 @@ def _diagnostics_html(record: RunRecord) -> str:
 
 
 def run_summary_line(record: RunRecord, label: str) -> str:
-    state = outcome(record)
+    state = record.outcome
     where = f" {record.case}" if record.case else ""
-    badge = (f"failed: {record.failure.category}" if record.failure else state)
+    badge = OUTCOMES[state] + (f": {record.failure.category}" if record.failure else "")
     return (f'<span class="badge {state}">{esc(badge)}</span> <b>{esc(record.model)}</b> {esc(label)}'
             f"{esc(where)} run {record.run}: {record.wall_time_s:.2f} s, checks {record.coverage.covered:,}/"
             f"{record.coverage.required:,}, LM calls {record.lm_calls:,}, tokens {record.total_tokens:,}")
@@ -385,5 +378,5 @@ def run_html(page: RunPage, anchor: str) -> str:
     if "lm_calls" in trace:
         parts.append(_section(f"LM calls: {len(trace['lm_calls']):,}", _lm_calls_html(trace["lm_calls"])))
     return (f'<details class="run" id="{esc(anchor)}" data-model="{esc(r.model)}" data-approach="{esc(r.approach)}" '
-            f'data-outcome="{outcome(r)}" data-case="{esc(r.case or "")}"><summary>{run_summary_line(r, label)}</summary>'
+            f'data-outcome="{r.outcome}" data-case="{esc(r.case or "")}"><summary>{run_summary_line(r, label)}</summary>'
             f'<div class="body">{"".join(parts)}</div></details>')

@@ -236,9 +236,11 @@ def summary_rows(records: list[RunRecord], approaches: list[str], schema: TaskSc
 
     # The first rows a reader sees must not flatter: a run that never consulted the tools shows here.
     rows: list[Row] = [
-        ("Complete runs (every required check made)",
+        ("Complete runs (no error, every check made)",
          each(lambda a: rate_cell(sum(r.complete for r in by[a]), len(by[a])))),
         ("Complete on all of k tries (pass^k)", each(lambda a: pass_k_cell(by[a]))),
+        *([("All checks made, no answer", each(lambda a: share(a, lambda r: r.outcome == "no_answer")))]
+          if any(r.outcome == "no_answer" for r in records) else []),
         ("Completed without error", each(lambda a: rate_cell(len(ok[a]), len(by[a])))),
         ("No tool call at all", each(lambda a: share(a, lambda r: r.coverage.tool_calls == 0))),
         ("Wall time, runs without error", each(lambda a: _mean_sd([r.wall_time_s for r in ok[a]]))),

@@ -265,6 +265,11 @@ class IdleWait(_Model):
     """Why the wait gave up, for an unconfirmed one."""
 
 
+OUTCOMES = {"complete": "complete", "incomplete": "incomplete", "no_answer": "all checks made, no answer",
+            "failed": "failed"}
+"""A run's outcome (RunRecord.outcome) and the words a report shows for it."""
+
+
 class RunRecord(_Model):
     task: str
     """The task's name (`drugs`)."""
@@ -315,9 +320,23 @@ class RunRecord(_Model):
     """The wait, before this run, for the server to finish a cut run's abandoned call; None when none was needed."""
 
     @property
-    def complete(self) -> bool:
-        """Every required check was made (whatever else went wrong)."""
+    def all_checks_made(self) -> bool:
+        """Every required check was made, whether or not the run then answered."""
         return self.coverage.covered == self.coverage.required
+
+    @property
+    def complete(self) -> bool:
+        """The one definition of a complete run: it finished without error and made every required check.
+        Every count of complete runs (the summary, pass^k, the comparison, the page) reads it."""
+        return self.ok and self.all_checks_made
+
+    @property
+    def outcome(self) -> str:
+        """One of OUTCOMES: complete, incomplete (no error, checks missing), no_answer (every check made, then
+        failed) or failed."""
+        if self.ok:
+            return "complete" if self.all_checks_made else "incomplete"
+        return "no_answer" if self.all_checks_made and self.coverage.required else "failed"
 
     @property
     def total_tokens(self) -> int:
