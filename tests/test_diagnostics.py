@@ -181,12 +181,12 @@ def test_live_progress_goes_to_stderr_as_plain_lines_when_not_a_terminal(tmp_pat
         time.sleep(0.7)
         return None
 
-    with OpenAICompatibleServer(slow) as server:  # 10 slow requests: longer than the 5 s between plain lines
+    with OpenAICompatibleServer(slow) as server:  # 10 slow requests: longer than the 2 s before a run's first line
         result = run_script(["--model", "openai/qwen", "--api-base", server.url, "--runs", "1", "--retries", "0",
                              "--approaches", "react", "--react-max-iters", "8", "--output", "r.json"], tmp_path)
     assert result.returncode == 0, result.stderr[-2000:]
     live = [line for line in result.stderr.splitlines() if line.startswith("  ... openai/qwen: ReAct 1/1 on drugs: ")]
-    assert live and "checks " in live[0] and "LM calls " in live[0] and "step limit 8" in live[0]
+    assert live and "checks " in live[0] and "LM calls " in live[0] and "steps " in live[0] and "/8" in live[0]
     assert "... ReAct" not in result.stdout and "\x1b[" not in result.stderr
 
 

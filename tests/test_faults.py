@@ -16,7 +16,7 @@ from rlmbench.lm.models import build_lm
 from rlmbench.lm.oracle import respond
 from rlmbench.lm.oracle_server import HANGING_RLM_REPLY, OpenAICompatibleServer, always, every_other
 from rlmbench.lm.settings import ModelSettings
-from rlmbench.report.tables import model_section
+from rlmbench.report.tables import hit_limit_cell, model_section
 from rlmbench.run.runner import ModelRun, run_benchmark
 from rlmbench.tasks.task import Case
 from rlmbench.tasks.task_file import load_task
@@ -114,6 +114,11 @@ def test_a_hung_sandbox_ends_the_run_as_timeout_and_leaves_no_deno_process():
     assert first.failure.category == "timeout", first.failure
     assert lm_calls_at_timeout == 1  # the abandoned run made no further LM calls
     assert second.ok and _covered(second) == 3, second.failure
+    # Its steps are counted from its cells (the trace never came back); whether it would have hit its
+    # limit is unknown, and the summary says so instead of counting it as "no".
+    assert (first.diagnostics.steps_used, first.diagnostics.steps_from_log) == (1, True)
+    assert first.diagnostics.hit_step_limit is None
+    assert hit_limit_cell([first, second]) == "0 / 1 (1 timed out: n/a)"
     assert deno_children(os.getpid()) == []
 
 

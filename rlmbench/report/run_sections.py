@@ -319,7 +319,8 @@ def _steps_used(r: RunRecord) -> str:
     if d.steps_used is None:
         return "n/a"
     return (f"{d.steps_used}" + (f" of {d.step_limit}" if d.step_limit else "")
-            + (" (hit the iteration limit)" if d.hit_step_limit else ""))
+            + (" (hit the iteration limit)" if d.hit_step_limit else "")
+            + (" (counted from its log: the trace did not come back)" if d.steps_from_log else ""))
 
 
 def run_html(page: RunPage, anchor: str) -> str:
@@ -363,8 +364,9 @@ def run_html(page: RunPage, anchor: str) -> str:
     if page.trace is None:
         parts.append('<p class="note">No trace line for this run in the traces file.</p>')
     elif r.failure and not sections:
-        parts.append('<p class="note">The run ended without returning its steps: what it did is in the LM calls, '
-                     'sandbox cells and tool ledger below, as they were recorded.</p>')
+        logs = "LM calls, sandbox cells and tool ledger" if page.arm and page.arm.uses_sandbox else "LM calls and tool ledger"
+        parts.append(f'<p class="note">The run ended without returning its steps: what it did is in the {logs} '
+                     'below, as they were recorded.</p>')
     for section in sections:
         parts.append(_section(section.title, SECTION_DRAWERS[section.kind](section), open_=section.open))
     if isinstance(trace.get("code_cells"), list):

@@ -7,10 +7,11 @@ results file's meta, its records and the task's schema, so an old results file s
 
 from __future__ import annotations
 
+import textwrap
 from dataclasses import dataclass
 
 from rlmbench.report.growth import fit_lines, sweep_heading, sweep_table, time_split_table
-from rlmbench.report.tables import Section, comparison_table, invocation_cost, model_section
+from rlmbench.report.tables import SUMMARY_WIDTH, Section, comparison_table, invocation_cost, model_section
 from rlmbench.results.meta import RunMeta
 from rlmbench.results.records import RunRecord
 from rlmbench.tasks.task import TaskSchema
@@ -24,7 +25,8 @@ class Summary:
     """The lines after the tables: cost, fitted growth, notices, skipped approaches."""
 
     def text(self) -> str:
-        return "\n\n".join([*(s.text() for s in self.sections), "\n".join(self.closing)])
+        closing = [textwrap.fill(line, SUMMARY_WIDTH) if line else line for line in self.closing]
+        return "\n\n".join([*(s.text() for s in self.sections), "\n".join(closing)])
 
 
 def summarise(meta: RunMeta, records: list[RunRecord], schema: TaskSchema) -> Summary:

@@ -8,6 +8,7 @@ tools and answer fields, so the same table serves every task.
 from __future__ import annotations
 
 import statistics
+import textwrap
 from collections import Counter
 from dataclasses import dataclass
 from typing import Callable
@@ -53,16 +54,21 @@ def _per_run_coverage(records: list[RunRecord], tool: str) -> str:
     for r in records:
         entry = r.coverage.of(tool)
         cells.append(("n/a" if entry is None else f"{entry.covered}/{entry.required}") + ("" if r.ok else "*"))
-    return ", ".join(cells) or "n/a"
+    return runs_listed(cells)
 
 
 def _sandbox_boot(records: list[RunRecord]) -> str:
     boots = [r.sandbox_boot_s for r in records if r.sandbox_boot_s is not None]
     if not boots:
         return "n/a (no sandbox)"
-    inside = any(r.sandbox_boot_in_wall_time for r in records)
     kinds = sorted({r.sandbox_boot_kind for r in records if r.sandbox_boot_kind})
-    return f"{_mean_sd(boots)}, {'in' if inside else 'not in'} wall time" + (f", {'+'.join(kinds)}" if kinds else "")
+    return _mean_sd(boots) + (f", {'+'.join(kinds)}" if kinds else "")
+
+
+def sandbox_boot_label(records: list[RunRecord]) -> str:
+    """Whether the boot is inside the wall times, said once in the row's label."""
+    inside = any(r.sandbox_boot_in_wall_time for r in records)
+    return f"Sandbox boot per run ({'in wall time: --cold-sandbox' if inside else 'not in wall time'})"
 
 
 def idle_wait_cell(records: list[RunRecord]) -> str:
@@ -131,10 +137,33 @@ def _runs_with(records: list[RunRecord], where: Callable[[RunRecord], list | Non
     return "0" if not runs else f"{sum(hits):,} in {runs} / {len(applicable)} runs"
 
 
+def runs_listed(values: list[str]) -> str:
+    """Per-run values, equal neighbours folded: `21/21 x9, 18/21*`."""
+    groups: list[list] = []
+    for value in values:
+        if groups and groups[-1][0] == value:
+            groups[-1][1] += 1
+        else:
+            groups.append([value, 1])
+    return ", ".join(value + (f" x{n}" if n > 1 else "") for value, n in groups) or "n/a"
+
+
 def _steps(records: list[RunRecord]) -> str:
-    cells = [f"{r.diagnostics.steps_used if r.diagnostics.steps_used is not None else '?'}/{r.diagnostics.step_limit}"
-             for r in records if r.diagnostics.step_limit is not None]
-    return ", ".join(cells) or "n/a"
+    """Steps used / limit per run; `*` marks a failed run, whose steps were counted from its log."""
+    return runs_listed([f"{r.diagnostics.steps_used}/{r.diagnostics.step_limit}" + ("" if r.ok else "*")
+                        for r in records if r.diagnostics.steps_used is not None])
+
+
+def hit_limit_cell(records: list[RunRecord]) -> str:
+    """Runs that used up their steps, among those where it is known; a run that ended before the limit could
+    be known (timed out, failed) is left out and named."""
+    known = [r for r in records if r.diagnostics.hit_step_limit is not None]
+    unknown = Counter(r.failure.category if r.failure else "no trace" for r in records
+                      if r.diagnostics.hit_step_limit is None)
+    why = ", ".join(f"{n} {'timed out' if category == 'timeout' else category}" for category, n in unknown.items())
+    if not known:
+        return f"n/a ({why})" if why else "n/a"
+    return f"{sum(r.diagnostics.hit_step_limit for r in known)} / {len(known)}" + (f" ({why}: n/a)" if why else "")
 
 
 @dataclass(frozen=True)
@@ -172,6 +201,7 @@ DIAGNOSTIC_ITEMS = (
 )
 """Every diagnostic the summary counts and a run's page lists, in order."""
 DIAGNOSTICS_SHOWN_APART = {"steps_used": "Steps used / limit", "step_limit": "Steps used / limit",
+                           "steps_from_log": "Steps used / limit (a failed run's, marked *)",
                            "hit_step_limit": "Hit iteration limit", "code_cells": "a run page's cells section",
                            "shadowed_tools": "beside Code cells that shadow a tool, on a run's page"}
 """Diagnostics fields that are not an item above, and where each is shown instead."""
@@ -245,7 +275,7 @@ def summary_rows(records: list[RunRecord], approaches: list[str], schema: TaskSc
         ("No tool call at all", each(lambda a: share(a, lambda r: r.coverage.tool_calls == 0))),
         ("Wall time, runs without error", each(lambda a: _mean_sd([r.wall_time_s for r in ok[a]]))),
         ("Wall time, 95% interval", each(lambda a: interval_cell(mean_interval([r.wall_time_s for r in ok[a]]), "s"))),
-        ("Sandbox boot per run", each(lambda a: _sandbox_boot(by[a]))),
+        (sandbox_boot_label(records), each(lambda a: _sandbox_boot(by[a]))),
     ]
     if any(r.idle_wait for r in records):  # a cut run left a local server working: the next run waited
         rows.append(("Waited for the server (not in wall time)", each(lambda a: idle_wait_cell(by[a]))))
@@ -254,7 +284,7 @@ def summary_rows(records: list[RunRecord], approaches: list[str], schema: TaskSc
     rows += [(coverage_label(schema, tool), each(lambda a, t=tool.name: _per_run_coverage(by[a], t)))
              for tool in schema.required_tools]
     rows += [
-        ("Hit iteration limit", each(lambda a: f"{sum(r.diagnostics.hit_step_limit is True for r in by[a])} / {len(by[a])}")),
+        ("Hit iteration limit", each(lambda a: hit_limit_cell(by[a]))),
         ("Tool calls per run", each(lambda a: _mean_int([r.coverage.tool_calls for r in by[a]]))),
         ("LM calls per run", each(lambda a: _mean_int([r.lm_calls for r in by[a]]))),
         ("Prompt tokens per run", each(lambda a: _mean_int([r.prompt_tokens for r in by[a]]))),
@@ -288,14 +318,49 @@ def summary_rows(records: list[RunRecord], approaches: list[str], schema: TaskSc
     return rows
 
 
-def render_table(header: list[str], rows: list[Row]) -> str:
-    widths = [max(len(header[0]), *(len(row_label) for row_label, _ in rows))]
-    for i in range(1, len(header)):
-        widths.append(max(len(header[i]), *(len(cells[i - 1]) for _, cells in rows)))
+SUMMARY_WIDTH = 160
+"""Columns the text summary fits in: a terminal, a report's code block."""
+NARROWEST_COLUMN = 10
+
+
+def _column_cap(label_width: int, naturals: list[int], width: int) -> int:
+    """The widest a value column may be for the table to fit in `width`: the largest cap that fits."""
+    cap = max(naturals, default=NARROWEST_COLUMN)
+    while cap > NARROWEST_COLUMN and label_width + sum(2 + min(n, cap) for n in naturals) > width:
+        cap -= 1
+    return cap
+
+
+def render_table(header: list[str], rows: list[Row], width: int = SUMMARY_WIDTH) -> str:
+    """The table in at most `width` columns: a header too wide wraps, and a cell too wide goes under the table
+    as a numbered note (`[1]` in its place), so one long text does not set the width of every row."""
+    label_width = max(len(header[0]), *(len(row_label) for row_label, _ in rows))
+    naturals = [max(len(header[i]), *(len(cells[i - 1]) for _, cells in rows)) for i in range(1, len(header))]
+    cap = _column_cap(label_width, naturals, width)
+    notes: list[str] = []
+
+    def bounded(cell: str, column: str, row_label: str) -> str:
+        if len(cell) <= cap:
+            return cell
+        notes.append(f"[{len(notes) + 1}] {column}, {row_label}: {cell}")
+        return f"[{len(notes)}]"
+
+    body = [(row_label, [bounded(c, header[i + 1], row_label) for i, c in enumerate(cells)])
+            for row_label, cells in rows]
+    heads = [textwrap.wrap(h, cap) or [""] for h in header[1:]]
+    widths = [label_width] + [max(len(line) for line in lines_of(i, heads, body)) for i in range(len(heads))]
     line = lambda cells: "  ".join(c.ljust(w) for c, w in zip(cells, widths)).rstrip()  # noqa: E731
-    out = [line(header), line(["-" * w for w in widths])]
-    out += [line([row_label, *cells]) for row_label, cells in rows]
-    return "\n".join(out)
+    depth = max(len(h) for h in heads)
+    out = [line([header[0] if d == depth - 1 else "", *(h[d - depth + len(h)] if d >= depth - len(h) else ""
+                                                          for h in heads)]) for d in range(depth)]
+    out += [line(["-" * w for w in widths])] + [line([row_label, *cells]) for row_label, cells in body]
+    wrapped = [textwrap.fill(n, width, subsequent_indent="    ") for n in notes]
+    return "\n".join(out + ([""] + wrapped if wrapped else []))
+
+
+def lines_of(column: int, heads: list[list[str]], body: list[Row]) -> list[str]:
+    """Everything drawn in one value column: its header lines and its cells."""
+    return heads[column] + [cells[column] for _, cells in body]
 
 
 def lists_described(sizes: dict[str, int]) -> str:
@@ -349,7 +414,7 @@ class Table:
 
     def text(self) -> str:
         return "\n".join([*([self.title] if self.title else []), render_table(self.header, self.rows),
-                          *(["", self.note] if self.note else [])])
+                          *(["", textwrap.fill(self.note, SUMMARY_WIDTH)] if self.note else [])])
 
 
 @dataclass(frozen=True)
@@ -364,8 +429,8 @@ class Section:
         return "\n".join(parts + "\n\n".join(t.text() for t in self.tables).split("\n"))
 
 
-FAILED_RUN_NOTE = ("* failed run (coverage counts the checks it made before failing). Intervals are 95%: Wilson for "
-                   "rates (k / N), Student t for means.")
+FAILED_RUN_NOTE = ("* failed run: its coverage and steps count what it did before failing. Intervals are 95%: "
+                   "Wilson for rates (k / N), Student t for means.")
 
 
 def model_section(records: list[RunRecord], meta: RunMeta, schema: TaskSchema, model: ModelRecord) -> Section:

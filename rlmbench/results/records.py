@@ -231,8 +231,10 @@ class Diagnostics(_Model):
     reasked: list[int] = []
     """LM calls that re-asked in JSON after DSPy's ChatAdapter could not parse the reply: each one a paid call."""
     steps_used: int | None = None
-    """ReAct steps, ReActV2 turns or RLM iterations used (for the hybrid, the executor's steps); None
-    where the trace did not come back."""
+    """ReAct steps, ReActV2 turns or RLM iterations used (for the hybrid, the executor's steps)."""
+    steps_from_log: bool = False
+    """True: the trace did not come back (a timed-out or failed run), so steps_used was counted from what the
+    run logged as it went (its LM calls, tool ledger or code cells): what it did before it ended."""
     step_limit: int | None = None
     """The limit those steps count against."""
     hit_step_limit: bool | None = None

@@ -15,6 +15,8 @@ from abc import ABC, abstractmethod
 from dataclasses import dataclass
 from typing import Any, Literal
 
+from rlmbench.results.records import LMCall
+
 SectionKind = Literal["react_steps", "code_iterations", "plan", "tool_turns"]
 """How the report draws a section: a table of thought/tool/arguments/observation; code cells with
 their reasoning and output; a list of planned calls; turns of parallel tool calls."""
@@ -35,6 +37,18 @@ class TraceSection:
     """Drawn expanded."""
 
 
+def reasked(lm_calls: list[LMCall]) -> list[int]:
+    """LM calls that re-asked in JSON after DSPy's ChatAdapter could not parse the reply before them."""
+    return [c.index for prev, c in zip(lm_calls, lm_calls[1:]) if c.request_format == "json"
+            and prev.request_format == "chat"]
+
+
+def answered_steps(lm_calls: list[LMCall]) -> int:
+    """LM calls that came back with a reply and were not a re-ask: one per step of a ReAct-like loop."""
+    again = set(reasked(lm_calls))
+    return sum(c.error is None and not c.cancelled and c.index not in again for c in lm_calls)
+
+
 class TraceKind(ABC):
     """What one trace shape says; a registry entry without one cannot be built."""
 
@@ -46,6 +60,16 @@ class TraceKind(ABC):
     @abstractmethod
     def steps_used(self, trace: dict) -> int | None:
         """Steps the agent took; None when the trace did not come back (a timed-out run)."""
+
+    @abstractmethod
+    def steps_from_log(self, tool_calls: int, lm_calls: list[LMCall], cells: int) -> int:
+        """Steps taken, counted from what the run logged as it went (tool ledger, LM calls, code cells): for a
+        run whose trace did not come back, what it had done when it ended."""
+
+    def progress(self, tool_calls: int, lm_calls: list[LMCall], cells: int, step_limit: int | None,
+                 planner_limit: int | None) -> str:
+        """`steps 12/40`: the live progress line's count, in this shape's words and against its own limit."""
+        return f"{self.step_word} {self.steps_from_log(tool_calls, lm_calls, cells)}/{step_limit or '?'}"
 
     @abstractmethod
     def ended_by_agent(self, trace: dict) -> bool | None:
@@ -90,6 +114,9 @@ class ReActTrace(TraceKind):
         names = _react_tool_names(trace.get("trajectory"))
         return len(names) if names else None
 
+    def steps_from_log(self, tool_calls: int, lm_calls: list[LMCall], cells: int) -> int:
+        return answered_steps(lm_calls)  # one LM call a step; a step whose tool failed is in no ledger
+
     def ended_by_agent(self, trace: dict) -> bool | None:
         names = _react_tool_names(trace.get("trajectory"))
         return None if not names else names[-1] == "finish"
@@ -110,6 +137,9 @@ class RLMTrace(TraceKind):
     def steps_used(self, trace: dict) -> int | None:
         iterations = trace.get("trajectory")
         return len(iterations) if isinstance(iterations, list) else None
+
+    def steps_from_log(self, tool_calls: int, lm_calls: list[LMCall], cells: int) -> int:
+        return cells  # one code cell an iteration
 
     def ended_by_agent(self, trace: dict) -> bool | None:
         return trace.get("submitted")
@@ -135,6 +165,14 @@ class PlanThenReActTrace(TraceKind):
 
     def steps_used(self, trace: dict) -> int | None:
         return self._executor.steps_used(trace)
+
+    def steps_from_log(self, tool_calls: int, lm_calls: list[LMCall], cells: int) -> int:
+        return tool_calls  # the planner calls no tool: each executor step that reached a tool is in the ledger
+
+    def progress(self, tool_calls: int, lm_calls: list[LMCall], cells: int, step_limit: int | None,
+                 planner_limit: int | None) -> str:
+        return (f"planner iterations {cells}/{planner_limit or '?'}, "
+                + super().progress(tool_calls, lm_calls, cells, step_limit, planner_limit))
 
     def ended_by_agent(self, trace: dict) -> bool | None:
         return self._executor.ended_by_agent(trace)
@@ -162,6 +200,9 @@ class ToolTurnsTrace(TraceKind):
 
     def steps_used(self, trace: dict) -> int | None:
         return len(trace["turns"]) if isinstance(trace.get("turns"), list) else None
+
+    def steps_from_log(self, tool_calls: int, lm_calls: list[LMCall], cells: int) -> int:
+        return answered_steps(lm_calls)  # one LM call a turn
 
     def ended_by_agent(self, trace: dict) -> bool | None:
         reason = trace.get("termination_reason")

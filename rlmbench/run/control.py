@@ -41,7 +41,13 @@ class RunControl:
 
     @property
     def lm_calls(self) -> list[LMCall]:
-        """The calls answered or failed, then the one in flight (if any) as cancelled at this moment."""
+        """The calls answered or failed so far."""
+        with self._lock:
+            return list(self._calls)
+
+    def lm_calls_to_now(self) -> list[LMCall]:
+        """The calls answered or failed, then the one in flight (if any) as cancelled at this moment: what a
+        run recorded now (at its budget) did."""
         with self._lock:
             calls = list(self._calls)
             if self._in_flight is not None:

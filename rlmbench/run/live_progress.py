@@ -1,7 +1,9 @@
 """Live progress on stderr while runs work, so a slow model or a retrying provider is not mistaken
-for a hang. On a terminal one line per active run is updated in place (rich); otherwise each
-active run gets a plain line at most every `interval_s` seconds. Nothing goes to stdout, so
-`| tee` still captures a clean summary.
+for a hang. On a terminal one line per active run is updated in place (rich). Written to a file or a
+pipe, a run gets a line when something changes (an LM call sent or answered, a code cell, a tool call),
+at most one every `min_gap_s`, and otherwise a heartbeat every `heartbeat_s`. Every line says whether
+an LM call is under way and for how long. Nothing goes to stdout, so `| tee` still captures a clean
+summary.
 """
 
 from __future__ import annotations
@@ -9,7 +11,7 @@ from __future__ import annotations
 import sys
 import time
 from dataclasses import dataclass
-from typing import TextIO
+from typing import Callable, TextIO
 
 from rich.console import Console
 from rich.live import Live
@@ -28,28 +30,45 @@ class RunView:
     case: str | None
     elapsed_s: float
     lm_calls: int
+    """LM calls answered or failed so far."""
+    lm_call_in_flight_s: float | None
+    """How long the LM call under way has waited; None when none is."""
     tool_calls: int
     covered: int
     required: int
     cells: int | None
     """Code cells run so far; None for an approach without a sandbox."""
-    step_limit: int | None
+    steps: str
+    """Steps used against the arm's own limit, in its own words (`executor steps 3/40`)."""
+
+    @property
+    def key(self) -> tuple:
+        return (self.model, self.approach, self.run, self.case)
+
+    @property
+    def state(self) -> tuple:
+        """What counts as a change worth a line."""
+        return (self.lm_calls, self.lm_call_in_flight_s is not None, self.tool_calls, self.cells)
 
     def line(self) -> str:
         where = f"{self.task} {self.case}" if self.case else self.task
-        steps = (f"cells {self.cells}/{self.step_limit}" if self.cells is not None
-                 else f"step limit {self.step_limit}")
+        waiting = (f"one under way for {self.lm_call_in_flight_s:.0f} s" if self.lm_call_in_flight_s is not None
+                   else "none under way")
         return (f"{self.model}: {self.approach} {self.run}/{self.runs} on {where}: {self.elapsed_s:.0f} s, "
-                f"LM calls {self.lm_calls}, "
-                f"tool calls {self.tool_calls}, checks {self.covered}/{self.required}, {steps}")
+                f"LM calls {self.lm_calls} ({waiting}), tool calls {self.tool_calls}, "
+                f"checks {self.covered}/{self.required}, {self.steps}")
 
 
 class LiveProgress:
-    def __init__(self, stream: TextIO = sys.stderr, interval_s: float = 5.0) -> None:
+    def __init__(self, stream: TextIO = sys.stderr, heartbeat_s: float = 30.0, min_gap_s: float = 2.0,
+                 clock: Callable[[], float] = time.monotonic) -> None:
         self.stream = stream
-        self.interval_s = interval_s
+        self.clock = clock
+        self.heartbeat_s = heartbeat_s
+        self.min_gap_s = min_gap_s
+        """Also how old a run must be before its first line: a run that ends sooner has only its finished line."""
         self.live: Live | None = None
-        self._last_line: dict[tuple, float] = {}
+        self._printed: dict[tuple, tuple[float, tuple]] = {}  # run -> (when its last line was printed, its state)
 
     def __enter__(self) -> "LiveProgress":
         if self.stream.isatty():
@@ -65,13 +84,15 @@ class LiveProgress:
         if self.live is not None:
             self.live.update(Text("\n".join(v.line() for v in views), no_wrap=True, overflow="ellipsis"))
             return
-        now = time.monotonic()
+        now = self.clock()
         for view in views:
-            key = (view.model, view.approach, view.run, view.case)
-            first = self._last_line.setdefault(key, now)
-            if now - first >= self.interval_s:
+            if view.elapsed_s < self.min_gap_s:
+                continue
+            last, state = self._printed.get(view.key, (None, None))
+            changed = state != view.state and (last is None or now - last >= self.min_gap_s)
+            if changed or last is None or now - last >= self.heartbeat_s:
                 print(f"  ... {view.line()}", file=self.stream, flush=True)
-                self._last_line[key] = now
+                self._printed[view.key] = (now, view.state)
 
     def finished(self, line: str) -> None:
         """A finished run's line, printed above the live lines."""

@@ -72,6 +72,7 @@ class _RunState:
         self.tracker = None
         self.started: float | None = None
         self.step_limit: int | None = None
+        self.planner_limit: int | None = None
         self.idle_wait: IdleWait | None = None
 
     @property
@@ -82,14 +83,16 @@ class _RunState:
 
     def view(self, runs: int) -> RunView:
         """What the run has done so far, for the live progress lines."""
-        calls = self.ledger.calls
+        calls, lm_calls, cells = self.ledger.calls, self.control.lm_calls, len(self.control.cells)
         coverage = measure_coverage(self.task.schema, self.case, calls)
         approach = REGISTRY[self.approach]
         return RunView(model=self.model.name, approach=approach.label, run=self.run, runs=runs, task=self.task.name,
                        case=self.case_label, elapsed_s=time.perf_counter() - self.started,
-                       lm_calls=len(self.control.lm_calls), tool_calls=len(calls), covered=coverage.covered,
-                       required=coverage.required, cells=len(self.control.cells) if approach.uses_sandbox else None,
-                       step_limit=self.step_limit)
+                       lm_calls=len(lm_calls), lm_call_in_flight_s=self.control.lm_call_in_flight_s(),
+                       tool_calls=len(calls), covered=coverage.covered, required=coverage.required,
+                       cells=cells if approach.uses_sandbox else None,
+                       steps=approach.trace.progress(len(calls), lm_calls, cells, self.step_limit,
+                                                     self.planner_limit))
 
     def _time_split(self, uses_sandbox: bool, boots: list[TimedInterpreter]) -> TimeSplit:
         control = self.control
@@ -104,7 +107,7 @@ class _RunState:
         trace: dict[str, Any] = dict(output.trace) if output else {}
         approach = REGISTRY[self.approach]
         calls = self.ledger.calls
-        lm_calls, cells = self.control.lm_calls, self.control.cells
+        lm_calls, cells = self.control.lm_calls_to_now(), self.control.cells
         boots = [i for i in self.control.interpreters if isinstance(i, TimedInterpreter)]
         prompt_tokens = sum(c.prompt_tokens for c in per_call)
         completion_tokens = sum(c.completion_tokens for c in per_call)
@@ -191,6 +194,7 @@ def _execute(state: _RunState, config: ApproachConfig, sandboxes: SandboxSupply 
     required = len(required_checks(state.task.schema, normalised_inputs(state.case)))
     config = replace(config.for_checks(required), interpreter_factory=_TrackedFactory(factory, state.control))
     state.step_limit = REGISTRY[state.approach].step_limit(config)
+    state.planner_limit = config.rlm_max_iters
     tools = [state.control.timed_tool(tool) for tool in make_tools(state.task, state.ledger.record)]
     signatures = signatures_for(state.task.schema, config.answer_form)
     output = None

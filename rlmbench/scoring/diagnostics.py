@@ -8,7 +8,7 @@ from __future__ import annotations
 import ast
 
 from rlmbench.results.records import CodeCell, Diagnostics, LMCall
-from rlmbench.results.traces import TraceKind
+from rlmbench.results.traces import TraceKind, reasked
 from rlmbench.scoring.ledger import ToolCall
 from rlmbench.tasks.task import TaskSchema, check_key
 
@@ -64,12 +64,14 @@ def diagnose(schema: TaskSchema, kind: TraceKind, uses_sandbox: bool, trace: dic
              calls: list[ToolCall], lm_calls: list[LMCall], cells: list[CodeCell]) -> Diagnostics:
     """Everything the run's trace says went wrong; its shape is read by its approach's TraceKind."""
     ended = kind.ended_by_agent(trace)
-    diagnostics = Diagnostics(steps_used=kind.steps_used(trace), step_limit=step_limit,
+    steps = kind.steps_used(trace)
+    diagnostics = Diagnostics(steps_used=steps if steps is not None else kind.steps_from_log(len(calls), lm_calls,
+                                                                                             len(cells)),
+                              steps_from_log=steps is None, step_limit=step_limit,
                               hit_step_limit=None if ended is None else not ended)
     diagnostics.repeated_tool_calls, diagnostics.invalid_tool_calls = _ledger(schema, calls)
     diagnostics.truncated_replies = [c.index for c in lm_calls if c.finish_reason == "length"]
-    diagnostics.reasked = [c.index for prev, c in zip(lm_calls, lm_calls[1:])
-                           if c.request_format == "json" and prev.request_format == "chat"]
+    diagnostics.reasked = reasked(lm_calls)
     tool_names = {t.name for t in schema.tools}
     diagnostics.tool_errors = kind.tool_error_steps(trace)
     diagnostics.unknown_tools = kind.unknown_tools(trace, tool_names)
