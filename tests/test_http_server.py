@@ -136,3 +136,30 @@ def test_a_run_that_made_every_check_and_then_timed_out_is_not_complete_anywhere
     page = (tmp_path / "r.html").read_text()
     assert "0 complete" in page and "1 all checks made, no answer" in page
     assert 'data-outcome="no_answer"' in page
+
+
+MALFORMED_TURN = ('[[ ## next_thought ## ]]\nCheck two pairs.\n\n[[ ## tool_calls ## ]]\n'
+                  '{"tool_calls": [{"name": "check_drug_interaction", "args": {"drug_a": "warfarin", '
+                  '"drug_b": "amiodarone"}}]}\n'
+                  '{"tool_calls": [{"name": "check_drug_interaction", "args": {"drug_a": "warfarin", '
+                  '"drug_b": "aspirin"}}]}\n\n[[ ## completed ## ]]')
+
+
+def test_tool_calls_a_reply_asked_for_but_dspy_never_ran_are_counted(tmp_path):
+    # Two JSON objects in one tool_calls field, as a small model wrote them: DSPy 3.4.1 runs the last one only.
+    served = []
+
+    def behaviour(body, system, user):
+        if "`tool_calls`" in system and not served:
+            served.append(1)
+            return MALFORMED_TURN
+        return None
+
+    with OpenAICompatibleServer(behaviour) as server:
+        result = run_script(["--model", "openai/oracle", "--api-base", server.url, "--runs", "1", "--retries", "0",
+                             "--approaches", "react_v2", "--output", "r.json"], tmp_path)
+    assert result.returncode == 0, result.stderr[-2000:]
+    (record,) = _records(tmp_path / "r.json")
+    assert record["coverage"]["tool_calls"] == 1 and record["diagnostics"]["dropped_tool_calls"] == [1]
+    assert summary_row(result.stdout, "Tool calls asked for, never run") == ["1 in 1 / 1 runs"]
+    assert "Tool calls asked for, never run: 1 (at 1)" in (tmp_path / "r.html").read_text()

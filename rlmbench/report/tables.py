@@ -192,6 +192,7 @@ DIAGNOSTIC_ITEMS = (
     DiagnosticItem("Invalid tool calls (unknown names)", "invalid_tool_calls"),
     DiagnosticItem("Tool errors (bad arguments, no such tool)", "tool_errors"),
     DiagnosticItem("Unknown tool names asked for", "unknown_tools"),
+    DiagnosticItem("Tool calls asked for, never run", "dropped_tool_calls"),
     DiagnosticItem("Replies cut at max_tokens", "truncated_replies"),
     DiagnosticItem("Replies re-asked (parse failed)", "reasked"),
     DiagnosticItem("Code cells that shadow a tool", "cells_shadowing_tools", sandbox_only=True),

@@ -228,6 +228,9 @@ class Diagnostics(_Model):
     """Tool names the model asked for that do not exist."""
     truncated_replies: list[int] = []
     """LM calls whose reply was cut at max_tokens (finish reason `length`)."""
+    dropped_tool_calls: list[int] | None = None
+    """Turns whose reply asked for tool calls that were never run (malformed or partial function-call JSON, of
+    which DSPy ran only part), once per call dropped; None where a reply cannot ask for several calls."""
     reasked: list[int] = []
     """LM calls that re-asked in JSON after DSPy's ChatAdapter could not parse the reply: each one a paid call."""
     steps_used: int | None = None

@@ -11,6 +11,8 @@ report reads traces from files.
 
 from __future__ import annotations
 
+import json
+import re
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
 from typing import Any, Literal
@@ -41,6 +43,39 @@ def reasked(lm_calls: list[LMCall]) -> list[int]:
     """LM calls that re-asked in JSON after DSPy's ChatAdapter could not parse the reply before them."""
     return [c.index for prev, c in zip(lm_calls, lm_calls[1:]) if c.request_format == "json"
             and prev.request_format == "chat"]
+
+
+_CALL_START = re.compile(r'\{\s*"name"\s*:')
+_TOOL_CALLS_FIELD = re.compile(r"\[\[ ## tool_calls ## \]\](.*?)(?:\[\[ ## |\Z)", re.S)
+
+
+def _calls_in(value: Any) -> int:
+    if isinstance(value, dict):
+        return _calls_in(value["tool_calls"]) if "tool_calls" in value else int("name" in value)
+    return len(value) if isinstance(value, list) else 0
+
+
+def calls_asked_for(reply: str) -> int:
+    """Tool calls a reply's `tool_calls` field asks for, however malformed its JSON: every JSON value in it
+    (several objects one after another count each), then, in a part that does not parse, each object that
+    starts with a "name"."""
+    field = _TOOL_CALLS_FIELD.search(reply)
+    text, decoder, at, count = (field.group(1) if field else reply), json.JSONDecoder(), 0, 0
+    while (start := next((i for i in range(at, len(text)) if text[i] in "{["), None)) is not None:
+        try:
+            value, at = decoder.raw_decode(text, start)
+        except ValueError:
+            return count + len(_CALL_START.findall(text, start))
+        count += _calls_in(value)
+    return count
+
+
+def step_replies(lm_calls: list[LMCall]) -> list[str]:
+    """The reply each step ran on: answered calls in order, a re-asked reply replaced by its re-ask's."""
+    again = set(reasked(lm_calls))
+    answered = [c for c in lm_calls if c.error is None and not c.cancelled]
+    return [c.reply or "" for c, after in zip(answered, [*answered[1:], None])
+            if not (after is not None and after.index in again)]
 
 
 def answered_steps(lm_calls: list[LMCall]) -> int:
@@ -89,6 +124,11 @@ class TraceKind(ABC):
 
     def submitted(self, trace: dict) -> bool | None:
         """For an RLM: False when SUBMIT was never called and DSPy forced an answer; None elsewhere."""
+        return None
+
+    def dropped_calls(self, trace: dict, lm_calls: list[LMCall]) -> list[int] | None:
+        """Steps whose reply asked for more tool calls than were run, once per call dropped; None where a
+        reply cannot ask for several (or the trace did not come back)."""
         return None
 
 
@@ -215,6 +255,15 @@ class ToolTurnsTrace(TraceKind):
     def unknown_tools(self, trace: dict, tool_names: set[str]) -> list[str]:
         return sorted({call["name"] for entry in trace.get("turns") or [] for call in entry.get("tool_calls", [])
                        if call["name"] not in tool_names and call["name"] != "submit"})
+
+    def dropped_calls(self, trace: dict, lm_calls: list[LMCall]) -> list[int] | None:
+        """DSPy parses a turn's `tool_calls` JSON; where a reply held several objects or a broken list, it
+        keeps part of it and runs only that. Each turn's reply against the calls the turn ran."""
+        turns = trace.get("turns")
+        if not isinstance(turns, list):
+            return None
+        return [turn for turn, (entry, reply) in enumerate(zip(turns, step_replies(lm_calls)), 1)
+                for _ in range(calls_asked_for(reply) - len(entry.get("tool_calls", [])))]
 
     def sections(self, trace: dict) -> list[TraceSection]:
         if not isinstance(trace.get("turns"), list):

@@ -72,6 +72,7 @@ def diagnose(schema: TaskSchema, kind: TraceKind, uses_sandbox: bool, trace: dic
     diagnostics.repeated_tool_calls, diagnostics.invalid_tool_calls = _ledger(schema, calls)
     diagnostics.truncated_replies = [c.index for c in lm_calls if c.finish_reason == "length"]
     diagnostics.reasked = reasked(lm_calls)
+    diagnostics.dropped_tool_calls = kind.dropped_calls(trace, lm_calls)
     tool_names = {t.name for t in schema.tools}
     diagnostics.tool_errors = kind.tool_error_steps(trace)
     diagnostics.unknown_tools = kind.unknown_tools(trace, tool_names)
