@@ -5,6 +5,9 @@ import json
 from helpers import record_checks, run_script, summary_row
 
 from rlmbench.lm.oracle_server import OpenAICompatibleServer
+from rlmbench.report.plots import benchmark_panels, chart_png
+from rlmbench.results.files import read_results
+from rlmbench.tasks.task_file import load_task
 
 
 def _records(path):
@@ -136,6 +139,10 @@ def test_a_run_that_made_every_check_and_then_timed_out_is_not_complete_anywhere
     page = (tmp_path / "r.html").read_text()
     assert "0 complete" in page and "1 all checks made, no answer" in page
     assert 'data-outcome="no_answer"' in page
+    # No run ended without error: the chart draws no empty wall-time panel.
+    meta, records = read_results(tmp_path / "r.json")
+    assert [p.has_data for p in benchmark_panels(records, meta.approaches, meta)] == [True, True, False]
+    assert chart_png(records, meta, load_task("drugs").schema)[:4] == b"\x89PNG"
 
 
 MALFORMED_TURN = ('[[ ## next_thought ## ]]\nCheck two pairs.\n\n[[ ## tool_calls ## ]]\n'

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import io
 import statistics
+from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO
 
@@ -66,22 +67,49 @@ def _bars(ax, labels: list[str], groups: dict[str, list[list[float]]], ylabel: s
         ax.legend(fontsize=7, frameon=False)
 
 
-def _benchmark_chart(records: list[RunRecord], approaches: list[str], meta: RunMeta, out: BinaryIO,
-                     schema: TaskSchema) -> None:
-    labels = [meta.label(a).replace(" + ", "\n+ ") for a in approaches]
+@dataclass(frozen=True)
+class Panel:
+    """One bar chart of the benchmark's figure: per model, per approach, the runs' values."""
+
+    ylabel: str
+    groups: dict[str, list[list[float]]]
+    errors: bool = False
+    top: float | None = None
+
+    @property
+    def has_data(self) -> bool:
+        return any(values for per_arm in self.groups.values() for values in per_arm)
+
+
+def benchmark_panels(records: list[RunRecord], approaches: list[str], meta: RunMeta) -> list[Panel]:
+    """Coverage, tokens and wall time; a panel with no value at all (wall time when no run ended without
+    error) is left out rather than drawn empty."""
     models = meta.labels
     by = {(m, a): [r for r in records if r.approach == a and r.model == m] for m in models for a in approaches}
 
     def groups(value, only_ok: bool = False) -> dict[str, list[list[float]]]:
         return {m: [[value(r) for r in by[(m, a)] if r.ok or not only_ok] for a in approaches] for m in models}
 
-    fig, axes = plt.subplots(1, 3, figsize=(14, 4.8))
-    _bars(axes[0], labels, groups(lambda r: 100 * r.coverage.share), "checks covered per run (%)")
-    axes[0].set_ylim(0, 115)
-    _bars(axes[1], labels, groups(lambda r: r.total_tokens), "tokens per run (prompt + completion)")
-    _bars(axes[2], labels, groups(lambda r: r.wall_time_s, only_ok=True),
-          "wall time per run without error (s), mean and sd", errors=True)
-    fig.suptitle(_title(meta, f"{meta.runs} run{'s' if meta.runs != 1 else ''} per approach", schema), fontsize=10)
+    return [Panel("checks covered per run (%)", groups(lambda r: 100 * r.coverage.share), top=115),
+            Panel("tokens per run (prompt + completion)", groups(lambda r: r.total_tokens)),
+            Panel("wall time per run without error (s), mean and sd", groups(lambda r: r.wall_time_s, only_ok=True),
+                  errors=True)]
+
+
+def _benchmark_chart(records: list[RunRecord], approaches: list[str], meta: RunMeta, out: BinaryIO,
+                     schema: TaskSchema) -> None:
+    labels = [meta.label(a).replace(" + ", "\n+ ") for a in approaches]
+    panels = benchmark_panels(records, approaches, meta)
+    drawn = [p for p in panels if p.has_data]
+    fig, axes = plt.subplots(1, len(drawn), figsize=(14 * len(drawn) / 3, 4.8), squeeze=False)
+    for ax, panel in zip(axes[0], drawn):
+        _bars(ax, labels, panel.groups, panel.ylabel, errors=panel.errors)
+        if panel.top is not None:
+            ax.set_ylim(0, panel.top)
+    missing = [p.ylabel.split(" (")[0] for p in panels if not p.has_data]
+    what = f"{meta.runs} run{'s' if meta.runs != 1 else ''} per approach"
+    fig.suptitle(_title(meta, what + (f"; no data, no panel: {', '.join(missing)}" if missing else ""), schema),
+                 fontsize=10)
     fig.tight_layout()
     fig.savefig(out, format="png", dpi=110)
     plt.close(fig)
