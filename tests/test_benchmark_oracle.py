@@ -77,6 +77,14 @@ def test_summary_is_plain_text_and_says_what_the_oracle_measures(oracle_run):
     assert "[ReAct 1/2] ok" in result.stderr and "[ReAct 1/2]" not in out  # progress goes to stderr
 
 
+def test_every_file_the_benchmark_writes_gets_the_users_usual_permissions(oracle_run):
+    _, cwd = oracle_run
+    usual = (cwd / "usual").open("w").close() or (cwd / "usual").stat().st_mode & 0o777  # the umask's mode
+    written = {path.name: path.stat().st_mode & 0o777 for path in (cwd / "out").iterdir()}
+    assert set(written) >= {"results.json", "results.jsonl", "results.traces.jsonl", "results.html", "results.png"}
+    assert set(written.values()) == {usual}, written
+
+
 def test_traces_file_has_one_line_per_run(oracle_run):
     _, cwd = oracle_run
     lines = (cwd / "out/results.traces.jsonl").read_text().splitlines()
@@ -137,5 +145,5 @@ def test_html_report_shows_each_runs_grid_findings_and_trace(oracle_run):
         assert sum(" s" in f" {c}" for c in cells) == 10 and all(" r" in c for c in cells if " s" in f" {c}")
     assert text.count("interactions (check_drug_interaction): 8 of 8 true findings reported, 8 reported") == 8
     assert "Observation" in text and "Iteration 1" in text and "Plan: 35 calls" in text  # ReAct, RLM, hybrid
-    assert "Turn 1: 35 tool call(s)" in text and "Tool ledger: 35 calls" in text  # ReActV2, every run's ledger
+    assert "Turn 1: 35 tool calls" in text and "Tool ledger: 35 calls" in text  # ReActV2, every run's ledger
     assert '<span class="k">for</span>' in text  # the RLM's code, highlighted

@@ -6,6 +6,7 @@ from helpers import record_checks, run_script, summary_row
 
 from rlmbench.lm.oracle_server import OpenAICompatibleServer
 from rlmbench.report.plots import benchmark_panels, chart_png
+from rlmbench.report.tables import idle_wait_cell
 from rlmbench.results.files import read_results
 from rlmbench.tasks.task_file import load_task
 
@@ -123,6 +124,11 @@ def test_a_timeout_closes_the_request_and_the_next_run_waits_for_the_server_to_f
     wait = healthy["idle_wait"]
     assert wait["confirmed"] and wait["after"] == ["ReActV2 1"] and wait["waited_s"] > 0
     assert summary_row(result.stdout, "Waited for the server (not in wall time)")[0].startswith("1 run,")
+    # Had the server not answered within the bound, the row names the run that may have shared it.
+    _, records = read_results(tmp_path / "r.json")
+    gave_up = records[1].idle_wait.model_copy(update={"confirmed": False, "problem": "no answer within 420 s"})
+    assert idle_wait_cell([records[0], records[1].model_copy(update={"idle_wait": gave_up})]).endswith(
+        "server not idle, may be shared with a cut call: run 2")
 
 
 def test_a_run_that_made_every_check_and_then_timed_out_is_not_complete_anywhere(tmp_path):
@@ -170,3 +176,19 @@ def test_tool_calls_a_reply_asked_for_but_dspy_never_ran_are_counted(tmp_path):
     assert record["coverage"]["tool_calls"] == 1 and record["diagnostics"]["dropped_tool_calls"] == [1]
     assert summary_row(result.stdout, "Tool calls asked for, never run") == ["1 in 1 / 1 runs"]
     assert "Tool calls asked for, never run: 1 (at 1)" in (tmp_path / "r.html").read_text()
+
+
+def test_dspys_truncation_warning_says_what_to_do_on_the_command_line(tmp_path):
+    def cut(body, system, user):  # every ReAct step's reply is cut at max_tokens
+        if "`next_tool_name`" in system:
+            return {"content": ("[[ ## next_thought ## ]]\nDone.\n\n[[ ## next_tool_name ## ]]\nfinish\n\n"
+                                "[[ ## next_tool_args ## ]]\n{}\n\n[[ ## completed ## ]]"), "finish_reason": "length"}
+        return None
+
+    with OpenAICompatibleServer(cut) as server:
+        result = run_script(["--model", "openai/oracle", "--api-base", server.url, "--runs", "2", "--retries", "0",
+                             "--approaches", "react", "--output", "r.json"], tmp_path)
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert "dspy.inspect_history" not in result.stderr and "setting up dspy.LM" not in result.stderr
+    assert result.stderr.count("Raise --max-tokens") == 1 and "r.traces.jsonl" in result.stderr
+    assert summary_row(result.stdout, "Replies cut at max_tokens") == ["2 in 2 / 2 runs"]

@@ -20,7 +20,7 @@ def test_resume_skips_recorded_runs_and_appends_new_ones(tmp_path):
 
     resumed = run_script([*ARGS, "--runs", "2", "--resume", "r.jsonl"], tmp_path)
     assert resumed.returncode == 0, resumed.stderr[-2000:]
-    assert "1 runs already recorded, skipped" in resumed.stderr
+    assert "1 run already recorded, skipped" in resumed.stderr
     assert "[ReAct 1/2]" not in resumed.stderr and "[ReAct 2/2] ok" in resumed.stderr
     records = json.loads((tmp_path / "r.json").read_text())["records"]
     assert [r["run"] for r in records] == [1, 2]

@@ -49,7 +49,7 @@ def test_bad_sizes_are_refused_with_a_reason():
     names = ["medications", "conditions"]
     assert parse_sizes("4x2, 8x3", names) == (Size((4, 2)), Size((8, 3)))
     for text, reason in (("4-2", "MEDICATIONSxCONDITIONS"), ("0x2", "medications must be 1 to 200"),
-                         ("4x2x2", "names 3 list(s); this task has 2"), ("", "no sizes")):
+                         ("4x2x2", "names 3 lists; this task has 2"), ("", "no sizes")):
         try:
             parse_sizes(text, names)
         except ValueError as exc:

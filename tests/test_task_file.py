@@ -88,7 +88,7 @@ _DELETE = object()
     (_set("tools.0.found", "{dish}: {details}"), "mine.toml: tools[0].found: must contain {allergen}"),
     (_set("tools.0.clear", "{dish} {allergen} {colour}"), "mine.toml: tools[0].clear: unknown placeholder {colour}"),
     (_set("tools.0.lists", ["dishes", "dishes"]), "mine.toml: tools[0].lists: a cross tool needs two different lists"),
-    (_set("tools.0.args", ["dish"]), "mine.toml: tools[0].args: a cross tool takes 2 argument(s), got 1"),
+    (_set("tools.0.args", ["dish"]), "mine.toml: tools[0].args: a cross tool takes 2 arguments, got 1"),
     (_set("tools.0.lists", ["dishes", "drinks"]), "mine.toml: tools[0].lists: no list named 'drinks'"),
     (_set("tools.1.name", "dishes"), "mine.toml: tools.dishes: 'dishes' is already used by lists.dishes"),
     (_set("tools.0.answer_field", "overall_risk"), "'overall_risk' is a name DSPy or the benchmark uses itself"),
@@ -130,7 +130,7 @@ def test_the_command_line_refuses_a_bad_task_in_one_line(tmp_path):
                              "supply_chain, test_matrix, or give the path of a .toml task file"),
         (["--task", "bad.toml"], "error: bad.toml: tools[0].kind: unknown tool kind 'grid'; one of pair, cross, "
                                  "attribute"),
-        (["--task", "drugs", "--scale", "4x2x1"], "error: --scale: size '4x2x1' names 3 list(s); this task has 2"),
+        (["--task", "drugs", "--scale", "4x2x1"], "error: --scale: size '4x2x1' names 3 lists; this task has 2"),
     ):
         result = run_script(["--model", "oracle", *args], tmp_path, timeout=60)
         assert result.returncode == 2, (args, result.stderr)

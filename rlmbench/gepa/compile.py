@@ -30,6 +30,7 @@ from rlmbench.sandbox.interpreter import SandboxSupply, check_deno
 from rlmbench.sandbox.snapshot import SnapshotStore
 from rlmbench.scoring.ledger import ToolCall
 from rlmbench.tasks.task import Task, normalised_inputs, required_checks
+from rlmbench.words import counted
 
 REFLECTION_MINIBATCH = 3
 
@@ -214,7 +215,7 @@ def _print_result(settings: CompileSettings, splits, result: _CompileResult) -> 
     print("LM calls made: " + ", ".join(f"{n} on {model}" for model, n in result.calls.items()))
     stats = getattr(result.compiled, "detailed_results", None)
     if stats is not None:
-        print(f"GEPA: {stats.total_metric_calls} metric calls; {len(stats.candidates)} candidate(s) kept "
+        print(f"GEPA: {stats.total_metric_calls} metric calls; {counted(len(stats.candidates), 'candidate')} kept "
               f"(the seed is candidate 0); best: candidate {stats.best_idx}, validation score "
               f"{stats.val_aggregate_scores[stats.best_idx]:.3f}. Proposals that did not beat their parent on "
               f"a minibatch are not kept; GEPA's log on stderr shows them.")

@@ -26,6 +26,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from rlmbench.exits import EXIT_CONFIG
+from rlmbench.words import counted
 
 MARK = "REPORT-CHECK"
 BROWSERS = ("chromium", "chromium-browser", "google-chrome", "chrome")
@@ -116,7 +117,7 @@ def main() -> int:
     if result.load_ms is None:
         print(f"{args.page} ({size_mb:.2f} MB): the page never finished loading", file=sys.stderr)
         return 1
-    print(f"{args.page} ({size_mb:.2f} MB): {result.runs} runs; loaded in {result.load_ms:.0f} ms "
+    print(f"{args.page} ({size_mb:.2f} MB): {counted(result.runs, 'run')}; loaded in {result.load_ms:.0f} ms "
           f"(DOM ready {result.dom_ready_ms:.0f} ms); browser process {result.wall_s:.2f} s")
     if args.screenshot:
         print(f"screenshot: {args.screenshot}")

@@ -26,6 +26,7 @@ from rlmbench.tasks.sizes import parse_sizes
 from rlmbench.tasks.synthetic import synthetic_task
 from rlmbench.tasks.task import Case, Task
 from rlmbench.tasks.task_file import TaskFileError, load_task
+from rlmbench.words import counted
 
 TRUTH_CHANGED = ("The task file at hand is not the one these runs used (its fingerprint differs): coverage is "
                  "shown, findings and the ground truth are not.")
@@ -119,7 +120,7 @@ def _filters_html(records: list[RunRecord], meta: RunMeta) -> str:
         parts.append(select("case", [(c, c) for c in cases]))
     counts = {words: sum(r.outcome == o for r in records) for o, words in OUTCOMES.items()}
     return (f'<div class="filters">{"".join(parts)} <button type="button" id="expand">expand shown</button> '
-            f'<button type="button" id="collapse">collapse all</button> <span id="shown">{len(records)} runs</span>'
+            f'<button type="button" id="collapse">collapse all</button> <span id="shown">{counted(len(records), "run")}</span>'
             f'<span class="counts">{", ".join(f"{n} {o}" for o, n in counts.items())}</span></div>')
 
 

@@ -25,6 +25,7 @@ from rlmbench.report.tables import checks_described  # noqa: E402
 from rlmbench.results.meta import RunMeta  # noqa: E402
 from rlmbench.results.records import RunRecord  # noqa: E402
 from rlmbench.tasks.task import TaskSchema  # noqa: E402
+from rlmbench.words import counted  # noqa: E402
 
 
 def _title(meta: RunMeta, what: str, schema: TaskSchema) -> str:
@@ -107,7 +108,7 @@ def _benchmark_chart(records: list[RunRecord], approaches: list[str], meta: RunM
         if panel.top is not None:
             ax.set_ylim(0, panel.top)
     missing = [p.ylabel.split(" (")[0] for p in panels if not p.has_data]
-    what = f"{meta.runs} run{'s' if meta.runs != 1 else ''} per approach"
+    what = f"{counted(meta.runs, 'run')} per approach"
     fig.suptitle(_title(meta, what + (f"; no data, no panel: {', '.join(missing)}" if missing else ""), schema),
                  fontsize=10)
     fig.tight_layout()

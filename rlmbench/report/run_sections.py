@@ -24,6 +24,7 @@ from rlmbench.results.meta import Arm
 from rlmbench.results.records import OUTCOMES, TIME_PARTS, RunRecord
 from rlmbench.results.traces import TRACE_KINDS, TraceSection
 from rlmbench.scoring.findings import ToolFindings
+from rlmbench.words import counted
 
 HEAD, TAIL = 40, 15
 """Entries of a long list (ledger, steps, LM calls, plan, turns) drawn from its start and its end."""
@@ -237,7 +238,7 @@ def _turns_html(section: TraceSection) -> str:
         rows = _listing(calls, lambda j, c: (
             f"<tr{' class=bad' if c.get('error') else ''}><td>{j}</td><td>{esc(c.get('name', ''))}</td>"
             f"<td>{_args(c.get('args', {}))}</td><td>{_cut(c.get('result'))}</td></tr>"), "calls")
-        return (f'<div class="iter"><h5>Turn {i}: {len(calls):,} tool call(s)</h5>'
+        return (f'<div class="iter"><h5>Turn {i}: {counted(len(calls), "tool call")}</h5>'
                 f'<p class="reason">{_cut(turn.get("thought"))}</p><table class="list"><thead><tr><th>#<th>Tool'
                 f'<th>Arguments<th>Result</thead><tbody>{rows}</tbody></table></div>')
     return _listing(turns, draw, "turns", table=False)

@@ -17,6 +17,7 @@ from rlmbench.report.stats import Interval, difference_interval, mean_interval, 
 from rlmbench.results.meta import ModelRecord, RunMeta
 from rlmbench.results.records import RunRecord
 from rlmbench.tasks.task import TaskSchema, ToolSpec, check_scope
+from rlmbench.words import counted
 
 Row = tuple[str, list[str]]
 
@@ -76,9 +77,9 @@ def idle_wait_cell(records: list[RunRecord]) -> str:
     waits = [r.idle_wait for r in records if r.idle_wait is not None]
     if not waits:
         return "none"
-    text = f"{len(waits)} run{'s' if len(waits) > 1 else ''}, {sum(w.waited_s for w in waits):.2f} s"
-    unconfirmed = sum(not w.confirmed for w in waits)
-    return text + (f", {unconfirmed} not idle" if unconfirmed else "")
+    text = f"{counted(len(waits), 'run')}, {sum(w.waited_s for w in waits):.2f} s"
+    shared = [f"run {r.run}" for r in records if r.idle_wait is not None and not r.idle_wait.confirmed]
+    return text + (f"; server not idle, may be shared with a cut call: {', '.join(shared)}" if shared else "")
 
 
 def notable_failure(records: list[RunRecord]) -> str:
@@ -101,7 +102,7 @@ def _percent(records: list[RunRecord], value: Callable[[RunRecord], float | None
     values = [v for r in records if (v := value(r)) is not None]
     if not values:
         return "n/a"
-    return f"{100 * statistics.fmean(values):.0f}%" + ("" if len(values) == len(records) else f" ({len(values)} runs)")
+    return f"{100 * statistics.fmean(values):.0f}%" + ("" if len(values) == len(records) else f" ({counted(len(values), 'run')})")
 
 
 def _scored(records: list[RunRecord]) -> list[RunRecord]:
@@ -430,8 +431,8 @@ class Section:
         return "\n".join(parts + "\n\n".join(t.text() for t in self.tables).split("\n"))
 
 
-FAILED_RUN_NOTE = ("* failed run: its coverage and steps count what it did before failing. Intervals are 95%: "
-                   "Wilson for rates (k / N), Student t for means.")
+FAILED_RUN_NOTE = "* failed run: its coverage and steps count what it did before failing."
+INTERVALS_NOTE = "Intervals are 95%: Wilson for rates (k / N), Student t for means."
 
 
 def model_section(records: list[RunRecord], meta: RunMeta, schema: TaskSchema, model: ModelRecord) -> Section:
@@ -447,7 +448,9 @@ def model_section(records: list[RunRecord], meta: RunMeta, schema: TaskSchema, m
         f"DSPy {meta.dspy_version}",
         price_line(model),
     ]
-    tables = [Table(header, rows, note=FAILED_RUN_NOTE)]
+    failed = any(not r.ok for r in records if r.approach in approaches)
+    note = f"{FAILED_RUN_NOTE} {INTERVALS_NOTE}" if failed else INTERVALS_NOTE
+    tables = [Table(header, rows, note=note)]
     differences = difference_rows(records, meta)
     if differences and any(cell != "n/a" for _, cells in differences[1] for cell in cells):
         reference, diff_rows = differences

@@ -14,12 +14,12 @@ from __future__ import annotations
 
 import json
 import os
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
 import pydantic
 
+from rlmbench.atomic_write import write_atomic
 from rlmbench.lm.settings import same_on_resume
 from rlmbench.results.meta import RunMeta
 from rlmbench.results.records import SCHEMA_VERSION, RunRecord
@@ -43,12 +43,7 @@ class ResumeError(Exception):
 
 
 def write_json_atomic(path: Path, payload: dict) -> None:
-    """Write-then-rename, so an interrupted write never leaves a truncated results file."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=path.name, suffix=".tmp")
-    with os.fdopen(fd, "w") as handle:
-        json.dump(payload, handle, indent=2, default=str)
-    os.replace(tmp, path)
+    write_atomic(path, json.dumps(payload, indent=2, default=str).encode())
 
 
 def _append_line(path: Path, payload: dict) -> None:

@@ -31,6 +31,7 @@ from rlmbench.report.summary import summarise
 from rlmbench.results.files import ResultsFiles, ResumeError, check_resumable, read_traces
 from rlmbench.results.meta import AgentSettings, ModelRecord, RunMeta, SweepInfo, TaskInfo
 from rlmbench.results.records import RunRecord
+from rlmbench.run.dspy_messages import CommandLineWords
 from rlmbench.run.live_progress import LiveProgress
 from rlmbench.run.runner import ModelRun, run_benchmark
 from rlmbench.run.sweep import run_sweep
@@ -39,6 +40,7 @@ from rlmbench.sandbox.snapshot import SnapshotStore
 from rlmbench.tasks.sizes import Size
 from rlmbench.tasks.synthetic import checks_at
 from rlmbench.tasks.task import Task
+from rlmbench.words import counted
 
 
 @dataclass(frozen=True)
@@ -182,7 +184,7 @@ def notices(settings: BenchmarkSettings, meta: RunMeta) -> list[str]:
         out.append(PROSE_NOTICE)
     if meta.resumed_at:
         times = len(meta.resumed_at)
-        out.append(f"Resumed {times} time{'s' if times > 1 else ''}; runs recorded earlier are included.")
+        out.append(f"Resumed {counted(times, 'time')}; runs recorded earlier are included.")
     if len(settings.models) > 1:
         out.append(MATRIX_NOTICE.format(n=len(settings.models)))
     concurrent = [m.name for m in settings.models if m.concurrency > 1]
@@ -226,13 +228,13 @@ def execute(settings: BenchmarkSettings, meta: RunMeta, files: ResultsFiles, rec
     done = frozenset((r.model, r.approach, r.run) for r in records)
     print(f"Running {', '.join(meta.label(a) for a in approaches)} x {settings.runs} on task {task.name} "
           f"with {', '.join(m.name for m in models)}; results: {files.json_path}"
-          + (f" ({len(done)} runs already recorded, skipped)" if settings.resume else ""), file=sys.stderr, flush=True)
+          + (f" ({counted(len(done), 'run')} already recorded, skipped)" if settings.resume else ""), file=sys.stderr, flush=True)
     # Warm boots restore a Pyodide memory snapshot (made on first use); --cold-sandbox keeps DSPy's stock boot.
     sandboxes = (SandboxSupply(warm=not settings.cold_sandbox,
                                snapshots=None if settings.cold_sandbox else SnapshotStore(progress.finished))
                  if meta.cold_sandbox is not None else None)
     try:
-        with progress:
+        with progress, CommandLineWords(files.traces_path):
             if settings.sweep is not None:
                 result = run_sweep(task, approaches, settings.sweep, settings.runs, models,
                                    settings.approach_config, on_record, sandboxes, seed=settings.seed,
@@ -252,7 +254,7 @@ def finish(settings: BenchmarkSettings, meta: RunMeta, files: ResultsFiles, reco
            interrupted: bool) -> None:
     """Save the final document, print the summary, write the page (and the chart with --plot)."""
     if interrupted:
-        meta.notices.append(f"Interrupted (Ctrl-C): summary of the {len(records)} runs that finished."
+        meta.notices.append(f"Interrupted (Ctrl-C): summary of the {counted(len(records), 'run')} that finished."
                             + ("" if settings.sweep else f" Continue with --resume {files.log_path}"))
     sizes = meta.sweep.sizes if meta.sweep else []
     order = {a: i for i, a in enumerate(meta.approaches)}

@@ -37,6 +37,8 @@ from typing import Callable
 from dspy.primitives import python_interpreter
 from dspy.primitives.python_interpreter import PythonInterpreter, _deno_subprocess_env, _get_deno_version
 
+from rlmbench.atomic_write import write_atomic
+
 LOAD_LINE = "const pyodide = await pyodideModule.loadPyodide();"
 SNAPSHOT_ARG = "--rlmbench-snapshot="
 RESTORE = f"""const _snapshotPath = Deno.args.find((arg) => arg.startsWith("{SNAPSHOT_ARG}"))?.slice({len(SNAPSHOT_ARG)});
@@ -86,14 +88,6 @@ def _sha256(path: Path) -> str:
         for block in iter(lambda: handle.read(1 << 20), b""):
             digest.update(block)
     return digest.hexdigest()
-
-
-def _write_atomic(path: Path, data: bytes) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=path.name, suffix=".tmp")
-    with os.fdopen(fd, "wb") as handle:
-        handle.write(data)
-    os.replace(tmp, path)
 
 
 @dataclass(frozen=True)
@@ -167,7 +161,7 @@ class SnapshotStore:
                 problem = "the cached one belongs to another Pyodide build"
             else:
                 if not runner.is_file() or runner.read_text() != runner_text:
-                    _write_atomic(runner, runner_text.encode())
+                    write_atomic(runner, runner_text.encode())
                 return Snapshot(path, runner)
         return self._make(deno, deno_dir, spec, runner_text, runner, path, problem)
 
@@ -190,8 +184,8 @@ class SnapshotStore:
             sidecar = {"size": out.stat().st_size, "sha256": _sha256(out), "pyodide": spec,
                        "pyodide_build_sha256": _sha256(build), "made_at": time.strftime("%Y-%m-%dT%H:%M:%S%z")}
             os.replace(out, path)
-        _write_atomic(path.with_suffix(".json"), json.dumps(sidecar, indent=2).encode())
-        _write_atomic(runner, runner_text.encode())
+        write_atomic(path.with_suffix(".json"), json.dumps(sidecar, indent=2).encode())
+        write_atomic(runner, runner_text.encode())
         made = time.perf_counter() - started
         self.notice(f"Pyodide memory snapshot made in {made:.1f} s ({problem}): {path} "
                     f"({sidecar['size'] / 1e6:.0f} MB); warm sandboxes boot from it")

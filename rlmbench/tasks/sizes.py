@@ -5,6 +5,8 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+from rlmbench.words import counted
+
 MAX_ITEMS = 200
 
 
@@ -25,7 +27,7 @@ def parse_sizes(text: str, list_names: list[str]) -> tuple[Size, ...]:
             raise ValueError(f"size {part!r} is not {shape}, for example {'x'.join(['8'] * len(list_names))}")
         lengths = tuple(int(n) for n in part.split("x"))
         if len(lengths) != len(list_names):
-            raise ValueError(f"size {part!r} names {len(lengths)} list(s); this task has {len(list_names)}: {shape}")
+            raise ValueError(f"size {part!r} names {counted(len(lengths), 'list')}; this task has {len(list_names)}: {shape}")
         for name, n in zip(list_names, lengths):
             if not 1 <= n <= MAX_ITEMS:
                 raise ValueError(f"size {part}: {name} must be 1 to {MAX_ITEMS}")

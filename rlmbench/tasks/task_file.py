@@ -29,6 +29,7 @@ from rlmbench.tasks.task import (
     normalise_name,
 )
 from rlmbench.tasks.task_doc import FindingDoc, TaskDoc, ToolDoc, document_of
+from rlmbench.words import counted
 
 TASKS_DIR = Path(__file__).resolve().parent / "builtin"
 DEFAULT_TASK = "drugs"
@@ -162,14 +163,14 @@ def _tool_spec(tool: ToolDoc, at: str, lists: dict[str, tuple[str, ...]], severi
     if kind not in TOOL_KINDS:
         raise fail(f"{at}.kind", f"unknown tool kind {kind!r}; one of {', '.join(TOOL_KINDS)}")
     if len(tool.lists) != LIST_COUNT[kind]:
-        raise fail(f"{at}.lists", f"a {kind} tool takes {LIST_COUNT[kind]} list(s), got {len(tool.lists)}")
+        raise fail(f"{at}.lists", f"a {kind} tool takes {counted(LIST_COUNT[kind], 'list')}, got {len(tool.lists)}")
     for list_name in tool.lists:
         if list_name not in lists:
             raise fail(f"{at}.lists", f"no list named {list_name!r}; lists: {', '.join(lists)}")
     if kind == "cross" and tool.lists[0] == tool.lists[1]:
         raise fail(f"{at}.lists", "a cross tool needs two different lists (use kind = \"pair\" for one)")
     if len(tool.args) != ARG_COUNT[kind]:
-        raise fail(f"{at}.args", f"a {kind} tool takes {ARG_COUNT[kind]} argument(s), got {len(tool.args)}")
+        raise fail(f"{at}.args", f"a {kind} tool takes {counted(ARG_COUNT[kind], 'argument')}, got {len(tool.args)}")
     _unique(fail, f"{at}.args", tool.args, "argument")
     has_findings = kind != "attribute" or tool.findings is not None or bool(tool.answer_field)
     required = kind != "attribute" or bool(tool.required)
@@ -221,7 +222,7 @@ def _findings(spec: ToolSpec, found: list[FindingDoc], at: str, lists: dict[str,
     for j, finding in enumerate(found):
         where = f"{at}.findings[{j}]"
         if len(finding.items) != len(spec.args):
-            raise fail(f"{where}.items", f"a {spec.kind} finding names {len(spec.args)} item(s), "
+            raise fail(f"{where}.items", f"a {spec.kind} finding names {counted(len(spec.args), 'item')}, "
                                          f"got {len(finding.items)}")
         values = [_item(fail, f"{where}.items[{k}]", part, spec.lists[0] if spec.kind == "pair" else spec.lists[k],
                         lists, aliases) for k, part in enumerate(finding.items)]
