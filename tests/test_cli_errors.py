@@ -32,6 +32,8 @@ def test_key_from_a_dotenv_file_is_used(tmp_path):
     (["--max-tokens", "-5"], "--max-tokens: must be at least 1"),
     (["--timeout", "0"], "--timeout: must be a positive number of seconds"),
     (["--concurrency", "0"], "--concurrency: must be at least 1"),
+    (["--tool-latency", "abc"], "--tool-latency: expected a number"),
+    (["--tool-latency", "-5"], "--tool-latency: must be 0 or more, got -5"),
 ])
 def test_bad_flags_are_argparse_errors(tmp_path, args, message):
     result = run_script(["--model", "oracle", *args], tmp_path, timeout=60)

@@ -20,7 +20,7 @@ PAIRS = [c for c in required_checks(DRUGS.schema, CASE.inputs) if c.tool == "che
 
 
 def _checked(checks):
-    return [ToolCall(c.tool, c.args, True, 0.0) for c in checks]
+    return [ToolCall(c.tool, c.args, "answered") for c in checks]
 
 
 def _truth():

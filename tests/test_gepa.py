@@ -19,8 +19,8 @@ CHECKS = required_checks(DRUGS.schema, {"medications": GOLD.medications, "condit
 
 
 def _calls(checks, invalid=()):
-    calls = [ToolCall(c.tool, c.args, True, 0.0) for c in checks]
-    calls += [ToolCall("check_drug_interaction", {"drug_a": a, "drug_b": b}, False, 0.0) for a, b in invalid]
+    calls = [ToolCall(c.tool, c.args, "answered") for c in checks]
+    calls += [ToolCall("check_drug_interaction", {"drug_a": a, "drug_b": b}, "invalid") for a, b in invalid]
     return dspy.Prediction(tool_calls=calls)
 
 

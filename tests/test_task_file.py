@@ -97,6 +97,12 @@ _DELETE = object()
     (_set("tools.0.findings.1.items", ["pad_thai", "peanut"]), "duplicate finding for pad_thai, peanut"),
     (_set("tools.1.clear", "No allergen recorded for {dish} and {dish}."), None),
     (_set("lists.0.name", "class"), "mine.toml: lists[0].name: 'class' is not a Python identifier"),
+    (_set("tools.0.latency_ms", -5), "mine.toml: tools[0].latency_ms: must be a number >= 0"),
+    (_set("behaviour", {"latency_ms": "fast"}), "mine.toml: behaviour.latency_ms: must be a number"),
+    (_set("behaviour", {"latency_ms": 20, "latency_jitter_ms": 30}),
+     "mine.toml: behaviour.latency_jitter_ms: 30 is more than the latency (20 ms): a call cannot take less than 0 ms"),
+    (_set("tools.0.latency_jitter_ms", 5), "mine.toml: tools[0].latency_jitter_ms: 5 is more than the latency (0 ms)"),
+    (_set("behaviour", {"latency_ms": 20, "latency_jitter_ms": 10}), None),
 ])
 def test_a_bad_task_file_names_the_field_and_the_problem(change, message):
     raw = change(_example())
@@ -104,6 +110,18 @@ def test_a_bad_task_file_names_the_field_and_the_problem(change, message):
         parse_task(raw, "mine.toml")
         return
     assert message in _error(raw)
+
+
+def test_a_tool_takes_its_own_latency_else_the_files_default():
+    raw = _example()
+    raw["behaviour"] = {"latency_ms": 80, "latency_jitter_ms": 40}
+    raw["tools"][1]["latency_ms"] = 5
+    raw["tools"][1]["latency_jitter_ms"] = 0
+    first, second = parse_task(raw, "mine.toml").schema.tools[:2]
+    assert (first.latency.mean_ms, first.latency.jitter_ms) == (80, 40)
+    assert (second.latency.mean_ms, second.latency.jitter_ms) == (5, 0)
+    # A task without latency keeps the fingerprint it had before latency existed; one with it does not.
+    assert parse_task(_example(), "mine.toml").fingerprint() != parse_task(raw, "mine.toml").fingerprint()
 
 
 def test_two_tools_that_answer_alike_are_refused():

@@ -3,6 +3,7 @@
 import pytest
 
 from rlmbench.scoring.ledger import ToolLedger, measure_coverage
+from rlmbench.tasks.behaviour import Latency, ToolSettings
 from rlmbench.tasks.task import Case, required_checks
 from rlmbench.tasks.task_file import load_task
 from rlmbench.tasks.tools import make_tools
@@ -81,3 +82,23 @@ def test_coverage_counts_only_valid_distinct_calls(ledger_and_tools):
     assert pairs.missed == [["metformin", "warfarin"], ["aspirin", "metformin"]]
     assert coverage.tool_calls == 4 and sum(not c.valid for c in ledger.calls) == 1
     assert coverage.share == 2 / 6
+
+
+def test_a_latency_draw_is_fixed_by_the_seed_and_the_check_and_stays_in_range():
+    latency = Latency(80, 40)
+    key = ("warfarin", "amiodarone")
+    assert latency.seconds(0, "check_drug_interaction", key) == latency.seconds(0, "check_drug_interaction", key)
+    draws = {latency.seconds(seed, "check_drug_interaction", key) for seed in range(50)}
+    assert len(draws) == 50 and all(0.04 <= d <= 0.12 for d in draws)
+    assert Latency(25).seconds(3, "check_drug_interaction", key) == 0.025
+
+
+def test_a_tool_call_waits_its_latency_and_the_ledger_keeps_when_and_how(ledger_and_tools):
+    ledger = ToolLedger()
+    interaction, *_ = make_tools(DRUGS, ledger.record, ToolSettings(latency=Latency(30)))
+    interaction("warfarin", "amiodarone")
+    interaction("warfarin", "aspirin_x")
+    answered, invalid = ledger.calls
+    assert (answered.outcome, invalid.outcome) == ("answered", "invalid")
+    assert answered.ended - answered.started >= 0.03 and invalid.ended - invalid.started >= 0.03
+    assert invalid.started >= answered.ended

@@ -40,6 +40,8 @@ def apply_log_settings(args: argparse.Namespace, meta: RunMeta, given: set[str])
         "timeout": meta.run_timeout_s,
         "react_limit": meta.react_limit,
         "cold_sandbox": bool(meta.cold_sandbox),
+        "seed": meta.tools.seed,
+        "tool_latency": meta.tools.latency_override_ms,
     }
     for dest, value in from_log.items():
         if dest not in given:

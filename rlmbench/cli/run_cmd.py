@@ -104,7 +104,12 @@ def build_parser(prog: str | None = None, description: str = __doc__) -> argpars
                              "sizes, one length per list (16x6 = 16 medications x 6 conditions for drugs), 'default' "
                              "for the task's own sizes, '10k' for a size with at least 10,000 required checks; bare "
                              "--scale: the task's default sizes")
-    parser.add_argument("--seed", type=non_negative_int, default=0, help="seed of the sweep's generated tasks")
+    parser.add_argument("--seed", type=non_negative_int, default=0,
+                        help="seed of the sweep's generated tasks and of the tools' draws (which wait each check "
+                             "gets) (default 0)")
+    parser.add_argument("--tool-latency", type=non_negative_float, metavar="MS",
+                        help="every tool call takes MS milliseconds (real time, as a service's round trip) instead "
+                             "of the task's own latency (default: the task's; the built-in tasks have none)")
     parser.add_argument("--plot", action="store_true", help="also write PNG charts next to the results file")
     parser.add_argument("--html", type=Path, metavar="PATH",
                         help="the HTML report's path (default: next to the results JSON, .html); rebuild the page "
@@ -169,6 +174,7 @@ def main(argv: list[str] | None = None, prog: str | None = None, description: st
         sweep=sweep,
         react_limit=args.react_limit,
         seed=args.seed,
+        tool_latency_ms=args.tool_latency,
         plot=args.plot,
         html=args.html,
     )

@@ -72,9 +72,9 @@ def _hand_made_prediction(task: Task, example: dspy.Example) -> dspy.Prediction:
     """A prediction that made every required check but the first, and one with a misspelt name:
     shows what the metric says."""
     first, *rest = required_checks(task.schema, normalised_inputs(case_of(example, task)))
-    calls = [ToolCall(c.tool, c.args, True, 0.0) for c in rest]
+    calls = [ToolCall(c.tool, c.args, "answered") for c in rest]
     misspelt = {name: value + ("e" if i == 0 else "") for i, (name, value) in enumerate(first.args.items())}
-    calls.append(ToolCall(first.tool, misspelt, False, 0.0))
+    calls.append(ToolCall(first.tool, misspelt, "invalid"))
     return dspy.Prediction(report="(hand-made)", tool_calls=calls)
 
 

@@ -22,16 +22,16 @@ from rlmbench.agents.rlm import build_rlm
 from rlmbench.agents.signatures import signatures_for
 from rlmbench.scoring.ledger import ToolCall, ToolLedger, measure_coverage
 from rlmbench.tasks.task import Case, Task, normalised_inputs, required_checks
-from rlmbench.tasks.tools import describe_finding, make_tools
+from rlmbench.tasks.tools import CallOutcome, describe_finding, make_tools
 
 _CURRENT_LEDGER: contextvars.ContextVar[ToolLedger | None] = contextvars.ContextVar("rlmbench_ledger", default=None)
 Metric = Callable[..., dspy.Prediction]
 
 
-def _record_to_current_ledger(tool: str, args: dict, valid: bool) -> None:
+def _record_to_current_ledger(tool: str, args: dict, outcome: CallOutcome, started: float, ended: float) -> None:
     ledger = _CURRENT_LEDGER.get()
     if ledger is not None:
-        ledger.record(tool, args, valid)
+        ledger.record(tool, args, outcome, started, ended)
 
 
 # --------------------------------------------------------------------------------------------

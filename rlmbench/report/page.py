@@ -21,7 +21,7 @@ from rlmbench.results.files import ResultsFiles, ResultsReadError, read_results,
 from rlmbench.results.meta import RunMeta
 from rlmbench.results.records import OUTCOMES, RunRecord
 from rlmbench.scoring.findings import answer_findings
-from rlmbench.scoring.ledger import ToolCall
+from rlmbench.scoring.ledger import call_from_trace
 from rlmbench.tasks.sizes import parse_sizes
 from rlmbench.tasks.synthetic import synthetic_task
 from rlmbench.tasks.task import Case, Task
@@ -62,8 +62,7 @@ def run_pages(meta: RunMeta, records: list[RunRecord], traces: dict[tuple, dict]
         findings = None
         answer = (trace or {}).get("answer")
         if truth_known and answer:
-            calls = [ToolCall(c.get("tool", ""), c.get("args") or {}, bool(c.get("valid")), 0.0)
-                     for c in (trace or {}).get("tool_calls", [])]
+            calls = [call_from_trace(c) for c in (trace or {}).get("tool_calls", [])]
             findings = answer_findings(answer, case_task, case, calls)
         pages.append(RunPage(record, meta.arm(record.approach), trace, run_grids(record, case_task, case, truth_known, findings), findings,
                              task.schema.severities, "" if truth_known else TRUTH_CHANGED))
@@ -95,6 +94,7 @@ def _settings_html(meta: RunMeta) -> str:
     rows = [("Task", f"{meta.task.name} ({meta.task.source}, fingerprint {meta.task.fingerprint})"),
             ("Runs per approach", meta.runs), ("Approaches", ", ".join(a.label for a in meta.arms)),
             ("Settings", ", ".join(f"{k} {v}" for k, v in settings.items())),
+            ("Tool latency", f"{meta.tools.text()}, seed {meta.tools.seed}"),
             ("DSPy / Deno / Python", f"{meta.dspy_version} / {meta.deno_version or 'not used'} / {meta.python}"),
             ("Platform", meta.platform), ("Started", meta.started_at), ("State", STATE_WORDS[meta.state])]
     if meta.sweep:

@@ -372,7 +372,9 @@ def lists_described(sizes: dict[str, int]) -> str:
 
 def task_line(meta: RunMeta) -> str:
     task = meta.task
-    return f"Task: {task.name} ({lists_described(task.lists)}; {task.required_checks:,} required checks)"
+    line = f"Task: {task.name} ({lists_described(task.lists)}; {task.required_checks:,} required checks)"
+    tools = meta.tools.text()
+    return line if tools == "none" else f"{line}\nTool latency: {tools}, seed {meta.tools.seed}"
 
 
 def price_line(model: ModelRecord) -> str:

@@ -24,7 +24,7 @@ from rlmbench.lm.settings import same_on_resume
 from rlmbench.results.meta import RunMeta
 from rlmbench.results.records import SCHEMA_VERSION, RunRecord
 
-RESUME_MUST_MATCH = ("schema_version", "task.name", "task.fingerprint", "settings", "case")
+RESUME_MUST_MATCH = ("schema_version", "task.name", "task.fingerprint", "settings", "tools", "case")
 """Header fields that must match for a resumed invocation to add runs to the same comparison. For a model in
 both the log and the invocation (matched by label), lm.settings.same_on_resume() names its fields; a new label
 adds a model."""

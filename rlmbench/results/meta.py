@@ -105,6 +105,23 @@ class SweepInfo(_Model):
     """approach -> the sizes it was not run at (more checks than --react-limit)."""
 
 
+class ToolInfo(_Model):
+    """How the tools behaved beyond their answers (tasks.behaviour): what a wall time includes."""
+
+    seed: int = 0
+    """--seed: fixes which wait each check draws."""
+    latency_override_ms: float | None = None
+    """--tool-latency: every tool's latency; None: each tool's own from the task."""
+    latency: dict[str, str] = {}
+    """Tool -> its latency from the task (`80 +/- 40 ms`), for the tools that have one."""
+
+    def text(self) -> str:
+        """`none`, `every tool 25 ms (--tool-latency)`, `check_x 80 +/- 40 ms, ...`."""
+        if self.latency_override_ms is not None:
+            return f"every tool {self.latency_override_ms:g} ms (--tool-latency)"
+        return ", ".join(f"{tool} {text}" for tool, text in self.latency.items()) or "none"
+
+
 RunState = Literal["running", "finished", "interrupted"]
 
 
@@ -138,6 +155,8 @@ class RunMeta(_Model):
     """The task's own lists as the runs got them; None for a sweep."""
     sweep: SweepInfo | None = None
     """The scale sweep; None for a run on the task's own lists."""
+    tools: ToolInfo = ToolInfo()
+    """How the tools behaved: latency and the seed of its draws."""
     started_at: str
     """When the first invocation started (ISO 8601, local time with offset)."""
     resumed_at: list[str] = []

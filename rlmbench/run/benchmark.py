@@ -29,7 +29,7 @@ from rlmbench.report.growth import growth_fits
 from rlmbench.report.page import write_page
 from rlmbench.report.summary import summarise
 from rlmbench.results.files import ResultsFiles, ResumeError, check_resumable, read_traces
-from rlmbench.results.meta import AgentSettings, ModelRecord, RunMeta, SweepInfo, TaskInfo
+from rlmbench.results.meta import AgentSettings, ModelRecord, RunMeta, SweepInfo, TaskInfo, ToolInfo
 from rlmbench.results.records import RunRecord
 from rlmbench.run.dspy_messages import CommandLineWords
 from rlmbench.run.live_progress import LiveProgress
@@ -37,6 +37,7 @@ from rlmbench.run.runner import ModelRun, run_benchmark
 from rlmbench.run.sweep import run_sweep
 from rlmbench.sandbox.interpreter import SandboxSupply, check_deno
 from rlmbench.sandbox.snapshot import SnapshotStore
+from rlmbench.tasks.behaviour import Latency, ToolSettings
 from rlmbench.tasks.sizes import Size
 from rlmbench.tasks.synthetic import checks_at
 from rlmbench.tasks.task import Task
@@ -56,7 +57,8 @@ class BenchmarkSettings:
     resume: Path | None = None
     sweep: tuple[Size, ...] | None = None  # --scale: run on generated cases of these sizes instead
     react_limit: int = DEFAULT_REACT_LIMIT
-    seed: int = 0
+    seed: int = 0  # the sweep's generated tasks and the tools' draws
+    tool_latency_ms: float | None = None  # --tool-latency: every tool's latency instead of the task's
     plot: bool = False
     html: Path | None = None  # the HTML report's path; None: next to the results JSON
 
@@ -78,6 +80,11 @@ have started just before the budget and take as long again."""
 
 class SetupError(Exception):
     """The benchmark cannot start; the message is the one line to show (exit 2)."""
+
+
+def tool_settings(settings: BenchmarkSettings) -> ToolSettings:
+    latency = None if settings.tool_latency_ms is None else Latency(settings.tool_latency_ms)
+    return ToolSettings(seed=settings.seed, latency=latency)
 
 
 def run(settings: BenchmarkSettings) -> int:
@@ -144,6 +151,8 @@ def build_header(settings: BenchmarkSettings, started: dt.datetime) -> RunMeta:
         sweep=None if settings.sweep is None else SweepInfo(
             sizes=[str(size) for size in settings.sweep], checks=[checks_at(task.schema, s) for s in settings.sweep],
             seed=settings.seed),
+        tools=ToolInfo(seed=settings.seed, latency_override_ms=settings.tool_latency_ms,
+                       latency={t.name: t.latency.text() for t in task.schema.tools if not t.latency.none}),
         started_at=started.isoformat(),
         cold_sandbox=settings.cold_sandbox if uses_sandbox else None,
         notice=task.schema.notice,
@@ -238,12 +247,14 @@ def execute(settings: BenchmarkSettings, meta: RunMeta, files: ResultsFiles, rec
             if settings.sweep is not None:
                 result = run_sweep(task, approaches, settings.sweep, settings.runs, models,
                                    settings.approach_config, on_record, sandboxes, seed=settings.seed,
-                                   react_limit=settings.react_limit, timeout=settings.timeout, watch=progress.update)
+                                   react_limit=settings.react_limit, timeout=settings.timeout, watch=progress.update,
+                                   tool_settings=tool_settings(settings))
                 meta.sweep.skipped = result.skipped
                 return result.interrupted
             _, interrupted = run_benchmark(task, approaches, settings.runs, models, settings.approach_config,
                                            on_record, case=task.full_case(), sandboxes=sandboxes,
-                                           timeout=settings.timeout, skip=done, watch=progress.update)
+                                           timeout=settings.timeout, skip=done, watch=progress.update,
+                                           tool_settings=tool_settings(settings))
             return interrupted
     finally:
         if sandboxes is not None:

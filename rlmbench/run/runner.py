@@ -36,7 +36,8 @@ from rlmbench.run.live_progress import RunView
 from rlmbench.sandbox.interpreter import SandboxSupply, TimedInterpreter
 from rlmbench.scoring.diagnostics import diagnose
 from rlmbench.scoring.findings import score_answer
-from rlmbench.scoring.ledger import ToolLedger, measure_coverage
+from rlmbench.scoring.ledger import ToolLedger, measure_coverage, trace_entry
+from rlmbench.tasks.behaviour import ToolSettings
 from rlmbench.tasks.task import Case, Task, normalised_inputs, required_checks
 from rlmbench.tasks.tools import make_tools
 
@@ -140,7 +141,7 @@ class _RunState:
             sandbox_boot_kind=boots[0].boot_kind if boots else None,
             idle_wait=self.idle_wait,
         )
-        trace["tool_calls"] = [{"tool": c.tool, "args": c.args, "valid": c.valid} for c in calls]
+        trace["tool_calls"] = [trace_entry(c, self.started or 0.0) for c in calls]
         trace["lm_calls"] = [c.model_dump() for c in lm_calls]
         if approach.uses_sandbox:
             trace["code_cells"] = [c.model_dump() for c in cells]
@@ -182,7 +183,8 @@ class _TrackedFactory:
         return interpreter
 
 
-def _execute(state: _RunState, config: ApproachConfig, sandboxes: SandboxSupply | None) -> tuple[RunRecord, dict]:
+def _execute(state: _RunState, config: ApproachConfig, sandboxes: SandboxSupply | None,
+             tool_settings: ToolSettings) -> tuple[RunRecord, dict]:
     """The body of one run, in its own thread. Never raises for a run failure."""
     if state.model.server is not None:  # before the clock: another run's abandoned call is not this run's time
         state.idle_wait = state.model.server.settle()
@@ -195,7 +197,7 @@ def _execute(state: _RunState, config: ApproachConfig, sandboxes: SandboxSupply 
     config = replace(config.for_checks(required), interpreter_factory=_TrackedFactory(factory, state.control))
     state.step_limit = REGISTRY[state.approach].step_limit(config)
     state.planner_limit = config.rlm_max_iters
-    tools = [state.control.timed_tool(tool) for tool in make_tools(state.task, state.ledger.record)]
+    tools = [state.control.timed_tool(tool) for tool in make_tools(state.task, state.ledger.record, tool_settings)]
     signatures = signatures_for(state.task.schema, config.answer_form)
     output = None
     failure = None
@@ -218,6 +220,7 @@ def run_once(
     config: ApproachConfig,
     case: Case | None = None,
     sandboxes: SandboxSupply | None = None,
+    tool_settings: ToolSettings = ToolSettings(),
 ) -> tuple[RunRecord, dict]:
     """One uncached run of one approach, in this thread and without a time budget; returns its record and trace.
 
@@ -225,7 +228,7 @@ def run_once(
     figures of the interpreters the run used are recorded beside its wall time.
     """
     case = case or task.full_case()
-    return _execute(_RunState(task, ModelRun(lm.model, lm), approach, run, case), config, sandboxes)
+    return _execute(_RunState(task, ModelRun(lm.model, lm), approach, run, case), config, sandboxes, tool_settings)
 
 
 class _Scheduler:
@@ -312,6 +315,7 @@ def run_benchmark(
     skip: frozenset[tuple[str, str, int]] = frozenset(),
     expect_sandboxes: bool = True,
     watch: Callable[[list[RunView]], None] | None = None,
+    tool_settings: ToolSettings = ToolSettings(),
 ) -> tuple[list[RunRecord], bool]:
     """Every model x approach `runs` times, except the (model, approach, run) triples in `skip`.
 
@@ -335,7 +339,7 @@ def run_benchmark(
 
     try:
         while scheduler.busy:
-            scheduler.start_due(lambda state: _execute(state, config, sandboxes))
+            scheduler.start_due(lambda state: _execute(state, config, sandboxes, tool_settings))
             if watch is not None:
                 watch(scheduler.views(runs))
             if (result := scheduler.next_result()) is not None:

@@ -18,6 +18,7 @@ from rlmbench.agents.approach import DEFAULT_REACT_LIMIT, ApproachConfig
 from rlmbench.agents.registry import REGISTRY, fits
 from rlmbench.run.runner import ModelRun, run_benchmark
 from rlmbench.sandbox.interpreter import SandboxSupply
+from rlmbench.tasks.behaviour import ToolSettings
 from rlmbench.tasks.sizes import Size
 from rlmbench.tasks.synthetic import checks_at, synthetic_task
 from rlmbench.tasks.task import Task
@@ -35,7 +36,8 @@ def planned_runs(task: Task, approaches: list[str], sizes: tuple[Size, ...], rea
 
 def run_sweep(task: Task, approaches: list[str], sizes: tuple[Size, ...], runs: int, models: list[ModelRun],
               config: ApproachConfig, on_record, sandboxes: SandboxSupply | None, seed: int = 0,
-              react_limit: int = DEFAULT_REACT_LIMIT, timeout: float | None = None, watch=None) -> SweepResult:
+              react_limit: int = DEFAULT_REACT_LIMIT, timeout: float | None = None, watch=None,
+              tool_settings: ToolSettings = ToolSettings()) -> SweepResult:
     plan = planned_runs(task, approaches, sizes, react_limit)
     if sandboxes is not None:
         sandboxes.expect(len(models) * runs * sum(len(plan[a]) for a in approaches if REGISTRY[a].uses_sandbox))
@@ -45,7 +47,7 @@ def run_sweep(task: Task, approaches: list[str], sizes: tuple[Size, ...], runs: 
             continue
         _, interrupted = run_benchmark(synthetic_task(task, size, seed), chosen, runs, models, config, on_record,
                                        case_label=str(size), sandboxes=sandboxes, timeout=timeout,
-                                       expect_sandboxes=False, watch=watch)
+                                       expect_sandboxes=False, watch=watch, tool_settings=tool_settings)
         if interrupted:
             return SweepResult(_skipped(plan, sizes), True)
     return SweepResult(_skipped(plan, sizes), False)

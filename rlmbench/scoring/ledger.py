@@ -8,19 +8,27 @@ the set of required checks (tool, normalised key) intersected with the ledger's 
 from __future__ import annotations
 
 import threading
-import time
 from dataclasses import dataclass
 
 from rlmbench.results.records import Coverage, ToolCoverage
 from rlmbench.tasks.task import Case, CheckKey, TaskSchema, check_key, normalised_inputs, required_checks
+from rlmbench.tasks.tools import CallOutcome
 
 
 @dataclass(frozen=True)
 class ToolCall:
     tool: str
     args: dict
-    valid: bool
-    at: float
+    """Normalised as the tool resolved them."""
+    outcome: CallOutcome
+    started: float = 0.0
+    """time.perf_counter() when the call reached the tool; 0 when read back from a trace."""
+    ended: float = 0.0
+
+    @property
+    def valid(self) -> bool:
+        """The tool answered the check: only such a call covers it."""
+        return self.outcome == "answered"
 
 
 class ToolLedger:
@@ -30,14 +38,26 @@ class ToolLedger:
         self._calls: list[ToolCall] = []
         self._lock = threading.Lock()
 
-    def record(self, tool: str, args: dict, valid: bool) -> None:
+    def record(self, tool: str, args: dict, outcome: CallOutcome, started: float, ended: float) -> None:
         with self._lock:
-            self._calls.append(ToolCall(tool, dict(args), valid, time.perf_counter()))
+            self._calls.append(ToolCall(tool, dict(args), outcome, started, ended))
 
     @property
     def calls(self) -> list[ToolCall]:
         with self._lock:
             return list(self._calls)
+
+
+def trace_entry(call: ToolCall, run_started: float) -> dict:
+    """A call as the traces file keeps it: `at_s` from the run's start, `duration_s` inside the tool."""
+    return {"tool": call.tool, "args": call.args, "valid": call.valid, "outcome": call.outcome,
+            "at_s": round(call.started - run_started, 4), "duration_s": round(call.ended - call.started, 4)}
+
+
+def call_from_trace(entry: dict) -> ToolCall:
+    """A call read back from a trace (files older than `outcome` have `valid` only)."""
+    outcome = entry.get("outcome") or ("answered" if entry.get("valid") else "invalid")
+    return ToolCall(entry.get("tool", ""), entry.get("args") or {}, outcome)
 
 
 def checks_made(schema: TaskSchema, calls: list[ToolCall]) -> set[tuple[str, CheckKey]]:

@@ -20,6 +20,8 @@ import re
 from dataclasses import asdict, dataclass, field
 from typing import Iterable, Literal
 
+from rlmbench.tasks.behaviour import Latency
+
 ToolKind = Literal["pair", "cross", "attribute"]
 TOOL_KINDS: tuple[str, ...] = ("pair", "cross", "attribute")
 """pair: one list, order-insensitive, every unordered pair required; cross: two lists, every
@@ -78,6 +80,8 @@ class ToolSpec:
     """What the answer's list of findings holds, as the agent is told."""
     clear_description: str = ""
     """What the answer's list of clear checks holds, as the agent is told."""
+    latency: Latency = Latency()
+    """How long a call takes (tasks.behaviour); none by default, as a lookup table answers at once."""
 
     @property
     def has_findings(self) -> bool:
@@ -194,7 +198,11 @@ class Task:
 
     def fingerprint(self) -> str:
         """A short hash of everything the task holds: an edited task file cannot be resumed as the same task."""
-        payload = json.dumps({"schema": asdict(self.schema), "items": self.data.items,
+        schema = asdict(self.schema)
+        for tool in schema["tools"]:  # a tool without latency hashes as before latency existed
+            if tool["latency"] == asdict(Latency()):
+                del tool["latency"]
+        payload = json.dumps({"schema": schema, "items": self.data.items,
                               "findings": {t: sorted([list(k), e.severity, e.details] for k, e in f.items())
                                            for t, f in self.data.findings.items()},
                               "values": self.data.values, "aliases": self.data.aliases},

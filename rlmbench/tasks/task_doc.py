@@ -33,6 +33,7 @@ def _identifier(name: str) -> str:
 Text = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1)]
 Identifier = Annotated[Text, AfterValidator(_identifier)]
 Texts = Annotated[list[Text], Field(min_length=1)]
+Milliseconds = Annotated[float, Field(ge=0, allow_inf_nan=False)]
 
 
 class _Table(BaseModel):
@@ -74,6 +75,10 @@ class ToolDoc(_Table):
     clear: Text | None = None
     value: Text | None = None
     finding_rate: Annotated[float, Field(ge=0, le=1)] | None = None
+    latency_ms: Milliseconds | None = None
+    """Mean time a call takes; default: [behaviour]'s, else 0."""
+    latency_jitter_ms: Milliseconds | None = None
+    """A call takes latency_ms +/- this, uniformly; default: [behaviour]'s, else 0."""
     findings: list[FindingDoc] | None = None
     values: dict[str, Text] | None = None
 
@@ -94,6 +99,13 @@ class SweepDoc(_Table):
     sizes: Texts
 
 
+class BehaviourDoc(_Table):
+    """Defaults for every tool of the task."""
+
+    latency_ms: Milliseconds | None = None
+    latency_jitter_ms: Milliseconds | None = None
+
+
 class TaskDoc(_Table):
     name: Identifier
     description: Text
@@ -106,6 +118,7 @@ class TaskDoc(_Table):
     tools: Annotated[list[ToolDoc], Field(min_length=1)]
     aliases: dict[str, Text] | None = None
     sweep: SweepDoc | None = None
+    behaviour: BehaviourDoc | None = None
 
 
 def where(loc: tuple[Any, ...]) -> str:
@@ -141,10 +154,11 @@ _PROBLEMS = {
     "model_attributes_type": "must be a table",
     "dict_type": "must be a table",
     "bool_type": "must be true or false",
-    "float_type": "must be a number from 0 to 1",
-    "greater_than_equal": "must be a number from 0 to 1",
-    "less_than_equal": "must be a number from 0 to 1",
+    "float_type": "must be a number",
+    "float_parsing": "must be a number",
+    "finite_number": "must be a finite number",
 }
+_BOUNDS = {"greater_than_equal": ("ge", ">="), "less_than_equal": ("le", "<="), "less_than": ("lt", "<")}
 
 
 def _problem(error: dict) -> str:
@@ -156,6 +170,9 @@ def _problem(error: dict) -> str:
     if kind == "too_short":
         minimum = error.get("ctx", {}).get("min_length", 1)
         return f"needs at least {minimum} entr{'y' if minimum == 1 else 'ies'}"
+    if kind in _BOUNDS:
+        name, sign = _BOUNDS[kind]
+        return f"must be a number {sign} {error.get('ctx', {}).get(name)}"
     return _PROBLEMS.get(kind, error["msg"])
 
 

@@ -14,6 +14,7 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Callable
 
+from rlmbench.tasks.behaviour import Latency
 from rlmbench.tasks.sizes import parse_sizes
 from rlmbench.tasks.task import (
     RISK_FIELD,
@@ -28,7 +29,7 @@ from rlmbench.tasks.task import (
     check_key,
     normalise_name,
 )
-from rlmbench.tasks.task_doc import FindingDoc, TaskDoc, ToolDoc, document_of
+from rlmbench.tasks.task_doc import BehaviourDoc, FindingDoc, TaskDoc, ToolDoc, document_of
 from rlmbench.words import counted
 
 TASKS_DIR = Path(__file__).resolve().parent / "builtin"
@@ -156,8 +157,18 @@ def _risk(doc: TaskDoc, severities: tuple[str, ...], fail: Fail) -> RiskRule:
     return RiskRule(levels, tuple(mapping), doc.risk.none, doc.risk.description or "the overall risk")
 
 
+def _latency(tool: ToolDoc, defaults: BehaviourDoc, at: str, fail: Fail) -> Latency:
+    """The tool's own latency, else [behaviour]'s; a jitter larger than the mean would draw negative waits."""
+    mean = tool.latency_ms if tool.latency_ms is not None else defaults.latency_ms or 0.0
+    jitter = tool.latency_jitter_ms if tool.latency_jitter_ms is not None else defaults.latency_jitter_ms or 0.0
+    if jitter > mean:
+        field = f"{at}.latency_jitter_ms" if tool.latency_jitter_ms is not None else "behaviour.latency_jitter_ms"
+        raise fail(field, f"{jitter:g} is more than the latency ({mean:g} ms): a call cannot take less than 0 ms")
+    return Latency(mean, jitter)
+
+
 def _tool_spec(tool: ToolDoc, at: str, lists: dict[str, tuple[str, ...]], severities: tuple[str, ...],
-               fail: Fail) -> ToolSpec:
+               defaults: BehaviourDoc, fail: Fail) -> ToolSpec:
     """The tool's spec: its kind, lists and arguments checked, its defaults filled in."""
     kind, name = tool.kind, tool.name
     if kind not in TOOL_KINDS:
@@ -202,6 +213,7 @@ def _tool_spec(tool: ToolDoc, at: str, lists: dict[str, tuple[str, ...]], severi
         answer_description=tool.answer_description or (
             f"the {label} findings of {name}" + ("" if tool.severity else ", each with its severity")),
         clear_description=tool.clear_description or f"the checks of {name} you found to have no {label}",
+        latency=_latency(tool, defaults, at, fail),
     )
 
 
@@ -294,7 +306,7 @@ def parse_task(raw: dict, source: str) -> Task:
     risk = _risk(doc, severities, fail)
     tools, findings, values = [], {}, {}
     for i, tool in enumerate(doc.tools):
-        spec = _tool_spec(tool, f"tools[{i}]", items, severities, fail)
+        spec = _tool_spec(tool, f"tools[{i}]", items, severities, doc.behaviour or BehaviourDoc(), fail)
         if spec.name in findings:
             raise fail(f"tools[{i}].name", f"duplicate tool name {spec.name!r}")
         tools.append(spec)

@@ -12,15 +12,21 @@ never to guide a clinical or any other real decision.
 from __future__ import annotations
 
 import inspect
-from typing import Callable
+import time
+from typing import Callable, Literal
 
+from rlmbench.tasks.behaviour import ToolSettings
 from rlmbench.tasks.task import Task, ToolSpec, check_key
 
-ToolRecorder = Callable[[str, dict, bool], None]
-"""Called as record(tool_name, normalised_args, valid) on every tool call."""
+CallOutcome = Literal["answered", "invalid"]
+"""answered: the tool gave its answer; invalid: an unknown name or the same item twice, answered with a message."""
+
+ToolRecorder = Callable[[str, dict, CallOutcome, float, float], None]
+"""Called as record(tool_name, normalised_args, outcome, started, ended) when a tool call returns
+(times from time.perf_counter)."""
 
 
-def _no_record(tool: str, args: dict, valid: bool) -> None:
+def _no_record(tool: str, args: dict, outcome: CallOutcome, started: float, ended: float) -> None:
     return None
 
 
@@ -38,13 +44,16 @@ def _answer(task: Task, tool: ToolSpec, args: dict[str, str]) -> str:
     return tool.clear.format(**args)
 
 
-def make_tool(task: Task, tool: ToolSpec, record: ToolRecorder = _no_record) -> Callable[..., str]:
+def make_tool(task: Task, tool: ToolSpec, record: ToolRecorder = _no_record,
+              settings: ToolSettings = ToolSettings()) -> Callable[..., str]:
     """One tool as a function with a real signature, so DSPy and the sandbox describe it correctly.
 
     Bad input (an unknown name, the same item twice) is answered with a message listing the
     valid names, never an exception: a tool error must not end a run, and a model can recover
-    from a clear message.
+    from a clear message. A call waits its latency (real time, as a service's round trip) whether
+    or not its input is valid.
     """
+    latency = settings.latency_of(tool.latency)
     valid_items = [set(task.data.items[name]) for name in tool.lists]
     if tool.kind == "pair":
         valid_items = valid_items * 2
@@ -53,21 +62,30 @@ def make_tool(task: Task, tool: ToolSpec, record: ToolRecorder = _no_record) -> 
         return_annotation=str)
 
     def call(*given, **named) -> str:
+        started = time.perf_counter()
         bound = signature.bind(*given, **named)
         raw = {a: bound.arguments[a] for a in tool.args}
         args = {a: task.resolve(v) for a, v in raw.items()}
+        if not latency.none:
+            time.sleep(latency.seconds(settings.seed, tool.name, check_key(tool, args)))
+        answer = _checked_answer(args)
+        record(tool.name, args, "invalid" if answer is None else "answered", started, time.perf_counter())
+        return answer if answer is not None else _refusal(raw, args)
+
+    def _checked_answer(args: dict) -> str | None:
+        """The answer, or None for input the tool refuses."""
         same = tool.kind == "pair" and args[tool.args[0]] == args[tool.args[1]]
         valid = all(args[a] in items for a, items in zip(tool.args, valid_items)) and not same
-        record(tool.name, args, valid)
+        return _answer(task, tool, args) if valid else None
+
+    def _refusal(raw: dict, args: dict) -> str:
         for a, items, list_name in zip(tool.args, valid_items, tool.lists * 2):
             if args[a] not in items:
                 entity = task.schema.list(list_name).entity
                 return f"Unknown {entity} '{raw[a]}'. Valid {list_name}: {', '.join(sorted(items))}."
-        if same:
-            entity = task.schema.list(tool.lists[0]).entity
-            return (f"'{raw[tool.args[0]]}' and '{raw[tool.args[1]]}' are the same {entity}; "
-                    f"give two different items of {tool.lists[0]}.")
-        return _answer(task, tool, args)
+        entity = task.schema.list(tool.lists[0]).entity
+        return (f"'{raw[tool.args[0]]}' and '{raw[tool.args[1]]}' are the same {entity}; "
+                f"give two different items of {tool.lists[0]}.")
 
     call.__name__ = call.__qualname__ = tool.name
     call.__doc__ = tool.doc
@@ -76,6 +94,7 @@ def make_tool(task: Task, tool: ToolSpec, record: ToolRecorder = _no_record) -> 
     return call
 
 
-def make_tools(task: Task, record: ToolRecorder = _no_record) -> list[Callable[..., str]]:
-    """Every tool of the task, bound to its data and to one recorder."""
-    return [make_tool(task, tool, record) for tool in task.schema.tools]
+def make_tools(task: Task, record: ToolRecorder = _no_record,
+               settings: ToolSettings = ToolSettings()) -> list[Callable[..., str]]:
+    """Every tool of the task, bound to its data, to one recorder and to the invocation's tool settings."""
+    return [make_tool(task, tool, record, settings) for tool in task.schema.tools]
