@@ -192,3 +192,18 @@ def test_dspys_truncation_warning_says_what_to_do_on_the_command_line(tmp_path):
     assert "dspy.inspect_history" not in result.stderr and "setting up dspy.LM" not in result.stderr
     assert result.stderr.count("Raise --max-tokens") == 1 and "r.traces.jsonl" in result.stderr
     assert summary_row(result.stdout, "Replies cut at max_tokens") == ["2 in 2 / 2 runs"]
+
+
+def test_a_resumed_invocation_waits_for_the_server_before_its_first_run(tmp_path):
+    # Ctrl-C leaves the request in flight to a local server, which may go on generating it: the resumed
+    # invocation makes sure the server is idle before its first run's clock starts.
+    args = ["--model", "openai/oracle", "--approaches", "react_v2", "--timeout", "60"]
+    with OpenAICompatibleServer() as server:
+        first = run_script([*args, "--api-base", server.url, "--runs", "1", "--output", "r.json"], tmp_path)
+        assert first.returncode == 0, first.stderr[-2000:]
+        before = len(server.served)
+        resumed = run_script([*args, "--api-base", server.url, "--runs", "2", "--resume", "r.jsonl"], tmp_path)
+    assert resumed.returncode == 0, resumed.stderr[-2000:]
+    assert server.served[before].max_tokens == 1
+    _, second = _records(tmp_path / "r.json")
+    assert second["idle_wait"]["after"] == ["the invocation this one resumes"] and second["idle_wait"]["confirmed"]

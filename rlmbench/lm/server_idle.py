@@ -23,12 +23,13 @@ PROBE_MESSAGES = [{"role": "user", "content": "Reply with the single word: ok"}]
 class ServerWatch:
     """One model server's state across runs: whether a cut run may have left it working."""
 
-    def __init__(self, lm: dspy.LM, bound_s: float) -> None:
+    def __init__(self, lm: dspy.LM, bound_s: float, abandoned: tuple[str, ...] = ()) -> None:
         self.lm = lm
         self.bound_s = bound_s
         """The longest the benchmark waits for the server (the run budget: no request is allowed longer)."""
         self._lock = threading.Lock()
-        self._abandoned: list[str] = []
+        self._abandoned: list[str] = list(abandoned)
+        """Cut runs (or an earlier invocation) that may have left the server working."""
 
     def abandoned(self, run: str) -> None:
         """A run of this model was cut while it may have had a request in flight."""

@@ -214,17 +214,25 @@ def run_line(record: RunRecord, total: int, with_model: bool) -> str:
             f"LM calls {record.lm_calls}")
 
 
-def _model_run(model: ModelSettings, record: ModelRecord, task: Task, timeout: float | None) -> ModelRun:
+RESUMED_FROM = "the invocation this one resumes"
+"""Its Ctrl-C left the request in flight to a local server, which may still be generating it."""
+
+
+def _model_run(model: ModelSettings, record: ModelRecord, task: Task, timeout: float | None,
+               resumed: bool) -> ModelRun:
     """The model as the runner drives it; a local server (--api-base) is watched for abandoned calls."""
     lm = build_lm(model, task.schema)
-    server = ServerWatch(lm, bound_s=max(timeout, IDLE_WAIT_FLOOR_S)) if model.api_base and timeout else None
+    earlier = (RESUMED_FROM,) if resumed else ()
+    server = (ServerWatch(lm, bound_s=max(timeout, IDLE_WAIT_FLOOR_S), abandoned=earlier)
+              if model.api_base and timeout else None)
     return ModelRun(model.name, lm, model.concurrency, record.price, server)
 
 
 def execute(settings: BenchmarkSettings, meta: RunMeta, files: ResultsFiles, records: list[RunRecord]) -> bool:
     """Every run not yet recorded; each record is saved the moment its run ends. True when Ctrl-C cut it short."""
     task, approaches = settings.task, meta.approaches
-    models = [_model_run(m, record, task, settings.timeout) for m, record in zip(settings.models, meta.models)]
+    models = [_model_run(m, record, task, settings.timeout, settings.resume is not None)
+              for m, record in zip(settings.models, meta.models)]
     dspy.configure(lm=models[0].lm, track_usage=True)
     progress = LiveProgress()
 
