@@ -373,8 +373,7 @@ def lists_described(sizes: dict[str, int]) -> str:
 def task_line(meta: RunMeta) -> str:
     task = meta.task
     line = f"Task: {task.name} ({lists_described(task.lists)}; {task.required_checks:,} required checks)"
-    tools = meta.tools.text()
-    return line if tools == "none" else f"{line}\nTool latency: {tools}, seed {meta.tools.seed}"
+    return line if meta.tools.none else f"{line}\nTool latency: {meta.tools.text()}, seed {meta.tools.seed}"
 
 
 def price_line(model: ModelRecord) -> str:

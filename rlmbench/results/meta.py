@@ -14,6 +14,7 @@ from pydantic import BaseModel, ConfigDict
 
 from rlmbench.lm.settings import ModelSettings, Price
 from rlmbench.results.records import SCHEMA_VERSION
+from rlmbench.tasks.behaviour import Latency
 from rlmbench.tasks.task_file import builtin_source
 
 
@@ -115,10 +116,15 @@ class ToolInfo(_Model):
     latency: dict[str, str] = {}
     """Tool -> its latency from the task (`80 +/- 40 ms`), for the tools that have one."""
 
+    @property
+    def none(self) -> bool:
+        """No tool was given a latency, by the task or by --tool-latency."""
+        return self.latency_override_ms is None and not self.latency
+
     def text(self) -> str:
         """`none`, `every tool 25 ms (--tool-latency)`, `check_x 80 +/- 40 ms, ...`."""
         if self.latency_override_ms is not None:
-            return f"every tool {self.latency_override_ms:g} ms (--tool-latency)"
+            return f"every tool {Latency(self.latency_override_ms).text()} (--tool-latency)"
         return ", ".join(f"{tool} {text}" for tool, text in self.latency.items()) or "none"
 
 
