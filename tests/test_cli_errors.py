@@ -34,6 +34,8 @@ def test_key_from_a_dotenv_file_is_used(tmp_path):
     (["--concurrency", "0"], "--concurrency: must be at least 1"),
     (["--tool-latency", "abc"], "--tool-latency: expected a number"),
     (["--tool-latency", "-5"], "--tool-latency: must be 0 or more, got -5"),
+    (["--tool-faults", "1.5"], "--tool-faults: must be at least 0 and below 1"),
+    (["--tool-faults", "x"], "--tool-faults: expected a number"),
 ])
 def test_bad_flags_are_argparse_errors(tmp_path, args, message):
     result = run_script(["--model", "oracle", *args], tmp_path, timeout=60)

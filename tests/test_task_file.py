@@ -103,6 +103,9 @@ _DELETE = object()
      "mine.toml: behaviour.latency_jitter_ms: 30 is more than the latency (20 ms): a call cannot take less than 0 ms"),
     (_set("tools.0.latency_jitter_ms", 5), "mine.toml: tools[0].latency_jitter_ms: 5 is more than the latency (0 ms)"),
     (_set("behaviour", {"latency_ms": 20, "latency_jitter_ms": 10}), None),
+    (_set("tools.0.transient_failure_rate", 1.0), "mine.toml: tools[0].transient_failure_rate: must be a number < 1"),
+    (_set("behaviour", {"transient_failure_rate": -0.1}), "behaviour.transient_failure_rate: must be a number >= 0"),
+    (_set("behaviour", {"transient_failure_rate": 0.1}), None),
 ])
 def test_a_bad_task_file_names_the_field_and_the_problem(change, message):
     raw = change(_example())

@@ -1,8 +1,15 @@
 """Tools that take time as real services do: every arm waits what the task says, and the trace shows when."""
 
 import json
+import re
 
-from helpers import run_script
+from helpers import record_checks, run_script, summary_row
+
+from rlmbench.lm.oracle import check_code
+from rlmbench.lm.oracle_server import OpenAICompatibleServer
+from rlmbench.tasks.task_file import load_task
+
+DRUGS = load_task("drugs")
 
 ARGS = ["--model", "oracle", "--runs", "1", "--output", "r.json"]
 
@@ -10,7 +17,7 @@ ARGS = ["--model", "oracle", "--runs", "1", "--output", "r.json"]
 def test_every_arm_waits_each_call_and_the_trace_keeps_each_calls_time_and_outcome(tmp_path):
     result = run_script([*ARGS, "--approaches", "rlm,react_v2", "--tool-latency", "20"], tmp_path)
     assert result.returncode == 0, result.stderr[-2000:]
-    assert "Tool latency: every tool 20 ms (--tool-latency), seed 0" in result.stdout
+    assert "Tools: latency every tool 20 ms (--tool-latency); transient failures none; seed 0" in result.stdout
     document = json.loads((tmp_path / "r.json").read_text())
     assert document["tools"]["latency_override_ms"] == 20
     traces = [json.loads(line) for line in (tmp_path / "r.traces.jsonl").read_text().splitlines()]
@@ -29,3 +36,41 @@ def test_a_resume_with_another_tool_latency_is_refused_in_one_line(tmp_path):
     again = run_script(["--model", "oracle", "--runs", "2", "--resume", "r.jsonl", "--tool-latency", "5"], tmp_path)
     assert again.returncode == 2 and "Traceback" not in again.stderr
     assert "tools.latency_override_ms" in again.stderr, again.stderr
+
+
+def test_every_arm_of_the_oracle_retries_each_failed_check_and_loses_none(tmp_path):
+    result = run_script([*ARGS, "--tool-faults", "0.3"], tmp_path)
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert "transient failures every tool 30% of checks (--tool-faults)" in result.stdout
+    document = json.loads((tmp_path / "r.json").read_text())
+    for record in document["records"]:
+        recovery = record["coverage"]["recovery"]
+        assert recovery["failures"] > 0 and recovery["recovered"] == recovery["failures"] and recovery["lost"] == []
+        assert record_checks(record, "check_drug_interaction") == (21, 21), record["approach"]
+        assert record["diagnostics"]["lost_to_failures"] == [] and record["diagnostics"]["repeated_tool_calls"] == []
+        assert record["diagnostics"]["tool_errors"] == [] and record["diagnostics"]["invalid_tool_calls"] == []
+    (failures,) = {r["coverage"]["recovery"]["failures"] for r in document["records"]}  # the same draws in every arm
+    assert summary_row(result.stdout, "Transient failures: failed / recovered / lost") == [f"{failures} / {failures} / 0"] * 4
+
+
+def _catch_and_move_on(body, system, user):
+    """An RLM whose code catches a tool's exception and goes on to the next check, never retrying it."""
+    if "`code`" in system and "=== Step" not in user:
+        code = re.sub(r"^( *)_result = (\w+\(.*\))$", r"\1try:\n\1    _result = \2\n\1except Exception:\n\1    continue",
+                      check_code(DRUGS.schema), flags=re.MULTILINE)
+        return f"[[ ## reasoning ## ]]\nLoop.\n\n[[ ## code ## ]]\n```python\n{code}\n```\n\n[[ ## completed ## ]]"
+    return None
+
+
+def test_an_rlm_that_never_retries_loses_checks_and_no_headline_row_flatters_it(tmp_path):
+    with OpenAICompatibleServer(_catch_and_move_on) as server:
+        result = run_script(["--model", "openai/oracle", "--api-base", server.url, "--runs", "1", "--retries", "0",
+                             "--approaches", "rlm", "--tool-faults", "0.3", "--output", "r.json"], tmp_path)
+    assert result.returncode == 0, result.stderr[-2000:]
+    (record,) = json.loads((tmp_path / "r.json").read_text())["records"]
+    lost = record["coverage"]["recovery"]["lost"]
+    assert record["ok"] and lost and record["coverage"]["recovery"]["recovered"] == 0
+    assert len(record["diagnostics"]["lost_to_failures"]) == len(lost)
+    assert summary_row(result.stdout, "Complete runs (no error, every check made)") == ["0 / 1 [0%, 79%]"]
+    assert summary_row(result.stdout, "Complete on all of k tries (pass^k)") == ["k=1 0%"]
+    assert summary_row(result.stdout, "Failed calls never retried to an answer")[0].startswith(f"{len(lost)} in 1 / 1")

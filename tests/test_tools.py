@@ -4,9 +4,9 @@ import pytest
 
 from rlmbench.scoring.ledger import ToolLedger, measure_coverage
 from rlmbench.tasks.behaviour import Latency, ToolSettings
-from rlmbench.tasks.task import Case, required_checks
+from rlmbench.tasks.task import Case, normalised_inputs, required_checks
 from rlmbench.tasks.task_file import load_task
-from rlmbench.tasks.tools import make_tools
+from rlmbench.tasks.tools import ToolUnavailableError, make_tools
 
 DRUGS = load_task("drugs")
 
@@ -102,3 +102,48 @@ def test_a_tool_call_waits_its_latency_and_the_ledger_keeps_when_and_how(ledger_
     assert (answered.outcome, invalid.outcome) == ("answered", "invalid")
     assert answered.ended - answered.started >= 0.03 and invalid.ended - invalid.started >= 0.03
     assert invalid.started >= answered.ended
+
+
+def _pairs(tool_name: str = "check_drug_interaction") -> list[tuple[str, str]]:
+    return [tuple(check.args.values()) for check in required_checks(DRUGS.schema, normalised_inputs(DRUGS.full_case()))
+            if check.tool == tool_name]
+
+
+def _failing(seed: int, rate: float) -> list[tuple[str, str]]:
+    """The pairs whose first call fails under this seed, found by calling every pair once."""
+    interaction, *_ = make_tools(DRUGS, ToolLedger().record, ToolSettings(seed=seed, failure_rate=rate))
+    failing = []
+    for a, b in _pairs():
+        try:
+            interaction(a, b)
+        except ToolUnavailableError:
+            failing.append((a, b))
+    return failing
+
+
+def test_a_transient_failure_fails_the_same_checks_once_under_one_seed_and_a_retry_answers():
+    failing = _failing(seed=0, rate=0.3)
+    assert failing == _failing(seed=0, rate=0.3)  # the same checks in every run and every arm
+    assert failing != _failing(seed=1, rate=0.3)
+    assert 0 < len(failing) < len(_pairs()) and _failing(seed=0, rate=0.0) == []
+    ledger = ToolLedger()
+    interaction, *_ = make_tools(DRUGS, ledger.record, ToolSettings(seed=0, failure_rate=0.3))
+    a, b = failing[0]
+    with pytest.raises(ToolUnavailableError, match="temporarily unavailable.*retried"):
+        interaction(a, b)
+    assert interaction(b, a).startswith(("No known interaction", "MAJOR", "MODERATE", "MINOR"))  # order-free key
+    first, retry = ledger.calls
+    assert (first.outcome, retry.outcome) == ("transient_failure", "answered")
+    recovery = measure_coverage(DRUGS.schema, DRUGS.full_case(), ledger.calls, failures_injected=True).recovery
+    assert (recovery.failures, recovery.recovered, recovery.lost) == (1, 1, [])
+
+
+def test_a_check_that_failed_and_was_never_retried_is_lost_not_covered():
+    ledger = ToolLedger()
+    interaction, *_ = make_tools(DRUGS, ledger.record, ToolSettings(seed=0, failure_rate=0.3))
+    a, b = _failing(seed=0, rate=0.3)[0]
+    with pytest.raises(ToolUnavailableError):
+        interaction(a, b)
+    coverage = measure_coverage(DRUGS.schema, DRUGS.full_case(), ledger.calls, failures_injected=True)
+    assert coverage.covered == 0 and coverage.recovery.lost == [["check_drug_interaction", *sorted((a, b))]]
+    assert measure_coverage(DRUGS.schema, DRUGS.full_case(), ledger.calls).recovery is None  # not exercised

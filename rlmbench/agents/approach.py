@@ -30,18 +30,19 @@ DEFAULT_REACT_LIMIT = 300
 @dataclass(frozen=True)
 class ApproachConfig:
     react_max_iters: int | None = None
-    """ReAct's (and ReActV2's, and the hybrid executor's) step limit; None: required checks + STEP_HEADROOM."""
+    """ReAct's (and ReActV2's, and the hybrid executor's) step limit; None: the calls a perfect agent makes (each
+    required check, and each check's retry after a transient failure) + STEP_HEADROOM."""
     rlm_max_iters: int = 10
     rlm_max_llm_calls: int = 20
     answer_form: str = "structured"
     """`structured`: the typed findings and the narrative; `prose`: the narrative only (signatures.py)."""
     interpreter_factory: Callable[[], Any] = OfflinePythonInterpreter
 
-    def for_checks(self, required: int) -> "ApproachConfig":
-        """The config with the step limit resolved for a case of `required` checks."""
+    def for_checks(self, calls: int) -> "ApproachConfig":
+        """The config with the step limit resolved for a case a perfect agent does in `calls` tool calls."""
         if self.react_max_iters is not None:
             return self
-        return replace(self, react_max_iters=required + STEP_HEADROOM)
+        return replace(self, react_max_iters=calls + STEP_HEADROOM)
 
 
 @dataclass

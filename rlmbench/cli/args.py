@@ -50,6 +50,14 @@ def non_negative_float(text: str) -> float:
     return value
 
 
+def failure_rate(text: str) -> float:
+    value = _finite(text, "a number")
+    if not 0 <= value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 0 and below 1 (a check that always fails cannot be "
+                                         f"recovered), got {text}")
+    return value
+
+
 def positive_seconds(text: str) -> float:
     value = _finite(text, "a number of seconds")
     if value <= 0:

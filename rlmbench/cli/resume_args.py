@@ -42,6 +42,7 @@ def apply_log_settings(args: argparse.Namespace, meta: RunMeta, given: set[str])
         "cold_sandbox": bool(meta.cold_sandbox),
         "seed": meta.tools.seed,
         "tool_latency": meta.tools.latency_override_ms,
+        "tool_faults": meta.tools.failure_rate_override,
     }
     for dest, value in from_log.items():
         if dest not in given:

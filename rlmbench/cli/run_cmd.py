@@ -23,6 +23,7 @@ from rlmbench.cli.args import (
     add_provider_args,
     add_rlm_limit_args,
     add_task_arg,
+    failure_rate,
     load_task_arg,
     model_settings,
     non_negative_float,
@@ -110,6 +111,10 @@ def build_parser(prog: str | None = None, description: str = __doc__) -> argpars
     parser.add_argument("--tool-latency", type=non_negative_float, metavar="MS",
                         help="every tool call takes MS milliseconds (real time, as a service's round trip) instead "
                              "of the task's own latency (default: the task's; the built-in tasks have none)")
+    parser.add_argument("--tool-faults", type=failure_rate, metavar="RATE",
+                        help="the share of checks (0 to below 1, drawn by --seed) whose first call fails with a "
+                             "transient error, as a real service's timeout or 503, instead of the task's own rate "
+                             "(default: the task's; the built-in tasks have none)")
     parser.add_argument("--plot", action="store_true", help="also write PNG charts next to the results file")
     parser.add_argument("--html", type=Path, metavar="PATH",
                         help="the HTML report's path (default: next to the results JSON, .html); rebuild the page "
@@ -175,6 +180,7 @@ def main(argv: list[str] | None = None, prog: str | None = None, description: st
         react_limit=args.react_limit,
         seed=args.seed,
         tool_latency_ms=args.tool_latency,
+        tool_failure_rate=args.tool_faults,
         plot=args.plot,
         html=args.html,
     )

@@ -35,12 +35,18 @@ from rlmbench.lm.adapter_text import is_json_request
 from rlmbench.lm.settings import ORACLE_MODEL_NAME
 from rlmbench.lm.tokens import count_tokens, load_encoding
 from rlmbench.tasks.task import RISK_FIELD, TaskSchema, ToolSpec, check_key, check_scope, required_checks
+from rlmbench.tasks.tools import ToolUnavailableError, can_fail
 
 ORACLE_NOTICE = (
     "Offline oracle model: these numbers measure each architecture's own cost "
     "(LM calls, prompt growth, sandbox and harness time), not any model's quality."
 )
 
+_UNAVAILABLE = ToolUnavailableError.__name__
+"""In a tool's observation: its call failed transiently, and a retry answers."""
+_RETRY_LIMIT = 3
+"""Calls the oracle makes of one check before it gives up on it (a transient failure fails the first only)."""
+_RETRY_THOUGHT = "Checks whose call failed, made again"
 _SECTION = re.compile(r"^\[\[ ## (\w+) ## \]\]$", re.MULTILINE)
 _RESPOND = "\n\nRespond with "
 
@@ -188,6 +194,15 @@ def _results_seen(schema: TaskSchema, text: str) -> bool:
     return any(_patterns(schema)[t.name][kind].search(text) for t in schema.finding_tools for kind in ("found", "clear"))
 
 
+def _answered(schema: TaskSchema, text: str) -> set[tuple[str, tuple]]:
+    """(tool, key) of every check whose answer is in the text: a call that failed left none."""
+    answered = set()
+    for tool in schema.tools:
+        for pattern in _patterns(schema)[tool.name].values():
+            answered |= {(tool.name, check_key(tool, m.groupdict())) for m in pattern.finditer(text)}
+    return answered
+
+
 # --------------------------------------------------------------------------------------------
 # The roles
 # --------------------------------------------------------------------------------------------
@@ -211,14 +226,18 @@ def _done_key(schema: TaskSchema, name: str, args: dict) -> tuple:
 def _react_step(schema: TaskSchema, sections: dict[str, str], system: str) -> dict[str, Any]:
     todo = _load_list(sections["plan"], "plan") if "plan" in sections else planned_checks(
         schema, _inputs(schema, sections))
-    done = set()
+    done, failures = set(), {}
     i = 0
     while f"tool_name_{i}" in sections:
         try:
             args = json.loads(sections.get(f"tool_args_{i}", "{}"))
         except json.JSONDecodeError:
             args = {}
-        done.add(_done_key(schema, sections[f"tool_name_{i}"], args if isinstance(args, dict) else {}))
+        key = _done_key(schema, sections[f"tool_name_{i}"], args if isinstance(args, dict) else {})
+        if _UNAVAILABLE in sections.get(f"observation_{i}", ""):  # a call that failed is made again, a few times
+            failures[key] = failures.get(key, 0) + 1
+        if _UNAVAILABLE not in sections.get(f"observation_{i}", "") or failures[key] >= _RETRY_LIMIT:
+            done.add(key)
         i += 1
     for step in todo:
         if not isinstance(step, dict) or "tool" not in step:
@@ -249,6 +268,15 @@ def check_code(schema: TaskSchema) -> str:
     """The RLM's first cell: every required check in loops, the typed answer built in variables."""
     patterns = _patterns(schema)
     lines = ["import re", "_severities, _lines, _made = [], [], 0"]
+    retries = can_fail(schema)
+    if retries:  # a call that raises is retried; a check that never answers is left out, not guessed
+        lines += ["def _call(_tool, **_args):",
+                  f"    for _attempt in range({_RETRY_LIMIT}):",
+                  "        try:",
+                  "            return _tool(**_args)",
+                  "        except Exception as _error:",
+                  '            print(f"retrying {_tool.__name__}: {_error}")',
+                  "    return None"]
     for tool in schema.finding_tools:
         lines.append(f"{tool.answer_field} = []")
         if tool.clear_field:
@@ -257,7 +285,8 @@ def check_code(schema: TaskSchema) -> str:
         header, values = _loop(tool)
         call = ", ".join(f"{a}={v}" for a, v in zip(tool.args, values))
         item = "{" + ", ".join(f"{a!r}: {v}" for a, v in zip(tool.args, values))
-        body = ["_made += 1", f"_result = {tool.name}({call})"]
+        body = ["_made += 1"] + ([f"_result = _call({tool.name}, {call})", "if _result is None:", "    continue"]
+                                 if retries else [f"_result = {tool.name}({call})"])
         if tool.has_findings:
             severity = repr(tool.fixed_severity) if tool.fixed_severity else '_m.group("severity").lower()'
             body += [f"_m = re.match({patterns[tool.name]['found'].pattern!r}, _result)",
@@ -327,15 +356,20 @@ def _react_v2_turn(schema: TaskSchema, system: str, conversation: str) -> dict[s
     for tool in schema.required_tools:
         if tool.name not in system and tool.name not in conversation:
             raise OracleError(f"oracle needs tool {tool.name!r} but the prompt does not offer it")
-    if _results_seen(schema, conversation):
-        wanted = re.search(r"call `submit` with (.*)", system)
-        names = re.findall(r"`(\w+)`", wanted.group(1)) if wanted else []
-        answer = {k: v for k, v in answer_in(schema, conversation).items() if k in names}
-        return {"next_thought": "Every check has a result; submit the answer.",
-                "tool_calls": {"tool_calls": [{"name": "submit", "args": answer}]}}
-    checks = planned_checks(schema, _inputs(schema, parse_sections(conversation)))
-    return {"next_thought": f"Run all {len(checks)} checks at once.",
-            "tool_calls": {"tool_calls": [{"name": c["tool"], "args": c["args"]} for c in checks]}}
+    checks = required_checks(schema, _inputs(schema, parse_sections(conversation)))
+    if not _results_seen(schema, conversation):
+        return {"next_thought": f"Run all {len(checks)} checks at once.",
+                "tool_calls": {"tool_calls": [{"name": c.tool, "args": c.args} for c in checks]}}
+    answered = _answered(schema, conversation)
+    again = [c for c in checks if (c.tool, c.key) not in answered]
+    if again and conversation.count(_RETRY_THOUGHT) < _RETRY_LIMIT - 1:
+        return {"next_thought": f"{_RETRY_THOUGHT}: {len(again)}.",
+                "tool_calls": {"tool_calls": [{"name": c.tool, "args": c.args} for c in again]}}
+    wanted = re.search(r"call `submit` with (.*)", system)
+    names = re.findall(r"`(\w+)`", wanted.group(1)) if wanted else []
+    answer = {k: v for k, v in answer_in(schema, conversation).items() if k in names}
+    return {"next_thought": "Every check has a result; submit the answer.",
+            "tool_calls": {"tool_calls": [{"name": "submit", "args": answer}]}}
 
 
 def coverage_guidance(schema: TaskSchema) -> str:

@@ -94,7 +94,7 @@ def _settings_html(meta: RunMeta) -> str:
     rows = [("Task", f"{meta.task.name} ({meta.task.source}, fingerprint {meta.task.fingerprint})"),
             ("Runs per approach", meta.runs), ("Approaches", ", ".join(a.label for a in meta.arms)),
             ("Settings", ", ".join(f"{k} {v}" for k, v in settings.items())),
-            ("Tool latency", f"{meta.tools.text()}, seed {meta.tools.seed}"),
+            ("Tools", meta.tools.text()),
             ("DSPy / Deno / Python", f"{meta.dspy_version} / {meta.deno_version or 'not used'} / {meta.python}"),
             ("Platform", meta.platform), ("Started", meta.started_at), ("State", STATE_WORDS[meta.state])]
     if meta.sweep:

@@ -123,6 +123,15 @@ def _risk_cell(records: list[RunRecord]) -> str:
     return f"{sum(s.overall_risk == s.expected_risk for s in scored)} / {len(scored)}"
 
 
+def recovery_cell(records: list[RunRecord]) -> str:
+    """Transient failures summed over the runs, `failed calls / checks recovered / checks lost`: `15 / 15 / 0`;
+    where no tool could fail, not exercised."""
+    seen = [r.coverage.recovery for r in records if r.coverage.recovery is not None]
+    if not seen:
+        return "not exercised: no tool fails"
+    return f"{sum(s.failures for s in seen)} / {sum(s.recovered for s in seen)} / {sum(len(s.lost) for s in seen)}"
+
+
 def _largest_prompt(records: list[RunRecord]) -> str:
     return _mean_int([max(c.prompt_tokens for c in r.usage_per_call) for r in records if r.usage_per_call])
 
@@ -192,6 +201,7 @@ DIAGNOSTIC_ITEMS = (
     DiagnosticItem("Repeated identical tool calls", "repeated_tool_calls"),
     DiagnosticItem("Invalid tool calls (unknown names)", "invalid_tool_calls"),
     DiagnosticItem("Tool errors (bad arguments, no such tool)", "tool_errors"),
+    DiagnosticItem("Failed calls never retried to an answer", "lost_to_failures"),
     DiagnosticItem("Unknown tool names asked for", "unknown_tools"),
     DiagnosticItem("Tool calls asked for, never run", "dropped_tool_calls"),
     DiagnosticItem("Replies cut at max_tokens", "truncated_replies"),
@@ -285,6 +295,8 @@ def summary_rows(records: list[RunRecord], approaches: list[str], schema: TaskSc
         rows.insert(4, ("Pacing wait (--tpm), in wall time", each(lambda a: _mean_sd([r.pacing_wait_s for r in ok[a]]))))
     rows += [(coverage_label(schema, tool), each(lambda a, t=tool.name: _per_run_coverage(by[a], t)))
              for tool in schema.required_tools]
+    if any(r.coverage.recovery is not None for r in records):
+        rows.append(("Transient failures: failed / recovered / lost", each(lambda a: recovery_cell(by[a]))))
     rows += [
         ("Hit iteration limit", each(lambda a: hit_limit_cell(by[a]))),
         ("Tool calls per run", each(lambda a: _mean_int([r.coverage.tool_calls for r in by[a]]))),
@@ -373,7 +385,7 @@ def lists_described(sizes: dict[str, int]) -> str:
 def task_line(meta: RunMeta) -> str:
     task = meta.task
     line = f"Task: {task.name} ({lists_described(task.lists)}; {task.required_checks:,} required checks)"
-    return line if meta.tools.none else f"{line}\nTool latency: {meta.tools.text()}, seed {meta.tools.seed}"
+    return line if meta.tools.none else f"{line}\nTools: {meta.tools.text()}"
 
 
 def price_line(model: ModelRecord) -> str:

@@ -107,25 +107,36 @@ class SweepInfo(_Model):
 
 
 class ToolInfo(_Model):
-    """How the tools behaved beyond their answers (tasks.behaviour): what a wall time includes."""
+    """How the tools behaved beyond their answers (tasks.behaviour): what a wall time and a coverage include."""
 
     seed: int = 0
-    """--seed: fixes which wait each check draws."""
+    """--seed: fixes which wait each check draws, and which checks fail."""
     latency_override_ms: float | None = None
     """--tool-latency: every tool's latency; None: each tool's own from the task."""
     latency: dict[str, str] = {}
     """Tool -> its latency from the task (`80 +/- 40 ms`), for the tools that have one."""
+    failure_rate_override: float | None = None
+    """--tool-faults: every tool's transient failure rate; None: each tool's own from the task."""
+    failure_rates: dict[str, float] = {}
+    """Tool -> its transient failure rate from the task, for the tools that have one."""
 
     @property
     def none(self) -> bool:
-        """No tool was given a latency, by the task or by --tool-latency."""
-        return self.latency_override_ms is None and not self.latency
+        """No tool was given a latency or failures, by the task or by the flags."""
+        return (self.latency_override_ms is None and not self.latency and self.failure_rate_override is None
+                and not self.failure_rates)
 
     def text(self) -> str:
-        """`none`, `every tool 25 ms (--tool-latency)`, `check_x 80 +/- 40 ms, ...`."""
+        """`latency every tool 25 ms (--tool-latency); transient failures none; seed 0`."""
         if self.latency_override_ms is not None:
-            return f"every tool {Latency(self.latency_override_ms).text()} (--tool-latency)"
-        return ", ".join(f"{tool} {text}" for tool, text in self.latency.items()) or "none"
+            latency = f"every tool {Latency(self.latency_override_ms).text()} (--tool-latency)"
+        else:
+            latency = ", ".join(f"{tool} {text}" for tool, text in self.latency.items()) or "none"
+        if self.failure_rate_override is not None:
+            faults = f"every tool {self.failure_rate_override:.0%} of checks (--tool-faults)"
+        else:
+            faults = ", ".join(f"{tool} {rate:.0%} of checks" for tool, rate in self.failure_rates.items()) or "none"
+        return f"latency {latency}; transient failures {faults}; seed {self.seed}"
 
 
 RunState = Literal["running", "finished", "interrupted"]

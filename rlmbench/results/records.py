@@ -29,11 +29,24 @@ class ToolCoverage(_Model):
     """The keys of the required checks never made."""
 
 
+class Recovery(_Model):
+    """The transient failures the tools injected in a run (tasks.behaviour), and what the agent made of them."""
+
+    failures: int
+    """Calls that raised ToolUnavailableError."""
+    recovered: int
+    """Checks that failed, then answered on a later call."""
+    lost: list[list[str]] = []
+    """The checks that failed and were never answered: the tool's name, then the key."""
+
+
 class Coverage(_Model):
     tools: list[ToolCoverage]
     """One entry per tool with required checks, in the task's order."""
     tool_calls: int = 0
     """Every call any tool received, repeated and invalid ones included (the invalid ones: diagnostics)."""
+    recovery: Recovery | None = None
+    """Transient failures and their recovery; None when no tool could fail in this invocation (not exercised)."""
 
     @property
     def required(self) -> int:
@@ -222,6 +235,8 @@ class Diagnostics(_Model):
     """Tool calls identical (tool and normalised arguments) to an earlier call of the run."""
     invalid_tool_calls: list[int] = []
     """Tool calls with a name the task does not know (or the same item twice for a pair tool)."""
+    lost_to_failures: list[int] | None = None
+    """Tool calls that failed transiently and whose check no later call answered; None where no tool could fail."""
     tool_errors: list[int] = []
     """Steps whose tool call failed before the tool ran (arguments of the wrong kind, a tool that does not exist)."""
     unknown_tools: list[str] = []

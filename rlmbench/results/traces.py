@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from typing import Any, Literal
 
 from rlmbench.results.records import LMCall
+from rlmbench.tasks.tools import ToolUnavailableError
 
 SectionKind = Literal["react_steps", "code_iterations", "plan", "tool_turns"]
 """How the report draws a section: a table of thought/tool/arguments/observation; code cells with
@@ -25,6 +26,9 @@ their reasoning and output; a list of planned calls; turns of parallel tool call
 
 TOOL_ERROR = "Execution error in "
 """How DSPy's ReAct reports a tool call that failed before or inside the tool."""
+TRANSIENT_ERROR = ToolUnavailableError.__name__
+"""A tool's injected transient failure (tasks.tools): such a step reached the tool, so it is no tool error;
+the ledger counts it."""
 
 
 @dataclass(frozen=True)
@@ -142,7 +146,8 @@ def _react_errors(trajectory: Any) -> list[int]:
     if not isinstance(trajectory, dict):
         return []
     return [int(k.rsplit("_", 1)[1]) + 1 for k, v in trajectory.items()
-            if k.startswith("observation_") and isinstance(v, str) and v.startswith(TOOL_ERROR)]
+            if k.startswith("observation_") and isinstance(v, str) and v.startswith(TOOL_ERROR)
+            and TRANSIENT_ERROR not in v]
 
 
 class ReActTrace(TraceKind):
@@ -250,7 +255,8 @@ class ToolTurnsTrace(TraceKind):
 
     def tool_error_steps(self, trace: dict) -> list[int]:
         return [turn for turn, entry in enumerate(trace.get("turns") or [], 1)
-                for call in entry.get("tool_calls", []) if call.get("error")]
+                for call in entry.get("tool_calls", [])
+                if call.get("error") and TRANSIENT_ERROR not in str(call.get("result") or "")]
 
     def unknown_tools(self, trace: dict, tool_names: set[str]) -> list[str]:
         return sorted({call["name"] for entry in trace.get("turns") or [] for call in entry.get("tool_calls", [])

@@ -40,7 +40,8 @@ from rlmbench.sandbox.snapshot import SnapshotStore
 from rlmbench.tasks.behaviour import Latency, ToolSettings
 from rlmbench.tasks.sizes import Size
 from rlmbench.tasks.synthetic import checks_at
-from rlmbench.tasks.task import Task
+from rlmbench.tasks.task import Task, TaskSchema
+from rlmbench.tasks.tools import as_invoked, calls_needed
 from rlmbench.words import counted
 
 
@@ -59,6 +60,7 @@ class BenchmarkSettings:
     react_limit: int = DEFAULT_REACT_LIMIT
     seed: int = 0  # the sweep's generated tasks and the tools' draws
     tool_latency_ms: float | None = None  # --tool-latency: every tool's latency instead of the task's
+    tool_failure_rate: float | None = None  # --tool-faults: every tool's transient failure rate instead of the task's
     plot: bool = False
     html: Path | None = None  # the HTML report's path; None: next to the results JSON
 
@@ -84,7 +86,7 @@ class SetupError(Exception):
 
 def tool_settings(settings: BenchmarkSettings) -> ToolSettings:
     latency = None if settings.tool_latency_ms is None else Latency(settings.tool_latency_ms)
-    return ToolSettings(seed=settings.seed, latency=latency)
+    return ToolSettings(seed=settings.seed, latency=latency, failure_rate=settings.tool_failure_rate)
 
 
 def run(settings: BenchmarkSettings) -> int:
@@ -142,7 +144,8 @@ def build_header(settings: BenchmarkSettings, started: dt.datetime) -> RunMeta:
         platform=platform.platform(),
         settings=AgentSettings(
             react_max_iters=(config.react_max_iters if settings.sweep is not None
-                             else config.for_checks(info.required_checks).react_max_iters),
+                             else config.for_checks(calls_needed(task, task.full_case(), tool_settings(settings)))
+                             .react_max_iters),
             react_step_headroom=STEP_HEADROOM, rlm_max_iters=config.rlm_max_iters,
             rlm_max_llm_calls=config.rlm_max_llm_calls, answer_form=config.answer_form),
         react_limit=settings.react_limit,
@@ -152,7 +155,10 @@ def build_header(settings: BenchmarkSettings, started: dt.datetime) -> RunMeta:
             sizes=[str(size) for size in settings.sweep], checks=[checks_at(task.schema, s) for s in settings.sweep],
             seed=settings.seed),
         tools=ToolInfo(seed=settings.seed, latency_override_ms=settings.tool_latency_ms,
-                       latency={t.name: t.latency.text() for t in task.schema.tools if not t.latency.none}),
+                       latency={t.name: t.latency.text() for t in task.schema.tools if not t.latency.none},
+                       failure_rate_override=settings.tool_failure_rate,
+                       failure_rates={t.name: t.transient_failure_rate for t in task.schema.tools
+                                      if t.transient_failure_rate}),
         started_at=started.isoformat(),
         cold_sandbox=settings.cold_sandbox if uses_sandbox else None,
         notice=task.schema.notice,
@@ -218,10 +224,11 @@ RESUMED_FROM = "the invocation this one resumes"
 """Its Ctrl-C left the request in flight to a local server, which may still be generating it."""
 
 
-def _model_run(model: ModelSettings, record: ModelRecord, task: Task, timeout: float | None,
+def _model_run(model: ModelSettings, record: ModelRecord, schema: TaskSchema, timeout: float | None,
                resumed: bool) -> ModelRun:
-    """The model as the runner drives it; a local server (--api-base) is watched for abandoned calls."""
-    lm = build_lm(model, task.schema)
+    """The model as the runner drives it; a local server (--api-base) is watched for abandoned calls.
+    `schema`: the task as this invocation's tools behave (the oracle plays against it)."""
+    lm = build_lm(model, schema)
     earlier = (RESUMED_FROM,) if resumed else ()
     server = (ServerWatch(lm, bound_s=max(timeout, IDLE_WAIT_FLOOR_S), abandoned=earlier)
               if model.api_base and timeout else None)
@@ -231,7 +238,8 @@ def _model_run(model: ModelSettings, record: ModelRecord, task: Task, timeout: f
 def execute(settings: BenchmarkSettings, meta: RunMeta, files: ResultsFiles, records: list[RunRecord]) -> bool:
     """Every run not yet recorded; each record is saved the moment its run ends. True when Ctrl-C cut it short."""
     task, approaches = settings.task, meta.approaches
-    models = [_model_run(m, record, task, settings.timeout, settings.resume is not None)
+    schema = as_invoked(task.schema, tool_settings(settings))
+    models = [_model_run(m, record, schema, settings.timeout, settings.resume is not None)
               for m, record in zip(settings.models, meta.models)]
     dspy.configure(lm=models[0].lm, track_usage=True)
     progress = LiveProgress()

@@ -38,8 +38,8 @@ from rlmbench.scoring.diagnostics import diagnose
 from rlmbench.scoring.findings import score_answer
 from rlmbench.scoring.ledger import ToolLedger, measure_coverage, trace_entry
 from rlmbench.tasks.behaviour import ToolSettings
-from rlmbench.tasks.task import Case, Task, normalised_inputs, required_checks
-from rlmbench.tasks.tools import make_tools
+from rlmbench.tasks.task import Case, Task
+from rlmbench.tasks.tools import as_invoked, calls_needed, can_fail, make_tools
 
 
 def _usage(tracker) -> list[CallUsage]:
@@ -75,6 +75,8 @@ class _RunState:
         self.step_limit: int | None = None
         self.planner_limit: int | None = None
         self.idle_wait: IdleWait | None = None
+        self.failures_injected = False
+        """Some tool can fail transiently in this run: its record measures the recovery."""
 
     @property
     def label(self) -> str:
@@ -120,7 +122,7 @@ class _RunState:
             run=self.run,
             ok=failure is None,
             wall_time_s=wall,
-            coverage=measure_coverage(self.task.schema, self.case, calls),
+            coverage=measure_coverage(self.task.schema, self.case, calls, self.failures_injected),
             lm_calls=len(per_call),
             prompt_tokens=prompt_tokens,
             completion_tokens=completion_tokens,
@@ -136,7 +138,7 @@ class _RunState:
                           if output and output.answer else None),
             case=self.case_label,
             diagnostics=diagnose(self.task.schema, approach.trace, approach.uses_sandbox, trace, self.step_limit,
-                                 calls, lm_calls, cells),
+                                 calls, lm_calls, cells, self.failures_injected),
             time_split=self._time_split(approach.uses_sandbox, boots),
             sandbox_boot_kind=boots[0].boot_kind if boots else None,
             idle_wait=self.idle_wait,
@@ -193,11 +195,11 @@ def _execute(state: _RunState, config: ApproachConfig, sandboxes: SandboxSupply 
     factory = sandboxes if sandboxes is not None and uses_sandbox else config.interpreter_factory
     if sandboxes is not None and uses_sandbox:
         sandboxes.reserve()
-    required = len(required_checks(state.task.schema, normalised_inputs(state.case)))
-    config = replace(config.for_checks(required), interpreter_factory=_TrackedFactory(factory, state.control))
+    config = replace(config.for_checks(calls_needed(state.task, state.case, tool_settings)), interpreter_factory=_TrackedFactory(factory, state.control))
     state.step_limit = REGISTRY[state.approach].step_limit(config)
     state.planner_limit = config.rlm_max_iters
     tools = [state.control.timed_tool(tool) for tool in make_tools(state.task, state.ledger.record, tool_settings)]
+    state.failures_injected = can_fail(as_invoked(state.task.schema, tool_settings))
     signatures = signatures_for(state.task.schema, config.answer_form)
     output = None
     failure = None

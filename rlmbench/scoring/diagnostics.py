@@ -9,7 +9,7 @@ import ast
 
 from rlmbench.results.records import CodeCell, Diagnostics, LMCall
 from rlmbench.results.traces import TraceKind, reasked
-from rlmbench.scoring.ledger import ToolCall
+from rlmbench.scoring.ledger import ToolCall, checks_made
 from rlmbench.tasks.task import TaskSchema, check_key
 
 
@@ -31,16 +31,25 @@ def assigned_names(code: str) -> set[str]:
 
 
 def _ledger(schema: TaskSchema, calls: list[ToolCall]) -> tuple[list[int], list[int]]:
+    """Repeated calls (a retry after a transient failure is no repeat: the first got no answer) and invalid ones."""
     repeated, invalid, seen = [], [], set()
     for i, call in enumerate(calls, 1):
         tool = schema.tool(call.tool)
         key = (call.tool, check_key(tool, call.args) if tool else tuple(sorted(call.args.items())))
         if key in seen:
             repeated.append(i)
-        seen.add(key)
-        if not call.valid:
+        if call.outcome != "transient_failure":
+            seen.add(key)
+        if call.outcome == "invalid":
             invalid.append(i)
     return repeated, invalid
+
+
+def lost_to_failures(schema: TaskSchema, calls: list[ToolCall]) -> list[int]:
+    """Positions of the calls that failed transiently and whose check was never answered."""
+    made = checks_made(schema, calls)
+    return [i for i, call in enumerate(calls, 1) if call.outcome == "transient_failure"
+            and (tool := schema.tool(call.tool)) is not None and (call.tool, check_key(tool, call.args)) not in made]
 
 
 def _cells(diagnostics: Diagnostics, cells: list[CodeCell], tool_names: set[str]) -> None:
@@ -61,7 +70,8 @@ def _cells(diagnostics: Diagnostics, cells: list[CodeCell], tool_names: set[str]
 
 
 def diagnose(schema: TaskSchema, kind: TraceKind, uses_sandbox: bool, trace: dict, step_limit: int | None,
-             calls: list[ToolCall], lm_calls: list[LMCall], cells: list[CodeCell]) -> Diagnostics:
+             calls: list[ToolCall], lm_calls: list[LMCall], cells: list[CodeCell],
+             failures_injected: bool = False) -> Diagnostics:
     """Everything the run's trace says went wrong; its shape is read by its approach's TraceKind."""
     ended = kind.ended_by_agent(trace)
     steps = kind.steps_used(trace)
@@ -70,6 +80,7 @@ def diagnose(schema: TaskSchema, kind: TraceKind, uses_sandbox: bool, trace: dic
                               steps_from_log=steps is None, step_limit=step_limit,
                               hit_step_limit=None if ended is None else not ended)
     diagnostics.repeated_tool_calls, diagnostics.invalid_tool_calls = _ledger(schema, calls)
+    diagnostics.lost_to_failures = lost_to_failures(schema, calls) if failures_injected else None
     diagnostics.truncated_replies = [c.index for c in lm_calls if c.finish_reason == "length"]
     diagnostics.reasked = reasked(lm_calls)
     diagnostics.dropped_tool_calls = kind.dropped_calls(trace, lm_calls)

@@ -10,7 +10,7 @@ from __future__ import annotations
 import threading
 from dataclasses import dataclass
 
-from rlmbench.results.records import Coverage, ToolCoverage
+from rlmbench.results.records import Coverage, Recovery, ToolCoverage
 from rlmbench.tasks.task import Case, CheckKey, TaskSchema, check_key, normalised_inputs, required_checks
 from rlmbench.tasks.tools import CallOutcome
 
@@ -70,8 +70,22 @@ def checks_made(schema: TaskSchema, calls: list[ToolCall]) -> set[tuple[str, Che
     return made
 
 
-def measure_coverage(schema: TaskSchema, case: Case, calls: list[ToolCall]) -> Coverage:
-    """Set intersection of the case's required checks with the valid checks the tools actually received."""
+def measure_recovery(schema: TaskSchema, calls: list[ToolCall]) -> Recovery:
+    """Failures seen, and for each check that failed whether a later call got its answer."""
+    failed: list[tuple[str, CheckKey]] = []
+    for call in calls:
+        if call.outcome == "transient_failure" and (tool := schema.tool(call.tool)) is not None:
+            if (check := (call.tool, check_key(tool, call.args))) not in failed:
+                failed.append(check)
+    made = checks_made(schema, calls)
+    return Recovery(failures=sum(c.outcome == "transient_failure" for c in calls),
+                    recovered=sum(check in made for check in failed),
+                    lost=[[tool, *key] for tool, key in failed if (tool, key) not in made])
+
+
+def measure_coverage(schema: TaskSchema, case: Case, calls: list[ToolCall], failures_injected: bool = False) -> Coverage:
+    """Set intersection of the case's required checks with the valid checks the tools actually received;
+    with `failures_injected`, the recovery from the tools' transient failures too."""
     made = checks_made(schema, calls)
     by_tool: dict[str, ToolCoverage] = {t.name: ToolCoverage(tool=t.name, required=0, covered=0)
                                         for t in schema.required_tools}
@@ -82,4 +96,5 @@ def measure_coverage(schema: TaskSchema, case: Case, calls: list[ToolCall]) -> C
             entry.covered += 1
         else:
             entry.missed.append(list(check.key))
-    return Coverage(tools=list(by_tool.values()), tool_calls=len(calls))
+    return Coverage(tools=list(by_tool.values()), tool_calls=len(calls),
+                    recovery=measure_recovery(schema, calls) if failures_injected else None)

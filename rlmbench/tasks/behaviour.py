@@ -1,12 +1,15 @@
-"""How a task's tools behave beyond their answers: the time a call takes, as a real service's would.
+"""How a task's tools behave beyond their answers: the time a call takes and the calls that fail
+transiently, as a real service's would.
 
 The built-in lookup tables answer at once, which hides what the study's timing claim depends on:
 DSPy 3.4.1 runs an RLM's tool calls one at a time (a synchronous bridge) and ReActV2 runs a turn's
-calls in a loop, so with a latency L a run of N checks waits at least N x L in every arm. A task file
-gives each tool a latency (docs/task-files.md), `--tool-latency` overrides it for every tool.
+calls in a loop, so with a latency L a run of N checks waits at least N x L in every arm. Real
+services also fail now and then (timeouts, 503s, rate limits): the agent that retries keeps its
+coverage, the one that does not loses checks. A task file gives each tool a latency and a transient
+failure rate (docs/task-files.md); `--tool-latency` and `--tool-faults` override them for every tool.
 
-Every draw is deterministic: the same seed and the same check wait the same in every run and every
-arm, so a difference in wall time between arms is the arms', not the dice's.
+Every draw is deterministic: the same seed and the same check wait the same and fail the same in
+every run and every arm, so a difference between arms is the arms', not the dice's.
 """
 
 from __future__ import annotations
@@ -51,6 +54,15 @@ class ToolSettings:
     """Fixes every draw (which wait a check gets)."""
     latency: Latency | None = None
     """Every tool's latency instead of the task's; None: the task's own."""
+    failure_rate: float | None = None
+    """Every tool's transient failure rate instead of the task's; None: the task's own."""
 
     def latency_of(self, own: Latency) -> Latency:
         return self.latency if self.latency is not None else own
+
+    def failure_rate_of(self, own: float) -> float:
+        return self.failure_rate if self.failure_rate is not None else own
+
+    def fails_first(self, rate: float, tool: str, key: tuple[str, ...]) -> bool:
+        """Whether this check's first call fails: the share `rate` of the checks, the same ones under one seed."""
+        return rate > 0 and unit_draw(self.seed, "failure", tool, *key) < rate

@@ -82,6 +82,8 @@ class ToolSpec:
     """What the answer's list of clear checks holds, as the agent is told."""
     latency: Latency = Latency()
     """How long a call takes (tasks.behaviour); none by default, as a lookup table answers at once."""
+    transient_failure_rate: float = 0.0
+    """The share of this tool's checks whose first call fails (tasks.behaviour); none by default."""
 
     @property
     def has_findings(self) -> bool:
@@ -199,9 +201,11 @@ class Task:
     def fingerprint(self) -> str:
         """A short hash of everything the task holds: an edited task file cannot be resumed as the same task."""
         schema = asdict(self.schema)
-        for tool in schema["tools"]:  # a tool without latency hashes as before latency existed
+        for tool in schema["tools"]:  # a tool that behaves as a lookup table hashes as before behaviour existed
             if tool["latency"] == asdict(Latency()):
                 del tool["latency"]
+            if tool["transient_failure_rate"] == 0:
+                del tool["transient_failure_rate"]
         payload = json.dumps({"schema": schema, "items": self.data.items,
                               "findings": {t: sorted([list(k), e.severity, e.details] for k, e in f.items())
                                            for t, f in self.data.findings.items()},

@@ -34,6 +34,8 @@ Text = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1)]
 Identifier = Annotated[Text, AfterValidator(_identifier)]
 Texts = Annotated[list[Text], Field(min_length=1)]
 Milliseconds = Annotated[float, Field(ge=0, allow_inf_nan=False)]
+FailureRate = Annotated[float, Field(ge=0, lt=1)]
+"""Below 1: a check that always failed could never be recovered."""
 
 
 class _Table(BaseModel):
@@ -79,6 +81,8 @@ class ToolDoc(_Table):
     """Mean time a call takes; default: [behaviour]'s, else 0."""
     latency_jitter_ms: Milliseconds | None = None
     """A call takes latency_ms +/- this, uniformly; default: [behaviour]'s, else 0."""
+    transient_failure_rate: FailureRate | None = None
+    """The share of checks whose first call fails; default: [behaviour]'s, else 0."""
     findings: list[FindingDoc] | None = None
     values: dict[str, Text] | None = None
 
@@ -104,6 +108,7 @@ class BehaviourDoc(_Table):
 
     latency_ms: Milliseconds | None = None
     latency_jitter_ms: Milliseconds | None = None
+    transient_failure_rate: FailureRate | None = None
 
 
 class TaskDoc(_Table):

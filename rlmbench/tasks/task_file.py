@@ -214,6 +214,8 @@ def _tool_spec(tool: ToolDoc, at: str, lists: dict[str, tuple[str, ...]], severi
             f"the {label} findings of {name}" + ("" if tool.severity else ", each with its severity")),
         clear_description=tool.clear_description or f"the checks of {name} you found to have no {label}",
         latency=_latency(tool, defaults, at, fail),
+        transient_failure_rate=(tool.transient_failure_rate if tool.transient_failure_rate is not None
+                                else defaults.transient_failure_rate or 0.0),
     )
 
 

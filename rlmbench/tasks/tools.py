@@ -12,14 +12,66 @@ never to guide a clinical or any other real decision.
 from __future__ import annotations
 
 import inspect
+import threading
 import time
+from dataclasses import replace
 from typing import Callable, Literal
 
 from rlmbench.tasks.behaviour import ToolSettings
-from rlmbench.tasks.task import Task, ToolSpec, check_key
+from rlmbench.tasks.task import Case, Task, TaskSchema, ToolSpec, check_key, normalised_inputs, required_checks
 
-CallOutcome = Literal["answered", "invalid"]
-"""answered: the tool gave its answer; invalid: an unknown name or the same item twice, answered with a message."""
+CallOutcome = Literal["answered", "invalid", "transient_failure"]
+"""answered: the tool gave its answer; invalid: an unknown name or the same item twice, answered with a message;
+transient_failure: the call raised ToolUnavailableError (the task's injected failure), and a retry answers."""
+
+
+class ToolUnavailableError(Exception):
+    """What a real client raises on a timeout, a 503 or a rate limit: the call failed, a retry may not.
+
+    DSPy turns it into an observation for ReAct and ReActV2, and into an exception inside the sandboxed
+    code for the RLM; each agent decides whether to retry."""
+
+
+class FailureDraws:
+    """One run's record of which checks have already failed once: a failing check fails on its first call
+    only, as a transient fault does, so the agent that retries gets its answer."""
+
+    def __init__(self, settings: ToolSettings) -> None:
+        self.settings = settings
+        self._failed: set[tuple[str, tuple[str, ...]]] = set()
+        self._lock = threading.Lock()  # a batch may call one tool from several threads
+
+    def fails_now(self, tool: ToolSpec, key: tuple[str, ...]) -> bool:
+        rate = self.settings.failure_rate_of(tool.transient_failure_rate)
+        if not self.settings.fails_first(rate, tool.name, key):
+            return False
+        with self._lock:
+            first = (tool.name, key) not in self._failed
+            self._failed.add((tool.name, key))
+        return first
+
+
+def as_invoked(schema: TaskSchema, settings: ToolSettings) -> TaskSchema:
+    """The schema with each tool's latency and failure rate as this invocation makes it behave (the task's own,
+    or the flags'): what the tools do, and what the oracle plays against."""
+    tools = tuple(replace(t, latency=settings.latency_of(t.latency),
+                          transient_failure_rate=settings.failure_rate_of(t.transient_failure_rate))
+                  for t in schema.tools)
+    return replace(schema, tools=tools)
+
+
+def calls_needed(task: Task, case: Case, settings: ToolSettings) -> int:
+    """The tool calls a perfect agent makes for the case: each required check once, and once more for each
+    check drawn to fail on its first call. A step limit sized on this leaves headroom for recovery, not less."""
+    checks = required_checks(task.schema, normalised_inputs(case))
+    failing = sum(settings.fails_first(settings.failure_rate_of(task.schema.tool(c.tool).transient_failure_rate),
+                                       c.tool, c.key) for c in checks)
+    return len(checks) + failing
+
+
+def can_fail(schema: TaskSchema) -> bool:
+    """Whether any tool can fail transiently: else recovery is not exercised."""
+    return any(tool.transient_failure_rate > 0 for tool in schema.tools)
 
 ToolRecorder = Callable[[str, dict, CallOutcome, float, float], None]
 """Called as record(tool_name, normalised_args, outcome, started, ended) when a tool call returns
@@ -45,14 +97,16 @@ def _answer(task: Task, tool: ToolSpec, args: dict[str, str]) -> str:
 
 
 def make_tool(task: Task, tool: ToolSpec, record: ToolRecorder = _no_record,
-              settings: ToolSettings = ToolSettings()) -> Callable[..., str]:
+              draws: FailureDraws | None = None) -> Callable[..., str]:
     """One tool as a function with a real signature, so DSPy and the sandbox describe it correctly.
 
     Bad input (an unknown name, the same item twice) is answered with a message listing the
     valid names, never an exception: a tool error must not end a run, and a model can recover
     from a clear message. A call waits its latency (real time, as a service's round trip) whether
-    or not its input is valid.
+    or not its input is valid; a check drawn to fail raises ToolUnavailableError on its first call.
     """
+    draws = draws or FailureDraws(ToolSettings())
+    settings = draws.settings
     latency = settings.latency_of(tool.latency)
     valid_items = [set(task.data.items[name]) for name in tool.lists]
     if tool.kind == "pair":
@@ -66,9 +120,14 @@ def make_tool(task: Task, tool: ToolSpec, record: ToolRecorder = _no_record,
         bound = signature.bind(*given, **named)
         raw = {a: bound.arguments[a] for a in tool.args}
         args = {a: task.resolve(v) for a, v in raw.items()}
+        key = check_key(tool, args)
         if not latency.none:
-            time.sleep(latency.seconds(settings.seed, tool.name, check_key(tool, args)))
+            time.sleep(latency.seconds(settings.seed, tool.name, key))
         answer = _checked_answer(args)
+        if answer is not None and draws.fails_now(tool, key):
+            record(tool.name, args, "transient_failure", started, time.perf_counter())
+            raise ToolUnavailableError(f"{tool.name} is temporarily unavailable (the service did not answer in "
+                                       f"time); the call can be retried.")
         record(tool.name, args, "invalid" if answer is None else "answered", started, time.perf_counter())
         return answer if answer is not None else _refusal(raw, args)
 
@@ -96,5 +155,7 @@ def make_tool(task: Task, tool: ToolSpec, record: ToolRecorder = _no_record,
 
 def make_tools(task: Task, record: ToolRecorder = _no_record,
                settings: ToolSettings = ToolSettings()) -> list[Callable[..., str]]:
-    """Every tool of the task, bound to its data, to one recorder and to the invocation's tool settings."""
-    return [make_tool(task, tool, record, settings) for tool in task.schema.tools]
+    """Every tool of the task, bound to its data, to one recorder and to the invocation's tool settings;
+    call it once per run, as the checks that already failed are the run's own."""
+    draws = FailureDraws(settings)
+    return [make_tool(task, tool, record, draws) for tool in task.schema.tools]
