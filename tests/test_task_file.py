@@ -106,6 +106,8 @@ _DELETE = object()
     (_set("tools.0.transient_failure_rate", 1.0), "mine.toml: tools[0].transient_failure_rate: must be a number < 1"),
     (_set("behaviour", {"transient_failure_rate": -0.1}), "behaviour.transient_failure_rate: must be a number >= 0"),
     (_set("behaviour", {"transient_failure_rate": 0.1}), None),
+    (_set("tools.0.returns", "xml"), "mine.toml: tools[0].returns: 'xml' is not an answer form; one of text, json"),
+    (_set("tools.0.returns", "json"), None),
 ])
 def test_a_bad_task_file_names_the_field_and_the_problem(change, message):
     raw = change(_example())

@@ -1,11 +1,13 @@
 """The drug task and its tools: what every approach is measured against."""
 
+import tomllib
+
 import pytest
 
 from rlmbench.scoring.ledger import ToolLedger, measure_coverage
 from rlmbench.tasks.behaviour import Latency, ToolSettings
 from rlmbench.tasks.task import Case, normalised_inputs, required_checks
-from rlmbench.tasks.task_file import load_task
+from rlmbench.tasks.task_file import TASKS_DIR, load_task, parse_task
 from rlmbench.tasks.tools import ToolUnavailableError, make_tools
 
 DRUGS = load_task("drugs")
@@ -147,3 +149,18 @@ def test_a_check_that_failed_and_was_never_retried_is_lost_not_covered():
     coverage = measure_coverage(DRUGS.schema, DRUGS.full_case(), ledger.calls, failures_injected=True)
     assert coverage.covered == 0 and coverage.recovery.lost == [["check_drug_interaction", *sorted((a, b))]]
     assert measure_coverage(DRUGS.schema, DRUGS.full_case(), ledger.calls).recovery is None  # not exercised
+
+
+def test_a_json_tool_answers_a_dict_that_names_its_check_and_a_bad_call_with_an_error_field():
+    raw = tomllib.loads((TASKS_DIR / "drugs.toml").read_text())
+    for tool in raw["tools"]:
+        tool["returns"] = "json"
+    interaction, contraindication, drug_class = make_tools(parse_task(raw, "drugs_json.toml"))
+    assert interaction("Warfarin", "aspirin") == {
+        "check": "check_drug_interaction", "drug_a": "warfarin", "drug_b": "aspirin", "status": "found",
+        "severity": "major", "details": DRUGS.finding("check_drug_interaction", ("aspirin", "warfarin")).details}
+    assert contraindication("aspirin", "heart_failure") == {
+        "check": "check_contraindication", "drug": "aspirin", "condition": "heart_failure", "status": "clear"}
+    assert drug_class("kcl")["value"] == "electrolyte supplement (potassium chloride)"
+    refused = interaction("warfarin", "tylenol")
+    assert set(refused) == {"check", "error"} and "Unknown drug 'tylenol'" in refused["error"]

@@ -27,6 +27,7 @@ import functools
 import json
 import re
 import string
+from dataclasses import dataclass
 from typing import Any
 
 from dspy.lm15 import Message, Response, TextPart, Usage, response_to_events
@@ -35,7 +36,7 @@ from rlmbench.lm.adapter_text import is_json_request
 from rlmbench.lm.settings import ORACLE_MODEL_NAME
 from rlmbench.lm.tokens import count_tokens, load_encoding
 from rlmbench.tasks.task import RISK_FIELD, TaskSchema, ToolSpec, check_key, check_scope, required_checks
-from rlmbench.tasks.tools import ToolUnavailableError, can_fail
+from rlmbench.tasks.tools import ToolUnavailableError, can_fail, describe_finding
 
 ORACLE_NOTICE = (
     "Offline oracle model: these numbers measure each architecture's own cost "
@@ -151,35 +152,84 @@ def _patterns(schema: TaskSchema) -> dict[str, dict[str, re.Pattern]]:
     return out
 
 
-def _finding_severity(tool: ToolSpec, match: re.Match) -> str:
-    return tool.fixed_severity or match.group("severity").lower()
-
-
 def _line_at(text: str, start: int) -> str:
     """The tool's statement that starts at `start`: up to the end of its line (or of its JSON string)."""
     end = re.compile(r'[\n"]').search(text, start)
     return text[start:end.start() if end else len(text)].strip()
 
 
+@dataclass(frozen=True)
+class Statement:
+    """One tool answer read back from the conversation: which check, and what it said."""
+
+    tool: ToolSpec
+    kind: str
+    """found, clear or value."""
+    args: dict[str, str]
+    severity: str | None
+    """A finding's severity, lower case."""
+    line: str
+    """The answer as a line of the narrative."""
+
+
+def _json_answers(text: str):
+    """(position, dict) of every JSON object in the text that names a check: a `returns = "json"` tool's answer,
+    as DSPy shows it to the model (json.dumps of the dict)."""
+    decoder = json.JSONDecoder()
+    i = text.find("{")
+    while i != -1:
+        try:
+            value, end = decoder.raw_decode(text, i)
+        except ValueError:
+            value, end = None, i + 1
+        if isinstance(value, dict) and "check" in value:
+            yield i, value
+            i = text.find("{", end)
+        else:  # not an answer; an answer may sit inside it
+            i = text.find("{", i + 1)
+
+
+def statements(schema: TaskSchema, text: str) -> list[Statement]:
+    """Every tool answer in the text, in the order they appear: sentences matched by each text tool's templates,
+    and the JSON answers of json tools."""
+    found: list[tuple[int, Statement]] = []
+    for tool in schema.tools:
+        if tool.returns != "text":
+            continue
+        for kind, pattern in _patterns(schema)[tool.name].items():
+            for m in pattern.finditer(text):
+                severity = (tool.fixed_severity or m.group("severity").lower()) if kind == "found" else None
+                found.append((m.start(), Statement(tool, kind, {a: m.group(a) for a in tool.args}, severity,
+                                                   _line_at(text, m.start()))))
+    for at, answer in _json_answers(text):
+        tool = schema.tool(str(answer["check"]))
+        kind = "found" if answer.get("status") == "found" else "value" if "value" in answer else (
+            "clear" if answer.get("status") == "clear" else None)
+        if tool is None or tool.returns != "json" or kind is None:
+            continue
+        args = {a: str(answer.get(a, "")) for a in tool.args}
+        severity = (tool.fixed_severity or str(answer.get("severity", "")).lower()) if kind == "found" else None
+        line = describe_finding(tool, args, severity, str(answer.get("details", ""))) if severity else ""
+        found.append((at, Statement(tool, kind, args, severity, line)))
+    return [statement for _, statement in sorted(found, key=lambda pair: pair[0])]
+
+
 def answer_in(schema: TaskSchema, text: str) -> dict[str, Any]:
     """The typed answer the tool results in `text` support, and the report that goes with them."""
     answer: dict[str, Any] = {}
     lines, severities = [], []
+    said = statements(schema, text)
     for tool in schema.finding_tools:
-        patterns = _patterns(schema)[tool.name]
         found: dict = {}
-        for match in patterns["found"].finditer(text):
-            args = {a: match.group(a) for a in tool.args}
-            key = check_key(tool, args)
+        for statement in (s for s in said if s.tool == tool and s.kind == "found"):
+            key = check_key(tool, statement.args)
             if key not in found:
-                severity = _finding_severity(tool, match)
-                found[key] = {**args, **({"severity": severity} if tool.reports_severity else {})}
-                severities.append(severity)
-                lines.append(_line_at(text, match.start()))
+                found[key] = {**statement.args, **({"severity": statement.severity} if tool.reports_severity else {})}
+                severities.append(statement.severity)
+                lines.append(statement.line)
         answer[tool.answer_field] = list(found.values())
         if tool.clear_field:
-            clear = {check_key(tool, m.groupdict()): {a: m.group(a) for a in tool.args}
-                     for m in patterns["clear"].finditer(text)}
+            clear = {check_key(tool, s.args): s.args for s in said if s.tool == tool and s.kind == "clear"}
             answer[tool.clear_field] = list(clear.values())
     answer[RISK_FIELD] = schema.risk.level(severities, schema.severities)
     answer[schema.narrative_field] = "\n".join(
@@ -191,16 +241,12 @@ def answer_in(schema: TaskSchema, text: str) -> dict[str, Any]:
 
 def _results_seen(schema: TaskSchema, text: str) -> bool:
     """Whether the finding tools have answered yet (their found or clear statements are in the text)."""
-    return any(_patterns(schema)[t.name][kind].search(text) for t in schema.finding_tools for kind in ("found", "clear"))
+    return any(s.tool.has_findings and s.kind in ("found", "clear") for s in statements(schema, text))
 
 
 def _answered(schema: TaskSchema, text: str) -> set[tuple[str, tuple]]:
     """(tool, key) of every check whose answer is in the text: a call that failed left none."""
-    answered = set()
-    for tool in schema.tools:
-        for pattern in _patterns(schema)[tool.name].values():
-            answered |= {(tool.name, check_key(tool, m.groupdict())) for m in pattern.finditer(text)}
-    return answered
+    return {(s.tool.name, check_key(s.tool, s.args)) for s in statements(schema, text)}
 
 
 # --------------------------------------------------------------------------------------------
@@ -264,6 +310,31 @@ def _loop(tool: ToolSpec) -> tuple[list[str], list[str]]:
     return [f"for _a in {first}:"], ["_a"]
 
 
+def _reading(tool: ToolSpec, patterns: dict[str, re.Pattern], item: str, values: list[str]) -> list[str]:
+    """The lines that read one answer in `_result` into the typed answer's lists: by the tool's templates for a
+    text tool, by the dict's fields for a json tool."""
+    if tool.returns == "json":
+        severity = repr(tool.fixed_severity) if tool.fixed_severity else 'str(_result.get("severity", "")).lower()'
+        args = ", ".join(f"{a}={v}" for a, v in zip(tool.args, values))
+        is_found, is_clear = '_result.get("status") == "found"', '_result.get("status") == "clear"'
+        line = (f"{tool.found!r}.format({args}, severity=_severity, SEVERITY=_severity.upper(), "
+                f'details=_result.get("details", ""))')
+        lines = []
+    else:
+        severity = repr(tool.fixed_severity) if tool.fixed_severity else '_m.group("severity").lower()'
+        lines = [f"_m = re.match({patterns['found'].pattern!r}, _result)"]
+        is_found, is_clear = "_m", f"re.match({patterns['clear'].pattern!r}, _result)"
+        line = "_result"
+    lines += [f"if {is_found}:",
+              f"    _severity = {severity}",
+              f"    {tool.answer_field}.append({item}" + (", 'severity': _severity}" if tool.reports_severity else "}") + ")",
+              "    _severities.append(_severity)",
+              f"    _lines.append({line})"]
+    if tool.clear_field:
+        lines += [f"elif {is_clear}:", f"    {tool.clear_field}.append({item}}})"]
+    return lines
+
+
 def check_code(schema: TaskSchema) -> str:
     """The RLM's first cell: every required check in loops, the typed answer built in variables."""
     patterns = _patterns(schema)
@@ -288,17 +359,7 @@ def check_code(schema: TaskSchema) -> str:
         body = ["_made += 1"] + ([f"_result = _call({tool.name}, {call})", "if _result is None:", "    continue"]
                                  if retries else [f"_result = {tool.name}({call})"])
         if tool.has_findings:
-            severity = repr(tool.fixed_severity) if tool.fixed_severity else '_m.group("severity").lower()'
-            body += [f"_m = re.match({patterns[tool.name]['found'].pattern!r}, _result)",
-                     "if _m:",
-                     f"    _severity = {severity}",
-                     f"    {tool.answer_field}.append({item}" + (", 'severity': _severity}" if
-                                                                  tool.reports_severity else "}") + ")",
-                     "    _severities.append(_severity)",
-                     "    _lines.append(_result)"]
-            if tool.clear_field:
-                body += [f"elif re.match({patterns[tool.name]['clear'].pattern!r}, _result):",
-                         f"    {tool.clear_field}.append({item}}})"]
+            body += _reading(tool, patterns[tool.name], item, values)
         lines += header + ["    " * len(header) + line for line in body]
     rank = dict(schema.risk.by_severity)
     lines += [

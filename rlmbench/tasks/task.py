@@ -28,6 +28,8 @@ TOOL_KINDS: tuple[str, ...] = ("pair", "cross", "attribute")
 combination required; attribute: one list, every item required only where the task says so."""
 
 CheckKey = tuple[str, ...]
+ToolReturns = Literal["text", "json"]
+TOOL_RETURNS: tuple[str, ...] = ("text", "json")
 
 RISK_FIELD = "overall_risk"
 """The typed answer's field for the overall risk level, in every task."""
@@ -84,6 +86,8 @@ class ToolSpec:
     """How long a call takes (tasks.behaviour); none by default, as a lookup table answers at once."""
     transient_failure_rate: float = 0.0
     """The share of this tool's checks whose first call fails (tasks.behaviour); none by default."""
+    returns: ToolReturns = "text"
+    """text: the answer is a sentence from the templates; json: a dict, as a real API's (tasks.tools.json_answer)."""
 
     @property
     def has_findings(self) -> bool:
@@ -206,6 +210,8 @@ class Task:
                 del tool["latency"]
             if tool["transient_failure_rate"] == 0:
                 del tool["transient_failure_rate"]
+            if tool["returns"] == "text":
+                del tool["returns"]
         payload = json.dumps({"schema": schema, "items": self.data.items,
                               "findings": {t: sorted([list(k), e.severity, e.details] for k, e in f.items())
                                            for t, f in self.data.findings.items()},

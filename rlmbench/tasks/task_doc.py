@@ -83,6 +83,8 @@ class ToolDoc(_Table):
     """A call takes latency_ms +/- this, uniformly; default: [behaviour]'s, else 0."""
     transient_failure_rate: FailureRate | None = None
     """The share of checks whose first call fails; default: [behaviour]'s, else 0."""
+    returns: Text | None = None
+    """text (default) or json (task.TOOL_RETURNS)."""
     findings: list[FindingDoc] | None = None
     values: dict[str, Text] | None = None
 

@@ -19,6 +19,7 @@ from rlmbench.tasks.sizes import parse_sizes
 from rlmbench.tasks.task import (
     RISK_FIELD,
     TOOL_KINDS,
+    TOOL_RETURNS,
     Entry,
     ListSpec,
     RiskRule,
@@ -173,6 +174,8 @@ def _tool_spec(tool: ToolDoc, at: str, lists: dict[str, tuple[str, ...]], severi
     kind, name = tool.kind, tool.name
     if kind not in TOOL_KINDS:
         raise fail(f"{at}.kind", f"unknown tool kind {kind!r}; one of {', '.join(TOOL_KINDS)}")
+    if tool.returns is not None and tool.returns not in TOOL_RETURNS:
+        raise fail(f"{at}.returns", f"{tool.returns!r} is not an answer form; one of {', '.join(TOOL_RETURNS)}")
     if len(tool.lists) != LIST_COUNT[kind]:
         raise fail(f"{at}.lists", f"a {kind} tool takes {counted(LIST_COUNT[kind], 'list')}, got {len(tool.lists)}")
     for list_name in tool.lists:
@@ -216,6 +219,7 @@ def _tool_spec(tool: ToolDoc, at: str, lists: dict[str, tuple[str, ...]], severi
         latency=_latency(tool, defaults, at, fail),
         transient_failure_rate=(tool.transient_failure_rate if tool.transient_failure_rate is not None
                                 else defaults.transient_failure_rate or 0.0),
+        returns=tool.returns or "text",
     )
 
 

@@ -87,17 +87,24 @@ def describe_finding(tool: ToolSpec, args: dict[str, str], severity: str, detail
     return tool.found.format(**args, severity=severity, SEVERITY=severity.upper(), details=details)
 
 
-def _answer(task: Task, tool: ToolSpec, args: dict[str, str]) -> str:
+def _answer(task: Task, tool: ToolSpec, args: dict[str, str]) -> str | dict:
+    """The tool's answer to a valid check: a sentence from its templates, or for `returns = "json"` a dict that
+    names the check (`check`: the tool, the arguments) and says `status` found or clear, a finding's `severity`
+    and `details`, an attribute's `value`."""
     found = task.finding(tool.name, check_key(tool, args))
+    value = task.data.values.get(tool.name, {}).get(args[tool.args[0]]) if tool.kind == "attribute" else None
+    if tool.returns == "json":
+        named = {"check": tool.name, **args}
+        if found is not None:
+            return {**named, "status": "found", "severity": found.severity, "details": found.details}
+        return {**named, "value": value} if value else {**named, "status": "clear"}
     if found is not None:
         return describe_finding(tool, args, found.severity, found.details)
-    if tool.kind == "attribute" and (value := task.data.values.get(tool.name, {}).get(args[tool.args[0]])):
-        return tool.value.format(**args, value=value)
-    return tool.clear.format(**args)
+    return tool.value.format(**args, value=value) if value else tool.clear.format(**args)
 
 
 def make_tool(task: Task, tool: ToolSpec, record: ToolRecorder = _no_record,
-              draws: FailureDraws | None = None) -> Callable[..., str]:
+              draws: FailureDraws | None = None) -> Callable[..., str | dict]:
     """One tool as a function with a real signature, so DSPy and the sandbox describe it correctly.
 
     Bad input (an unknown name, the same item twice) is answered with a message listing the
@@ -111,11 +118,12 @@ def make_tool(task: Task, tool: ToolSpec, record: ToolRecorder = _no_record,
     valid_items = [set(task.data.items[name]) for name in tool.lists]
     if tool.kind == "pair":
         valid_items = valid_items * 2
+    returns = dict if tool.returns == "json" else str
     signature = inspect.Signature(
         [inspect.Parameter(a, inspect.Parameter.POSITIONAL_OR_KEYWORD, annotation=str) for a in tool.args],
-        return_annotation=str)
+        return_annotation=returns)
 
-    def call(*given, **named) -> str:
+    def call(*given, **named) -> str | dict:
         started = time.perf_counter()
         bound = signature.bind(*given, **named)
         raw = {a: bound.arguments[a] for a in tool.args}
@@ -129,9 +137,11 @@ def make_tool(task: Task, tool: ToolSpec, record: ToolRecorder = _no_record,
             raise ToolUnavailableError(f"{tool.name} is temporarily unavailable (the service did not answer in "
                                        f"time); the call can be retried.")
         record(tool.name, args, "invalid" if answer is None else "answered", started, time.perf_counter())
-        return answer if answer is not None else _refusal(raw, args)
+        if answer is not None:
+            return answer
+        return {"check": tool.name, "error": _refusal(raw, args)} if tool.returns == "json" else _refusal(raw, args)
 
-    def _checked_answer(args: dict) -> str | None:
+    def _checked_answer(args: dict) -> str | dict | None:
         """The answer, or None for input the tool refuses."""
         same = tool.kind == "pair" and args[tool.args[0]] == args[tool.args[1]]
         valid = all(args[a] in items for a, items in zip(tool.args, valid_items)) and not same
@@ -149,12 +159,12 @@ def make_tool(task: Task, tool: ToolSpec, record: ToolRecorder = _no_record,
     call.__name__ = call.__qualname__ = tool.name
     call.__doc__ = tool.doc
     call.__signature__ = signature
-    call.__annotations__ = {**{a: str for a in tool.args}, "return": str}
+    call.__annotations__ = {**{a: str for a in tool.args}, "return": returns}
     return call
 
 
 def make_tools(task: Task, record: ToolRecorder = _no_record,
-               settings: ToolSettings = ToolSettings()) -> list[Callable[..., str]]:
+               settings: ToolSettings = ToolSettings()) -> list[Callable[..., str | dict]]:
     """Every tool of the task, bound to its data, to one recorder and to the invocation's tool settings;
     call it once per run, as the checks that already failed are the run's own."""
     draws = FailureDraws(settings)
