@@ -77,7 +77,7 @@ def test_coverage_counts_only_valid_distinct_calls(ledger_and_tools):
     interaction("aspirin", "warfarin")  # the same pair again
     interaction("metformin", "nope")  # invalid: does not count
     contraindication("metformin", "ckd")
-    coverage = measure_coverage(DRUGS.schema, case, ledger.calls)
+    coverage = measure_coverage(DRUGS, case, ledger.calls)
     pairs, conditions = coverage.tools
     assert (pairs.covered, pairs.required) == (1, 3)
     assert (conditions.covered, conditions.required) == (1, 3)
@@ -136,7 +136,7 @@ def test_a_transient_failure_fails_the_same_checks_once_under_one_seed_and_a_ret
     assert interaction(b, a).startswith(("No known interaction", "MAJOR", "MODERATE", "MINOR"))  # order-free key
     first, retry = ledger.calls
     assert (first.outcome, retry.outcome) == ("transient_failure", "answered")
-    recovery = measure_coverage(DRUGS.schema, DRUGS.full_case(), ledger.calls, failures_injected=True).recovery
+    recovery = measure_coverage(DRUGS, DRUGS.full_case(), ledger.calls, failures_injected=True).recovery
     assert (recovery.failures, recovery.recovered, recovery.lost) == (1, 1, [])
 
 
@@ -146,9 +146,9 @@ def test_a_check_that_failed_and_was_never_retried_is_lost_not_covered():
     a, b = _failing(seed=0, rate=0.3)[0]
     with pytest.raises(ToolUnavailableError):
         interaction(a, b)
-    coverage = measure_coverage(DRUGS.schema, DRUGS.full_case(), ledger.calls, failures_injected=True)
+    coverage = measure_coverage(DRUGS, DRUGS.full_case(), ledger.calls, failures_injected=True)
     assert coverage.covered == 0 and coverage.recovery.lost == [["check_drug_interaction", *sorted((a, b))]]
-    assert measure_coverage(DRUGS.schema, DRUGS.full_case(), ledger.calls).recovery is None  # not exercised
+    assert measure_coverage(DRUGS, DRUGS.full_case(), ledger.calls).recovery is None  # not exercised
 
 
 def test_a_json_tool_answers_a_dict_that_names_its_check_and_a_bad_call_with_an_error_field():

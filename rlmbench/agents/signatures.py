@@ -5,6 +5,7 @@ answer fields are derived from the task, never written per domain:
 - for each tool with findings, the list of findings it names (its arguments, plus a severity
   from the task's scale unless all its findings share one),
 - for each tool with a clear field, the keys found clear,
+- for each follow-up tool, the values it gave (its arguments and `value`),
 - `overall_risk`, one of the task's levels, described with the task's own rule,
 - the narrative report (`narrative_field`).
 The hybrid's plan type comes from the task's tools.
@@ -39,6 +40,11 @@ def finding_model(schema: TaskSchema, tool: ToolSpec) -> type[pydantic.BaseModel
     return pydantic.create_model(f"Reported{_camel(tool.label)}", **fields)
 
 
+def follow_up_model(tool: ToolSpec) -> type[pydantic.BaseModel]:
+    fields: dict[str, Any] = {a: (str, ...) for a in tool.args}
+    return pydantic.create_model(f"{_camel(tool.label)}Value", **fields, value=(str, ...))
+
+
 def key_model(tool: ToolSpec) -> type[pydantic.BaseModel]:
     return pydantic.create_model(f"{_camel(tool.label)}Clear", **{a: (str, ...) for a in tool.args})
 
@@ -71,6 +77,8 @@ def _outputs(schema: TaskSchema, answer_form: str) -> dict[str, tuple]:
                                       dspy.OutputField(desc=tool.answer_description))
         if tool.clear_field:
             outputs[tool.clear_field] = (list[key_model(tool)], dspy.OutputField(desc=tool.clear_description))
+    for tool in schema.follow_up_tools:
+        outputs[tool.answer_field] = (list[follow_up_model(tool)], dspy.OutputField(desc=tool.answer_description))
     rule = f"{schema.risk.description} ({schema.risk.describe(schema.severities)})"
     outputs[RISK_FIELD] = (Literal[schema.risk.levels], dspy.OutputField(desc=rule))  # type: ignore[valid-type]
     return outputs

@@ -143,7 +143,7 @@ def make_coverage_metric(task: Task) -> Metric:
     def coverage_metric(gold: dspy.Example, pred: dspy.Prediction, trace: Any = None,
                         pred_name: str | None = None, pred_trace: Any = None) -> dspy.Prediction:
         calls: list[ToolCall] = list(getattr(pred, "tool_calls", None) or [])
-        coverage = measure_coverage(task.schema, case_of(gold, task), calls)
+        coverage = measure_coverage(task, case_of(gold, task), calls)
         by_tool = ", ".join(f"{t.covered}/{t.required} {t.tool}" for t in coverage.tools)
         parts = [f"Called {coverage.covered} of the {coverage.required} required checks ({by_tool})."]
         for entry in coverage.tools:

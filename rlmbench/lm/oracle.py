@@ -47,7 +47,9 @@ _UNAVAILABLE = ToolUnavailableError.__name__
 """In a tool's observation: its call failed transiently, and a retry answers."""
 _RETRY_LIMIT = 3
 """Calls the oracle makes of one check before it gives up on it (a transient failure fails the first only)."""
-_RETRY_THOUGHT = "Checks whose call failed, made again"
+_MORE_CALLS = "Calls still to make (failed checks again, follow-ups of findings)"
+_EXTRA_TURNS = 3
+"""Turns ReActV2's oracle takes after its first: follow-ups, then retries of whatever failed in the turn before."""
 _SECTION = re.compile(r"^\[\[ ## (\w+) ## \]\]$", re.MULTILINE)
 _RESPOND = "\n\nRespond with "
 
@@ -148,8 +150,21 @@ def _patterns(schema: TaskSchema) -> dict[str, dict[str, re.Pattern]]:
             entry["found"] = re.compile(template_pattern(tool.found, tool, schema.severities))
         if tool.kind == "attribute":
             entry["value"] = re.compile(template_pattern(tool.value, tool, schema.severities))
+        if tool.follow_up is not None:
+            entry["value"] = re.compile(_value_pattern(tool.value))
         out[tool.name] = entry
     return out
+
+
+def _value_pattern(template: str) -> str:
+    """A follow-up's answer with its value captured: the value is one line without quotes or backslashes
+    (task_file checks), so it runs to the end of the statement."""
+    regex = ""
+    for literal, name, _, _ in string.Formatter().parse(template):
+        regex += _escape(literal)
+        if name is not None:
+            regex += r'(?P<value>[^\n"\\]+?)' if name == "value" else f"(?P<{name}>\\S+?)"
+    return regex + r'(?=[\n"\\]|$)'
 
 
 def _line_at(text: str, start: int) -> str:
@@ -170,6 +185,8 @@ class Statement:
     """A finding's severity, lower case."""
     line: str
     """The answer as a line of the narrative."""
+    value: str | None = None
+    """A follow-up's value, exactly as the tool gave it."""
 
 
 def _json_answers(text: str):
@@ -200,7 +217,7 @@ def statements(schema: TaskSchema, text: str) -> list[Statement]:
             for m in pattern.finditer(text):
                 severity = (tool.fixed_severity or m.group("severity").lower()) if kind == "found" else None
                 found.append((m.start(), Statement(tool, kind, {a: m.group(a) for a in tool.args}, severity,
-                                                   _line_at(text, m.start()))))
+                                                   _line_at(text, m.start()), m.groupdict().get("value"))))
     for at, answer in _json_answers(text):
         tool = schema.tool(str(answer["check"]))
         kind = "found" if answer.get("status") == "found" else "value" if "value" in answer else (
@@ -210,7 +227,8 @@ def statements(schema: TaskSchema, text: str) -> list[Statement]:
         args = {a: str(answer.get(a, "")) for a in tool.args}
         severity = (tool.fixed_severity or str(answer.get("severity", "")).lower()) if kind == "found" else None
         line = describe_finding(tool, args, severity, str(answer.get("details", ""))) if severity else ""
-        found.append((at, Statement(tool, kind, args, severity, line)))
+        value = str(answer["value"]) if kind == "value" else None
+        found.append((at, Statement(tool, kind, args, severity, line, value)))
     return [statement for _, statement in sorted(found, key=lambda pair: pair[0])]
 
 
@@ -231,6 +249,11 @@ def answer_in(schema: TaskSchema, text: str) -> dict[str, Any]:
         if tool.clear_field:
             clear = {check_key(tool, s.args): s.args for s in said if s.tool == tool and s.kind == "clear"}
             answer[tool.clear_field] = list(clear.values())
+    for tool in schema.follow_up_tools:
+        given = {check_key(tool, s.args): {**s.args, "value": s.value} for s in said
+                 if s.tool == tool and s.kind == "value" and s.value is not None}
+        answer[tool.answer_field] = list(given.values())
+        lines += [tool.value.format(**v) for v in given.values()]
     answer[RISK_FIELD] = schema.risk.level(severities, schema.severities)
     answer[schema.narrative_field] = "\n".join(
         [f"Assessment from the checks made: overall risk {answer[RISK_FIELD]}."]
@@ -244,9 +267,17 @@ def _results_seen(schema: TaskSchema, text: str) -> bool:
     return any(s.tool.has_findings and s.kind in ("found", "clear") for s in statements(schema, text))
 
 
-def _answered(schema: TaskSchema, text: str) -> set[tuple[str, tuple]]:
-    """(tool, key) of every check whose answer is in the text: a call that failed left none."""
-    return {(s.tool.name, check_key(s.tool, s.args)) for s in statements(schema, text)}
+def follow_ups_due(schema: TaskSchema, said: list[Statement]) -> list[dict]:
+    """The follow-up calls the findings in `said` require, as {"tool", "args"}: a branch on each finding's severity."""
+    due = []
+    for tool in schema.follow_up_tools:
+        rule = tool.follow_up
+        for s in said:
+            if s.tool.name == rule.after and s.kind == "found" and s.severity in rule.when:
+                call = {"tool": tool.name, "args": dict(zip(tool.args, (s.args[a] for a in s.tool.args)))}
+                if call not in due:
+                    due.append(call)
+    return due
 
 
 # --------------------------------------------------------------------------------------------
@@ -269,9 +300,11 @@ def _done_key(schema: TaskSchema, name: str, args: dict) -> tuple:
     return (name, check_key(tool, args)) if tool else (name, tuple(sorted(map(str, args.values()))))
 
 
-def _react_step(schema: TaskSchema, sections: dict[str, str], system: str) -> dict[str, Any]:
+def _react_step(schema: TaskSchema, sections: dict[str, str], system: str, user: str) -> dict[str, Any]:
     todo = _load_list(sections["plan"], "plan") if "plan" in sections else planned_checks(
         schema, _inputs(schema, sections))
+    if schema.follow_up_tools:  # after the checks, the follow-ups their findings call for
+        todo = todo + follow_ups_due(schema, statements(schema, user))
     done, failures = set(), {}
     i = 0
     while f"tool_name_{i}" in sections:
@@ -310,9 +343,10 @@ def _loop(tool: ToolSpec) -> tuple[list[str], list[str]]:
     return [f"for _a in {first}:"], ["_a"]
 
 
-def _reading(tool: ToolSpec, patterns: dict[str, re.Pattern], item: str, values: list[str]) -> list[str]:
+def _reading(tool: ToolSpec, patterns: dict[str, re.Pattern], item: str, values: list[str],
+             on_finding: list[str]) -> list[str]:
     """The lines that read one answer in `_result` into the typed answer's lists: by the tool's templates for a
-    text tool, by the dict's fields for a json tool."""
+    text tool, by the dict's fields for a json tool; `on_finding` runs in a finding's branch."""
     if tool.returns == "json":
         severity = repr(tool.fixed_severity) if tool.fixed_severity else 'str(_result.get("severity", "")).lower()'
         args = ", ".join(f"{a}={v}" for a, v in zip(tool.args, values))
@@ -329,9 +363,29 @@ def _reading(tool: ToolSpec, patterns: dict[str, re.Pattern], item: str, values:
               f"    _severity = {severity}",
               f"    {tool.answer_field}.append({item}" + (", 'severity': _severity}" if tool.reports_severity else "}") + ")",
               "    _severities.append(_severity)",
-              f"    _lines.append({line})"]
+              f"    _lines.append({line})",
+              *("    " + line for line in on_finding)]
     if tool.clear_field:
         lines += [f"elif {is_clear}:", f"    {tool.clear_field}.append({item}}})"]
+    return lines
+
+
+def _following(schema: TaskSchema, tool: ToolSpec, values: list[str], retries: bool) -> list[str]:
+    """Inside a finding's branch: each follow-up its severity calls for, and its value kept exactly."""
+    lines = []
+    for follow in (f for f in schema.follow_up_tools if f.follow_up.after == tool.name):
+        call = ", ".join(f"{a}={v}" for a, v in zip(follow.args, values))
+        item = ", ".join(f"{a!r}: {v}" for a, v in zip(follow.args, values))
+        if follow.returns == "json":
+            read = ['if isinstance(_follow, dict) and "value" in _follow:',
+                    f"    {follow.answer_field}.append({{{item}, 'value': _follow['value']}})"]
+        else:
+            read = [f"_v = _follow and re.match({_value_pattern(follow.value)!r}, _follow)",
+                    "if _v:",
+                    f"    {follow.answer_field}.append({{{item}, 'value': _v.group('value')}})"]
+        lines += [f"if _severity in {follow.follow_up.when!r}:",
+                  f"    _follow = _call({follow.name}, {call})" if retries else f"    _follow = {follow.name}({call})",
+                  *("    " + line for line in read)]
     return lines
 
 
@@ -352,6 +406,7 @@ def check_code(schema: TaskSchema) -> str:
         lines.append(f"{tool.answer_field} = []")
         if tool.clear_field:
             lines.append(f"{tool.clear_field} = []")
+    lines += [f"{tool.answer_field} = []" for tool in schema.follow_up_tools]
     for tool in schema.required_tools:
         header, values = _loop(tool)
         call = ", ".join(f"{a}={v}" for a, v in zip(tool.args, values))
@@ -359,7 +414,7 @@ def check_code(schema: TaskSchema) -> str:
         body = ["_made += 1"] + ([f"_result = _call({tool.name}, {call})", "if _result is None:", "    continue"]
                                  if retries else [f"_result = {tool.name}({call})"])
         if tool.has_findings:
-            body += _reading(tool, patterns[tool.name], item, values)
+            body += _reading(tool, patterns[tool.name], item, values, _following(schema, tool, values, retries))
         lines += header + ["    " * len(header) + line for line in body]
     rank = dict(schema.risk.by_severity)
     lines += [
@@ -421,11 +476,14 @@ def _react_v2_turn(schema: TaskSchema, system: str, conversation: str) -> dict[s
     if not _results_seen(schema, conversation):
         return {"next_thought": f"Run all {len(checks)} checks at once.",
                 "tool_calls": {"tool_calls": [{"name": c.tool, "args": c.args} for c in checks]}}
-    answered = _answered(schema, conversation)
-    again = [c for c in checks if (c.tool, c.key) not in answered]
-    if again and conversation.count(_RETRY_THOUGHT) < _RETRY_LIMIT - 1:
-        return {"next_thought": f"{_RETRY_THOUGHT}: {len(again)}.",
-                "tool_calls": {"tool_calls": [{"name": c.tool, "args": c.args} for c in again]}}
+    said = statements(schema, conversation)
+    answered = {(st.tool.name, check_key(st.tool, st.args)) for st in said}
+    again = [{"tool": c.tool, "args": c.args} for c in checks if (c.tool, c.key) not in answered]
+    again += [call for call in follow_ups_due(schema, said)
+              if (call["tool"], check_key(schema.tool(call["tool"]), call["args"])) not in answered]
+    if again and conversation.count(_MORE_CALLS) < _EXTRA_TURNS:
+        return {"next_thought": f"{_MORE_CALLS}: {len(again)}.",
+                "tool_calls": {"tool_calls": [{"name": c["tool"], "args": c["args"]} for c in again]}}
     wanted = re.search(r"call `submit` with (.*)", system)
     names = re.findall(r"`(\w+)`", wanted.group(1)) if wanted else []
     answer = {k: v for k, v in answer_in(schema, conversation).items() if k in names}
@@ -462,7 +520,7 @@ def respond(schema: TaskSchema, system: str, user: str, conversation: str | None
     if "new_instruction" in fields:
         return _format(_propose_instruction(schema, sections), as_json)
     if "next_tool_name" in fields:
-        return _format(_react_step(schema, sections, system), as_json)
+        return _format(_react_step(schema, sections, system, user), as_json)
     if "tool_calls" in fields:
         return _format(_react_v2_turn(schema, system, conversation), as_json)
     if "code" in fields:

@@ -123,6 +123,16 @@ def _risk_cell(records: list[RunRecord]) -> str:
     return f"{sum(s.overall_risk == s.expected_risk for s in scored)} / {len(scored)}"
 
 
+def follow_up_cell(records: list[RunRecord], tool: str) -> str:
+    """Per run, follow-ups made / required, with the wasted ones: `4/4, 0 wasted x3`."""
+    cells = []
+    for r in records:
+        entry = next((f for f in r.coverage.follow_ups or [] if f.tool == tool), None)
+        cells.append("n/a" if entry is None else f"{entry.made}/{entry.required}, {entry.wasted} wasted"
+                     + ("" if r.ok else "*"))
+    return runs_listed(cells)
+
+
 def recovery_cell(records: list[RunRecord]) -> str:
     """Transient failures summed over the runs, `failed calls / checks recovered / checks lost`: `15 / 15 / 0`;
     where no tool could fail, not exercised."""
@@ -295,6 +305,8 @@ def summary_rows(records: list[RunRecord], approaches: list[str], schema: TaskSc
         rows.insert(4, ("Pacing wait (--tpm), in wall time", each(lambda a: _mean_sd([r.pacing_wait_s for r in ok[a]]))))
     rows += [(coverage_label(schema, tool), each(lambda a, t=tool.name: _per_run_coverage(by[a], t)))
              for tool in schema.required_tools]
+    rows += [(f"Follow-ups, {tool.name} (made/required, wasted)", each(lambda a, t=tool.name: follow_up_cell(by[a], t)))
+             for tool in schema.follow_up_tools]
     if any(r.coverage.recovery is not None for r in records):
         rows.append(("Transient failures: failed / recovered / lost", each(lambda a: recovery_cell(by[a]))))
     rows += [
@@ -324,6 +336,9 @@ def summary_rows(records: list[RunRecord], approaches: list[str], schema: TaskSc
                      each(lambda a: _mean_int([r.answer_score.claimed_clear_never_checked for r in _scored(ok[a])])
                           if _scored(ok[a]) else "n/a")))
     rows.append(("Overall risk level right", each(lambda a: _risk_cell(ok[a]))))
+    if schema.follow_up_tools:  # state: the follow-ups' values carried from the tools into the answer, exactly
+        rows.append(("Follow-up values exact", each(lambda a: _percent(_scored(ok[a]),
+                                                                       lambda r: r.answer_score.values_share))))
     rows += diagnostic_rows(by, approaches)
     rows += [
         ("Failures by category", each(lambda a: failure_counts(by[a]))),

@@ -119,6 +119,8 @@ class ToolInfo(_Model):
     """--tool-faults: every tool's transient failure rate; None: each tool's own from the task."""
     failure_rates: dict[str, float] = {}
     """Tool -> its transient failure rate from the task, for the tools that have one."""
+    tool_count: int = 0
+    """The task's tools: when every one behaves alike, the text says `every tool` instead of naming each."""
 
     @property
     def none(self) -> bool:
@@ -126,16 +128,21 @@ class ToolInfo(_Model):
         return (self.latency_override_ms is None and not self.latency and self.failure_rate_override is None
                 and not self.failure_rates)
 
+    def _per_tool(self, texts: dict[str, str]) -> str:
+        if len(texts) == self.tool_count and len(set(texts.values())) == 1:
+            return f"every tool {next(iter(texts.values()))}"
+        return ", ".join(f"{tool} {text}" for tool, text in texts.items()) or "none"
+
     def text(self) -> str:
         """`latency every tool 25 ms (--tool-latency); transient failures none; seed 0`."""
         if self.latency_override_ms is not None:
             latency = f"every tool {Latency(self.latency_override_ms).text()} (--tool-latency)"
         else:
-            latency = ", ".join(f"{tool} {text}" for tool, text in self.latency.items()) or "none"
+            latency = self._per_tool(self.latency)
         if self.failure_rate_override is not None:
             faults = f"every tool {self.failure_rate_override:.0%} of checks (--tool-faults)"
         else:
-            faults = ", ".join(f"{tool} {rate:.0%} of checks" for tool, rate in self.failure_rates.items()) or "none"
+            faults = self._per_tool({tool: f"{rate:.0%} of checks" for tool, rate in self.failure_rates.items()})
         return f"latency {latency}; transient failures {faults}; seed {self.seed}"
 
 

@@ -29,6 +29,20 @@ class ToolCoverage(_Model):
     """The keys of the required checks never made."""
 
 
+class FollowUpCoverage(_Model):
+    """One follow-up tool's checks: required by findings (tasks.task.required_follow_ups), not enumerated."""
+
+    tool: str
+    required: int
+    """Follow-ups the case's findings require."""
+    made: int
+    """Of those, the ones the tool answered."""
+    wasted: int = 0
+    """Distinct follow-ups answered with no finding behind them: calls a branch should not have made."""
+    missed: list[list[str]] = []
+    """The keys of the required follow-ups never made."""
+
+
 class Recovery(_Model):
     """The transient failures the tools injected in a run (tasks.behaviour), and what the agent made of them."""
 
@@ -47,6 +61,8 @@ class Coverage(_Model):
     """Every call any tool received, repeated and invalid ones included (the invalid ones: diagnostics)."""
     recovery: Recovery | None = None
     """Transient failures and their recovery; None when no tool could fail in this invocation (not exercised)."""
+    follow_ups: list[FollowUpCoverage] | None = None
+    """One entry per follow-up tool; None for a task without one (branching not exercised)."""
 
     @property
     def required(self) -> int:
@@ -60,6 +76,11 @@ class Coverage(_Model):
     def share(self) -> float:
         """The share of the required checks really made (0 to 1); 1 when nothing is required."""
         return self.covered / self.required if self.required else 1.0
+
+    @property
+    def all_made(self) -> bool:
+        """Every required check and every required follow-up was made."""
+        return self.covered == self.required and all(f.made == f.required for f in self.follow_ups or [])
 
     def of(self, tool: str) -> ToolCoverage | None:
         return next((t for t in self.tools if t.tool == tool), None)
@@ -120,6 +141,14 @@ class AnswerScore(_Model):
     """The overall risk the answer gave."""
     expected_risk: str
     """The level the task's rule gives for the case's true findings."""
+    values_required: int | None = None
+    """Values the case's required follow-ups answer; None for a task without follow-ups (state not exercised)."""
+    values_exact: int | None = None
+    """Of those, the ones the answer reproduced exactly (as the tool gave them, outer spaces aside)."""
+
+    @property
+    def values_share(self) -> float | None:
+        return self.values_exact / self.values_required if self.values_required else None
 
     @property
     def severity_agreement(self) -> float | None:
@@ -341,8 +370,8 @@ class RunRecord(_Model):
 
     @property
     def all_checks_made(self) -> bool:
-        """Every required check was made, whether or not the run then answered."""
-        return self.coverage.covered == self.coverage.required
+        """Every required check and follow-up was made, whether or not the run then answered."""
+        return self.coverage.all_made
 
     @property
     def complete(self) -> bool:

@@ -158,7 +158,7 @@ def build_header(settings: BenchmarkSettings, started: dt.datetime) -> RunMeta:
                        latency={t.name: t.latency.text() for t in task.schema.tools if not t.latency.none},
                        failure_rate_override=settings.tool_failure_rate,
                        failure_rates={t.name: t.transient_failure_rate for t in task.schema.tools
-                                      if t.transient_failure_rate}),
+                                      if t.transient_failure_rate}, tool_count=len(task.schema.tools)),
         started_at=started.isoformat(),
         cold_sandbox=settings.cold_sandbox if uses_sandbox else None,
         notice=task.schema.notice,
@@ -217,7 +217,8 @@ def run_line(record: RunRecord, total: int, with_model: bool) -> str:
     model = f"{record.model}: " if with_model else ""
     return (f"[{model}{REGISTRY[record.approach].label}{where} {record.run}/{total}] {outcome}  "
             f"{record.wall_time_s:.2f} s  checks {record.coverage.covered}/{record.coverage.required}  "
-            f"LM calls {record.lm_calls}")
+            + "".join(f"follow-ups {f.made}/{f.required}  " for f in record.coverage.follow_ups or [])
+            + f"LM calls {record.lm_calls}")
 
 
 RESUMED_FROM = "the invocation this one resumes"

@@ -87,7 +87,7 @@ class _RunState:
     def view(self, runs: int) -> RunView:
         """What the run has done so far, for the live progress lines."""
         calls, lm_calls, cells = self.ledger.calls, self.control.lm_calls, len(self.control.cells)
-        coverage = measure_coverage(self.task.schema, self.case, calls)
+        coverage = measure_coverage(self.task, self.case, calls)
         approach = REGISTRY[self.approach]
         return RunView(model=self.model.name, approach=approach.label, run=self.run, runs=runs, task=self.task.name,
                        case=self.case_label, elapsed_s=time.perf_counter() - self.started,
@@ -122,7 +122,7 @@ class _RunState:
             run=self.run,
             ok=failure is None,
             wall_time_s=wall,
-            coverage=measure_coverage(self.task.schema, self.case, calls, self.failures_injected),
+            coverage=measure_coverage(self.task, self.case, calls, self.failures_injected),
             lm_calls=len(per_call),
             prompt_tokens=prompt_tokens,
             completion_tokens=completion_tokens,

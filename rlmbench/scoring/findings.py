@@ -25,6 +25,7 @@ from rlmbench.tasks.task import (
     expected_risk,
     normalised_inputs,
     required_checks,
+    required_follow_ups,
 )
 
 
@@ -98,5 +99,19 @@ def score_answer(answer: dict, task: Task, case: Case, calls: list[ToolCall]) ->
             score.claimed_clear_but_finding = len(f.cleared & set(f.truth))
         scores.append(score)
     risk = answer.get(RISK_FIELD)
+    required, exact = values_exact(answer, task, case)
     return AnswerScore(tools=scores, overall_risk=None if risk is None else str(risk),
-                       expected_risk=expected_risk(task, case))
+                       expected_risk=expected_risk(task, case), values_required=required, values_exact=exact)
+
+
+def values_exact(answer: dict, task: Task, case: Case) -> tuple[int | None, int | None]:
+    """(required follow-up values, of those reproduced exactly) — the state a run kept from tool to answer; (None,
+    None) for a task without follow-ups."""
+    if not task.schema.follow_up_tools:
+        return None, None
+    truth = {(c.tool, c.key): task.data.follow_ups[c.tool][c.key] for c in required_follow_ups(task, case)}
+    given = {}
+    for tool in task.schema.follow_up_tools:
+        for item in answer.get(tool.answer_field) or []:
+            given[(tool.name, _key(task, tool, item))] = str(_as_dict(item).get("value", "")).strip()
+    return len(truth), sum(given.get(check) == value.strip() for check, value in truth.items())

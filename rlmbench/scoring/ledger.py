@@ -10,8 +10,17 @@ from __future__ import annotations
 import threading
 from dataclasses import dataclass
 
-from rlmbench.results.records import Coverage, Recovery, ToolCoverage
-from rlmbench.tasks.task import Case, CheckKey, TaskSchema, check_key, normalised_inputs, required_checks
+from rlmbench.results.records import Coverage, FollowUpCoverage, Recovery, ToolCoverage
+from rlmbench.tasks.task import (
+    Case,
+    CheckKey,
+    Task,
+    TaskSchema,
+    check_key,
+    normalised_inputs,
+    required_checks,
+    required_follow_ups,
+)
 from rlmbench.tasks.tools import CallOutcome
 
 
@@ -83,9 +92,21 @@ def measure_recovery(schema: TaskSchema, calls: list[ToolCall]) -> Recovery:
                     lost=[[tool, *key] for tool, key in failed if (tool, key) not in made])
 
 
-def measure_coverage(schema: TaskSchema, case: Case, calls: list[ToolCall], failures_injected: bool = False) -> Coverage:
-    """Set intersection of the case's required checks with the valid checks the tools actually received;
-    with `failures_injected`, the recovery from the tools' transient failures too."""
+def _follow_ups(task: Task, case: Case, made: set[tuple[str, CheckKey]]) -> list[FollowUpCoverage]:
+    required = required_follow_ups(task, case)
+    out = []
+    for tool in task.schema.follow_up_tools:
+        due = {c.key for c in required if c.tool == tool.name}
+        answered = {key for name, key in made if name == tool.name}
+        out.append(FollowUpCoverage(tool=tool.name, required=len(due), made=len(due & answered),
+                                    wasted=len(answered - due), missed=[list(k) for k in sorted(due - answered)]))
+    return out
+
+
+def measure_coverage(task: Task, case: Case, calls: list[ToolCall], failures_injected: bool = False) -> Coverage:
+    """Set intersection of the case's required checks with the valid checks the tools actually received; the
+    follow-ups its findings require, and with `failures_injected`, the recovery from transient failures."""
+    schema = task.schema
     made = checks_made(schema, calls)
     by_tool: dict[str, ToolCoverage] = {t.name: ToolCoverage(tool=t.name, required=0, covered=0)
                                         for t in schema.required_tools}
@@ -97,4 +118,5 @@ def measure_coverage(schema: TaskSchema, case: Case, calls: list[ToolCall], fail
         else:
             entry.missed.append(list(check.key))
     return Coverage(tools=list(by_tool.values()), tool_calls=len(calls),
-                    recovery=measure_recovery(schema, calls) if failures_injected else None)
+                    recovery=measure_recovery(schema, calls) if failures_injected else None,
+                    follow_ups=_follow_ups(task, case, made) if schema.follow_up_tools else None)

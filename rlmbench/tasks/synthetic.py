@@ -5,7 +5,7 @@ sweep needs cases far larger than a task file's own. A generated task keeps the 
 schema (its tools, wording, severity scale and risk rule) and draws new data with a fixed
 seed: items named after each list's entity (`drug_01`, `system_17`), findings at the share
 the task declares (`finding_rate`) or else at the file's own share, with severities drawn
-in the file's own proportions, and attribute values drawn from the file's values. Like the
+in the file's own proportions, and attribute and follow-up values drawn from the file's values. Like the
 built-in tasks, it is simulated: the names are placeholders.
 """
 
@@ -68,12 +68,18 @@ def synthetic_task(task: Task, size: Size, seed: int = 0) -> Task:
                 entries[check_key(tool, dict(zip(tool.args, values)))] = Entry(
                     severity, f"Simulated {severity} {tool.label}.")
         findings[tool.name] = entries
+    follow_ups = {}
+    for tool in schema.follow_up_tools:  # each new finding that requires it gets a value from the file's own
+        pool = sorted(set(task.data.follow_ups.get(tool.name, {}).values())) or [f"{tool.label.upper()}-1"]
+        follow_ups[tool.name] = {key: rng.choice(pool) for key, entry in findings[tool.follow_up.after].items()
+                                 if entry.severity in tool.follow_up.when}
     values = {}
     for tool_name, table in task.data.values.items():
         pool = sorted(set(table.values()))
         tool = schema.tool(tool_name)
         values[tool_name] = {item: rng.choice(pool) for item in items[tool.lists[0]]}
-    return Task(schema, TaskData(items, findings, values), f"{task.source}, generated at {size} (seed {seed})")
+    return Task(schema, TaskData(items, findings, values, follow_ups=follow_ups),
+                f"{task.source}, generated at {size} (seed {seed})")
 
 
 def sweep_sizes(schema: TaskSchema, text: str | None) -> tuple[Size, ...]:

@@ -51,6 +51,16 @@ class ListSpec:
 
 
 @dataclass(frozen=True)
+class FollowUp:
+    """What makes a follow-up tool's check required: a finding of another tool, of one of these severities."""
+
+    after: str
+    """The tool whose findings it follows (`check_drug_interaction`); the follow-up takes the same key."""
+    when: tuple[str, ...]
+    """The severities that require it (`major`)."""
+
+
+@dataclass(frozen=True)
 class ToolSpec:
     name: str
     kind: ToolKind
@@ -87,11 +97,15 @@ class ToolSpec:
     transient_failure_rate: float = 0.0
     """The share of this tool's checks whose first call fails (tasks.behaviour); none by default."""
     returns: ToolReturns = "text"
-    """text: the answer is a sentence from the templates; json: a dict, as a real API's (tasks.tools.json_answer)."""
+    """text: the answer is a sentence from the templates; json: a dict, as a real API's (tasks.tools)."""
+    follow_up: FollowUp | None = None
+    """A follow-up tool (file kind `follow_up`): its checks are required by findings, not enumerated; `kind` is then
+    the shape of its key (its `after` tool's kind), `value` how it states its answer, `answer_field` the typed
+    answer's list of the values it gave."""
 
     @property
     def has_findings(self) -> bool:
-        return self.answer_field is not None
+        return self.answer_field is not None and self.follow_up is None
 
     @property
     def reports_severity(self) -> bool:
@@ -157,6 +171,10 @@ class TaskSchema:
     def finding_tools(self) -> tuple[ToolSpec, ...]:
         return tuple(t for t in self.tools if t.has_findings)
 
+    @property
+    def follow_up_tools(self) -> tuple[ToolSpec, ...]:
+        return tuple(t for t in self.tools if t.follow_up is not None)
+
 
 @dataclass(frozen=True)
 class Entry:
@@ -176,6 +194,8 @@ class TaskData:
     """Attribute tool name -> item -> value."""
     aliases: dict[str, str] = field(default_factory=dict)
     """Normalised alias -> normalised item name."""
+    follow_ups: dict[str, dict[CheckKey, str]] = field(default_factory=dict)
+    """Follow-up tool name -> check key -> the exact value it answers."""
 
 
 @dataclass(frozen=True)
@@ -212,7 +232,11 @@ class Task:
                 del tool["transient_failure_rate"]
             if tool["returns"] == "text":
                 del tool["returns"]
-        payload = json.dumps({"schema": schema, "items": self.data.items,
+            if tool["follow_up"] is None:
+                del tool["follow_up"]
+        follow_ups = {t: sorted([list(k), v] for k, v in f.items()) for t, f in self.data.follow_ups.items()}
+        payload = json.dumps({"schema": schema, "items": self.data.items, **({"follow_ups": follow_ups} if follow_ups
+                                                                           else {}),
                               "findings": {t: sorted([list(k), e.severity, e.details] for k, e in f.items())
                                            for t, f in self.data.findings.items()},
                               "values": self.data.values, "aliases": self.data.aliases},
@@ -279,6 +303,20 @@ def required_checks(schema: TaskSchema, inputs: dict[str, list[str]]) -> list[Ch
             args = dict(zip(tool.args, values))
             checks.append(Check(tool.name, check_key(tool, args), args))
     return checks
+
+
+def required_follow_ups(task: Task, case: Case) -> list[Check]:
+    """The follow-ups a case requires: one for each finding of a follow-up tool's `after` tool, among the case's
+    required checks, whose severity is in its `when`; same key, the follow-up's own argument names."""
+    checks = required_checks(task.schema, normalised_inputs(case))
+    out = []
+    for tool in task.schema.follow_up_tools:
+        rule = tool.follow_up
+        for check in checks:
+            found = task.finding(rule.after, check.key) if check.tool == rule.after else None
+            if found is not None and found.severity in rule.when:
+                out.append(Check(tool.name, check.key, dict(zip(tool.args, check.args.values()))))
+    return out
 
 
 def required_check_count(schema: TaskSchema, lengths: dict[str, int]) -> int:

@@ -59,11 +59,19 @@ class FindingDoc(_Table):
     details: Text
 
 
+class AnswerDoc(_Table):
+    items: Texts
+    """The check's arguments, as its finding names them."""
+    value: Text
+    """The exact value the follow-up answers: a short code or a number."""
+
+
 class ToolDoc(_Table):
     name: Identifier
     kind: Text
-    """pair, cross or attribute (task.TOOL_KINDS)."""
-    lists: Texts
+    """pair, cross, attribute or follow_up (task_file.FILE_KINDS)."""
+    lists: Texts | None = None
+    """Required except for a follow-up, which takes its `after` tool's."""
     args: Annotated[list[Identifier], Field(min_length=1)]
     doc: Text
     required: bool | None = None
@@ -87,6 +95,12 @@ class ToolDoc(_Table):
     """text (default) or json (task.TOOL_RETURNS)."""
     findings: list[FindingDoc] | None = None
     values: dict[str, Text] | None = None
+    after: Identifier | None = None
+    """A follow-up's tool whose findings require it."""
+    when: Texts | None = None
+    """A follow-up's severities that require it."""
+    answers: list[AnswerDoc] | None = None
+    """A follow-up's value for each finding that requires it."""
 
 
 class RiskDoc(_Table):

@@ -21,6 +21,7 @@ from rlmbench.tasks.task import (
     TOOL_KINDS,
     TOOL_RETURNS,
     Entry,
+    FollowUp,
     ListSpec,
     RiskRule,
     Task,
@@ -30,12 +31,15 @@ from rlmbench.tasks.task import (
     check_key,
     normalise_name,
 )
-from rlmbench.tasks.task_doc import BehaviourDoc, FindingDoc, TaskDoc, ToolDoc, document_of
+from rlmbench.tasks.task_doc import AnswerDoc, BehaviourDoc, FindingDoc, TaskDoc, ToolDoc, document_of
 from rlmbench.words import counted
 
 TASKS_DIR = Path(__file__).resolve().parent / "builtin"
 DEFAULT_TASK = "drugs"
 DEFAULT_NOTICE = "SIMULATED DATA - invented for a software benchmark; do not use it for real decisions."
+FOLLOW_UP = "follow_up"
+FILE_KINDS = (*TOOL_KINDS, FOLLOW_UP)
+"""The kinds a file may give: the key shapes, and follow_up (a key shape taken from its after tool)."""
 ARG_COUNT = {"pair": 2, "cross": 2, "attribute": 1}
 LIST_COUNT = {"pair": 1, "cross": 2, "attribute": 1}
 _VERBS = frozenset({"get", "check", "verify", "test", "run", "lookup", "find", "query"})
@@ -168,12 +172,92 @@ def _latency(tool: ToolDoc, defaults: BehaviourDoc, at: str, fail: Fail) -> Late
     return Latency(mean, jitter)
 
 
+def _behaviour(tool: ToolDoc, at: str, defaults: BehaviourDoc, fail: Fail) -> dict:
+    """The ToolSpec fields of how the tool behaves beyond its answers, its own else [behaviour]'s."""
+    if tool.returns is not None and tool.returns not in TOOL_RETURNS:
+        raise fail(f"{at}.returns", f"{tool.returns!r} is not an answer form; one of {', '.join(TOOL_RETURNS)}")
+    rate = tool.transient_failure_rate
+    return {"latency": _latency(tool, defaults, at, fail), "returns": tool.returns or "text",
+            "transient_failure_rate": rate if rate is not None else defaults.transient_failure_rate or 0.0}
+
+
+def _default_label(name: str) -> str:
+    words = name.split("_")
+    return " ".join(words[1:] if len(words) > 1 and words[0] in _VERBS else words)
+
+
+def _follow_up_spec(tool: ToolDoc, at: str, earlier: dict[str, ToolSpec], severities: tuple[str, ...],
+                    defaults: BehaviourDoc, fail: Fail) -> ToolSpec:
+    """A follow-up: required once for each finding of its `after` tool whose severity is in `when`, same key."""
+    if tool.after is None:
+        raise fail(f"{at}.after", "missing: the tool whose findings this follow-up follows")
+    after = earlier.get(tool.after)
+    if after is None or not after.has_findings:
+        known = ", ".join(n for n, t in earlier.items() if t.has_findings) or "none"
+        raise fail(f"{at}.after", f"{tool.after!r} is not a tool with findings declared before this one; "
+                                  f"such tools: {known}")
+    if not tool.when:
+        raise fail(f"{at}.when", "missing: the severities of the findings that require this follow-up")
+    for severity in tool.when:
+        if severity not in severities:
+            raise fail(f"{at}.when", f"severity {severity!r} is not in the scale {', '.join(severities)}")
+    if tool.lists is not None and tuple(tool.lists) != after.lists:
+        raise fail(f"{at}.lists", f"a follow-up takes its after tool's lists ({', '.join(after.lists)})")
+    if len(tool.args) != len(after.args):
+        raise fail(f"{at}.args", f"a follow-up of {after.name} takes {counted(len(after.args), 'argument')}, "
+                                 f"got {len(tool.args)}")
+    for name in ("findings", "values", "severity", "clear_field", "required"):
+        if getattr(tool, name) is not None:
+            raise fail(f"{at}.{name}", "a follow-up tool has no such field; its answers are `answers`")
+    args, label = tuple(tool.args), tool.label or _default_label(tool.name)
+    subject = " and ".join(f"{{{a}}}" for a in args)
+    value = _template(fail, f"{at}.value", tool.value, f"{label.capitalize()} for {subject}: {{value}}",
+                      {*args, "value"}, {*args, "value"})
+    return ToolSpec(
+        name=tool.name, kind=after.kind, lists=after.lists, args=args, doc=tool.doc, required=False, label=label,
+        answer_field=tool.answer_field or f"{tool.name}_values", clear_field=None, fixed_severity=None, found=value,
+        clear=_template(fail, f"{at}.clear", tool.clear, f"No {label} recorded for {subject}.", set(args), set(args)),
+        value=value, finding_rate=None,
+        answer_description=tool.answer_description or (
+            f"for each {' or '.join(tool.when)} {after.label}, the {label} that {tool.name} gave, its value exactly "
+            f"as given"),
+        follow_up=FollowUp(after.name, tuple(tool.when)), **_behaviour(tool, at, defaults, fail))
+
+
+def _follow_up_answers(spec: ToolSpec, answers: list[AnswerDoc] | None, at: str, lists: dict[str, tuple[str, ...]],
+                       aliases: dict[str, str], triggers: dict, fail: Fail) -> dict:
+    """key -> value for every finding that requires the follow-up, and for nothing else."""
+    out: dict = {}
+    for j, answer in enumerate(answers or []):
+        where = f"{at}.answers[{j}]"
+        if len(answer.items) != len(spec.args):
+            raise fail(f"{where}.items", f"names {counted(len(spec.args), 'item')}, got {len(answer.items)}")
+        values = [_item(fail, f"{where}.items[{k}]", part, spec.lists[0] if len(spec.lists) == 1 else spec.lists[k],
+                        lists, aliases) for k, part in enumerate(answer.items)]
+        key = check_key(spec, dict(zip(spec.args, values)))
+        if key not in triggers:
+            raise fail(f"{where}.items", f"{', '.join(key)} is not a {' or '.join(spec.follow_up.when)} finding of "
+                                         f"{spec.follow_up.after}, so no follow-up is required for it")
+        if any(c in answer.value for c in '\n"\\'):
+            raise fail(f"{where}.value", "must be one line without quotes or backslashes (a short code or a number)")
+        out[key] = answer.value
+    missing = [k for k in triggers if k not in out]
+    if missing:
+        raise fail(f"{at}.answers", f"no answer for the required follow-up of {', '.join(missing[0])}")
+    return out
+
+
 def _tool_spec(tool: ToolDoc, at: str, lists: dict[str, tuple[str, ...]], severities: tuple[str, ...],
                defaults: BehaviourDoc, fail: Fail) -> ToolSpec:
     """The tool's spec: its kind, lists and arguments checked, its defaults filled in."""
     kind, name = tool.kind, tool.name
     if kind not in TOOL_KINDS:
-        raise fail(f"{at}.kind", f"unknown tool kind {kind!r}; one of {', '.join(TOOL_KINDS)}")
+        raise fail(f"{at}.kind", f"unknown tool kind {kind!r}; one of {', '.join(FILE_KINDS)}")
+    for field in ("after", "when", "answers"):
+        if getattr(tool, field) is not None:
+            raise fail(f"{at}.{field}", "only a follow_up tool has this field")
+    if tool.lists is None:
+        raise fail(f"{at}.lists", "missing")
     if tool.returns is not None and tool.returns not in TOOL_RETURNS:
         raise fail(f"{at}.returns", f"{tool.returns!r} is not an answer form; one of {', '.join(TOOL_RETURNS)}")
     if len(tool.lists) != LIST_COUNT[kind]:
@@ -192,8 +276,7 @@ def _tool_spec(tool: ToolDoc, at: str, lists: dict[str, tuple[str, ...]], severi
         raise fail(f"{at}.required", f"a {kind} tool's checks are always required")
     if kind == "attribute" and has_findings and not required:
         raise fail(f"{at}.required", "an attribute tool with findings must set required = true")
-    words = name.split("_")
-    label = tool.label or " ".join(words[1:] if len(words) > 1 and words[0] in _VERBS else words)
+    label = tool.label or _default_label(name)
     if tool.severity is not None and tool.severity not in severities:
         raise fail(f"{at}.severity", f"severity {tool.severity!r} is not in the scale {', '.join(severities)}")
     if tool.clear_field and not has_findings:
@@ -216,10 +299,7 @@ def _tool_spec(tool: ToolDoc, at: str, lists: dict[str, tuple[str, ...]], severi
         answer_description=tool.answer_description or (
             f"the {label} findings of {name}" + ("" if tool.severity else ", each with its severity")),
         clear_description=tool.clear_description or f"the checks of {name} you found to have no {label}",
-        latency=_latency(tool, defaults, at, fail),
-        transient_failure_rate=(tool.transient_failure_rate if tool.transient_failure_rate is not None
-                                else defaults.transient_failure_rate or 0.0),
-        returns=tool.returns or "text",
+        **_behaviour(tool, at, defaults, fail),
     )
 
 
@@ -273,7 +353,7 @@ def _distinct_answers(tools: list[ToolSpec], values: dict, fail: Fail) -> None:
     say which check a result belongs to."""
     statements: dict[str, str] = {}
     for i, tool in enumerate(tools):
-        for kind in ("found", "clear") + (("value",) if values.get(tool.name) else ()):
+        for kind in ("found", "clear") + (("value",) if values.get(tool.name) or tool.follow_up else ()):
             if kind == "found" and not tool.has_findings:
                 continue
             text = getattr(tool, kind)
@@ -311,13 +391,21 @@ def parse_task(raw: dict, source: str) -> Task:
     aliases = _aliases(doc, items, fail)
     risk = _risk(doc, severities, fail)
     tools, findings, values = [], {}, {}
+    follow_ups: dict = {}
     for i, tool in enumerate(doc.tools):
-        spec = _tool_spec(tool, f"tools[{i}]", items, severities, doc.behaviour or BehaviourDoc(), fail)
+        at, defaults = f"tools[{i}]", doc.behaviour or BehaviourDoc()
+        if tool.kind == FOLLOW_UP:
+            spec = _follow_up_spec(tool, at, {t.name: t for t in tools}, severities, defaults, fail)
+        else:
+            spec = _tool_spec(tool, at, items, severities, defaults, fail)
         if spec.name in findings:
-            raise fail(f"tools[{i}].name", f"duplicate tool name {spec.name!r}")
+            raise fail(f"{at}.name", f"duplicate tool name {spec.name!r}")
         tools.append(spec)
-        findings[spec.name] = (_findings(spec, tool.findings, f"tools[{i}]", items, severities, aliases, fail)
+        findings[spec.name] = (_findings(spec, tool.findings, at, items, severities, aliases, fail)
                                if tool.findings is not None else {})
+        if spec.follow_up is not None:
+            triggers = {k: e for k, e in findings[spec.follow_up.after].items() if e.severity in spec.follow_up.when}
+            follow_ups[spec.name] = _follow_up_answers(spec, tool.answers, at, items, aliases, triggers, fail)
         if tool.values is not None and (given := _values(spec, tool.values, f"tools[{i}]", items, aliases, fail)):
             values[spec.name] = given
     _distinct_answers(tools, values, fail)
@@ -339,4 +427,5 @@ def parse_task(raw: dict, source: str) -> Task:
         notice=doc.notice or DEFAULT_NOTICE, lists=list_specs, tools=tuple(tools), severities=severities, risk=risk,
         sweep=tuple(doc.sweep.sizes) if doc.sweep else None,
     )
-    return Task(schema, TaskData(items, findings, values, aliases), source)
+    return Task(schema, TaskData(items, {t: f for t, f in findings.items() if f or schema.tool(t).follow_up is None},
+                                 values, aliases, follow_ups), source)

@@ -18,7 +18,16 @@ from dataclasses import replace
 from typing import Callable, Literal
 
 from rlmbench.tasks.behaviour import ToolSettings
-from rlmbench.tasks.task import Case, Task, TaskSchema, ToolSpec, check_key, normalised_inputs, required_checks
+from rlmbench.tasks.task import (
+    Case,
+    Task,
+    TaskSchema,
+    ToolSpec,
+    check_key,
+    normalised_inputs,
+    required_checks,
+    required_follow_ups,
+)
 
 CallOutcome = Literal["answered", "invalid", "transient_failure"]
 """answered: the tool gave its answer; invalid: an unknown name or the same item twice, answered with a message;
@@ -61,9 +70,9 @@ def as_invoked(schema: TaskSchema, settings: ToolSettings) -> TaskSchema:
 
 
 def calls_needed(task: Task, case: Case, settings: ToolSettings) -> int:
-    """The tool calls a perfect agent makes for the case: each required check once, and once more for each
-    check drawn to fail on its first call. A step limit sized on this leaves headroom for recovery, not less."""
-    checks = required_checks(task.schema, normalised_inputs(case))
+    """The tool calls a perfect agent makes for the case: each required check and follow-up once, and once more
+    for each drawn to fail on its first call. A step limit sized on this leaves headroom for recovery, not less."""
+    checks = required_checks(task.schema, normalised_inputs(case)) + required_follow_ups(task, case)
     failing = sum(settings.fails_first(settings.failure_rate_of(task.schema.tool(c.tool).transient_failure_rate),
                                        c.tool, c.key) for c in checks)
     return len(checks) + failing
@@ -90,9 +99,13 @@ def describe_finding(tool: ToolSpec, args: dict[str, str], severity: str, detail
 def _answer(task: Task, tool: ToolSpec, args: dict[str, str]) -> str | dict:
     """The tool's answer to a valid check: a sentence from its templates, or for `returns = "json"` a dict that
     names the check (`check`: the tool, the arguments) and says `status` found or clear, a finding's `severity`
-    and `details`, an attribute's `value`."""
-    found = task.finding(tool.name, check_key(tool, args))
-    value = task.data.values.get(tool.name, {}).get(args[tool.args[0]]) if tool.kind == "attribute" else None
+    and `details`, an attribute's or a follow-up's `value`."""
+    key = check_key(tool, args)
+    found = task.finding(tool.name, key)
+    if tool.follow_up is not None:
+        value = task.data.follow_ups.get(tool.name, {}).get(key)
+    else:
+        value = task.data.values.get(tool.name, {}).get(args[tool.args[0]]) if tool.kind == "attribute" else None
     if tool.returns == "json":
         named = {"check": tool.name, **args}
         if found is not None:
