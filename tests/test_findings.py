@@ -114,3 +114,26 @@ def test_an_answer_may_name_an_item_by_the_alias_the_tools_accept():
     answer["contraindications"] = [{"drug": "Metformin", "condition": "CKD"}, {"drug": "KCl", "condition": "ckd"}]
     contraindications = score_answer(answer, DRUGS, CASE, _checked(PAIRS)).of("check_contraindication")
     assert contraindications.found == contraindications.true == 2 and contraindications.precision == 1.0
+
+
+def test_follow_ups_score_exact_values_and_count_wasted_calls():
+    from rlmbench.scoring.findings import score_answer
+    from rlmbench.scoring.ledger import ToolLedger, measure_coverage
+    from rlmbench.tasks.behaviour import Latency, ToolSettings
+    from rlmbench.tasks.task_file import load_task
+    from rlmbench.tasks.tools import make_tools
+
+    task = load_task("drugs_realistic")
+    ledger = ToolLedger()
+    tools = {t.__name__: t for t in make_tools(task, ledger.record, ToolSettings(latency=Latency(), failure_rate=0))}
+    kept = tools["get_management"]("warfarin", "amiodarone")["value"]
+    tools["get_management"]("metformin", "aspirin")  # no finding behind it: wasted
+    coverage = measure_coverage(task, task.full_case(), ledger.calls)
+    (follow,) = coverage.follow_ups
+    assert (follow.required, follow.made, follow.wasted, len(follow.missed)) == (4, 1, 1, 3)
+    assert not coverage.all_made
+    answer = {"management": [{"drug_a": "Amiodarone", "drug_b": "warfarin", "value": f" {kept} "},
+                             {"drug_a": "warfarin", "drug_b": "aspirin", "value": "avoid-combination"}]}
+    score = score_answer(answer, task, task.full_case(), ledger.calls)
+    assert (score.values_required, score.values_exact) == (4, 1)  # case differs: not exact
+    assert score_answer({}, load_task("drugs"), task.full_case(), []).values_required is None  # not exercised

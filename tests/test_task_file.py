@@ -8,7 +8,7 @@ from helpers import ROOT, run_script
 
 from rlmbench.tasks.task_file import TaskFileError, builtin_names, load_task, parse_task
 
-BUILT_IN = ["compliance", "drugs", "portfolio", "security", "supply_chain", "test_matrix"]
+BUILT_IN = ["compliance", "drugs", "drugs_realistic", "portfolio", "security", "supply_chain", "test_matrix"]
 
 
 def readme_example() -> str:
@@ -149,10 +149,10 @@ def test_a_file_that_is_not_toml_or_not_there_is_named(tmp_path, monkeypatch):
 def test_the_command_line_refuses_a_bad_task_in_one_line(tmp_path):
     (tmp_path / "bad.toml").write_text(readme_example().replace('kind = "cross"', 'kind = "grid"'))
     for args, expected in (
-        (["--task", "nope"], "error: nope: no such task; built-in tasks: compliance, drugs, portfolio, security, "
-                             "supply_chain, test_matrix, or give the path of a .toml task file"),
+        (["--task", "nope"], "error: nope: no such task; built-in tasks: compliance, drugs, drugs_realistic, "
+                             "portfolio, security, supply_chain, test_matrix, or give the path of a .toml task file"),
         (["--task", "bad.toml"], "error: bad.toml: tools[0].kind: unknown tool kind 'grid'; one of pair, cross, "
-                                 "attribute"),
+                                 "attribute, follow_up"),
         (["--task", "drugs", "--scale", "4x2x1"], "error: --scale: size '4x2x1' names 3 lists; this task has 2"),
     ):
         result = run_script(["--model", "oracle", *args], tmp_path, timeout=60)
@@ -165,5 +165,58 @@ def test_the_command_line_refuses_a_bad_task_in_one_line(tmp_path):
 def test_list_tasks_shows_every_built_in_with_its_checks(tmp_path):
     result = run_script(["--list-tasks"], tmp_path, timeout=60)
     assert result.returncode == 0, result.stderr
-    assert "compliance    50 systems x 20 policies" in result.stdout
-    assert "1,050 (1,000 + 50)" in result.stdout and "35 (21 + 14)" in result.stdout
+    assert re.search(r"^compliance +50 systems x 20 policies +1,050 \(1,000 \+ 50\) .* 2 get_remediation$",
+                     result.stdout, re.MULTILINE)
+    assert re.search(r"^drugs_realistic +7 medications x 2 conditions +35 \(21 \+ 14\) .* 4 get_management$",
+                     result.stdout, re.MULTILINE)
+
+
+def _realistic() -> dict:
+    from rlmbench.tasks.task_file import TASKS_DIR
+
+    return tomllib.loads((TASKS_DIR / "drugs_realistic.toml").read_text())
+
+
+def _management(raw: dict) -> dict:
+    return next(t for t in raw["tools"] if t["name"] == "get_management")
+
+
+@pytest.mark.parametrize("change, message", [
+    (lambda t: t.update(after="check_drug_class"), "tools[1].after: 'check_drug_class' is not a tool with findings "
+                                                   "declared before this one; such tools: check_drug_interaction"),
+    (lambda t: t.update(when=["severe"]), "tools[1].when: severity 'severe' is not in the scale major, moderate, minor"),
+    (lambda t: t.update(answers=t["answers"][1:]),
+     "tools[1].answers: no answer for the required follow-up of amiodarone, warfarin"),
+    (lambda t: t["answers"].append({"items": ["metformin", "lisinopril"], "value": "X"}),
+     "tools[1].answers[4].items: lisinopril, metformin is not a major finding of check_drug_interaction"),
+    (lambda t: t["answers"][0].update(value='say "hi"'), "tools[1].answers[0].value: must be one line without quotes"),
+    (lambda t: t.update(args=["drug"]), "tools[1].args: a follow-up of check_drug_interaction takes 2 arguments, got 1"),
+    (lambda t: t.pop("after"), "tools[1].after: missing"),
+    (lambda t: t.update(value="Management: {value}"), "tools[1].value: must contain {drug_a}"),
+    (lambda t: t.update(findings=[]), "tools[1].findings: a follow-up tool has no such field"),
+])
+def test_a_bad_follow_up_names_the_field_and_the_problem(change, message):
+    raw = _realistic()
+    change(_management(raw))
+    assert message in _error(raw)
+
+
+def test_after_and_when_belong_to_follow_ups_only():
+    raw = _realistic()
+    raw["tools"][0]["when"] = ["major"]
+    assert "tools[0].when: only a follow_up tool has this field" in _error(raw)
+
+
+def test_a_follow_up_is_required_by_each_finding_at_its_severities_and_a_sweep_draws_new_ones():
+    from rlmbench.tasks.sizes import Size
+    from rlmbench.tasks.synthetic import synthetic_task
+    from rlmbench.tasks.task import required_follow_ups
+
+    task = load_task("drugs_realistic")
+    due = required_follow_ups(task, task.full_case())
+    majors = [k for k, e in task.data.findings["check_drug_interaction"].items() if e.severity == "major"]
+    assert sorted(c.key for c in due) == sorted(majors) and {c.tool for c in due} == {"get_management"}
+    big = synthetic_task(task, Size((16, 6)), seed=1)
+    generated = required_follow_ups(big, big.full_case())
+    assert generated and all(big.data.follow_ups["get_management"][c.key] in
+                             set(task.data.follow_ups["get_management"].values()) for c in generated)

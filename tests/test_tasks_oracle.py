@@ -63,7 +63,10 @@ def test_compliance_covers_all_1050_checks_and_skips_react_with_a_reason(tmp_pat
         assert r["ok"] and [(t["tool"], t["covered"], t["required"]) for t in r["coverage"]["tools"]] == [
             ("check_policy_compliance", 1000, 1000), ("check_data_residency", 50, 50)]
         assert all(t["found"] == t["true"] == t["reported"] for t in r["answer_score"]["tools"])
+    assert all(r["coverage"]["follow_ups"] == [{"tool": "get_remediation", "required": 2, "made": 2, "wasted": 0,
+                                                 "missed": []}] for r in data["records"])
     assert summary_row(result.stdout, "Coverage, systems x policies") == ["1000/1000", "1000/1000"]
+    assert summary_row(result.stdout, "Follow-up values exact") == ["100%", "100%"]
     assert summary_row(result.stdout, "Policy gaps: recall / precision") == ["100% / 100%"] * 2
     assert "invented systems and policies" in result.stdout and "not any model's quality" in result.stdout
 
@@ -79,3 +82,24 @@ def test_a_task_file_written_from_the_readme_runs(tmp_path):
     assert summary_row(result.stdout, "LM calls per run") == ["22", "2"]
     assert "an invented menu" in result.stdout
     assert json.loads((tmp_path / "a.json").read_text())["task"]["source"] == str(tmp_path / "allergens.toml")
+
+
+def test_the_realistic_drug_task_is_covered_recovered_followed_up_and_exact_in_every_arm(tmp_path):
+    result = run_script(["--task", "drugs_realistic", "--model", "oracle", "--runs", "1", "--output", "r.json"],
+                        tmp_path)
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert ("Tools: latency every tool 80 +/- 40 ms; transient failures every tool 10% of checks; seed 0"
+            in result.stdout)
+    records = json.loads((tmp_path / "r.json").read_text())["records"]
+    assert [r["approach"] for r in records] == list(APPROACHES)
+    for r in records:
+        assert r["ok"] and r["coverage"]["follow_ups"][0] | {"missed": []} == {
+            "tool": "get_management", "required": 4, "made": 4, "wasted": 0, "missed": []}, r["approach"]
+        recovery = r["coverage"]["recovery"]
+        assert recovery["failures"] > 0 and recovery["recovered"] == recovery["failures"] and not recovery["lost"]
+        score = r["answer_score"]
+        assert all(t["found"] == t["true"] == t["reported"] for t in score["tools"]), r["approach"]
+        assert score["values_required"] == score["values_exact"] == 4
+        assert r["wall_time_s"] >= (35 + 4) * 0.04  # every call waited at least its shortest draw
+    assert summary_row(result.stdout, "Complete runs (no error, every check made)") == ["1 / 1 [21%, 100%]"] * 4
+    assert summary_row(result.stdout, "Follow-up values exact") == ["100%"] * 4
