@@ -8,7 +8,7 @@ from helpers import run_script, summary_row
 from test_task_file import readme_example
 
 from rlmbench.agents.approach import DEFAULT_REACT_LIMIT, ApproachConfig
-from rlmbench.agents.registry import APPROACHES, fits
+from rlmbench.agents.registry import DEFAULT_APPROACHES, fits
 from rlmbench.lm.models import build_lm
 from rlmbench.lm.settings import ModelSettings
 from rlmbench.run.runner import run_once
@@ -31,7 +31,7 @@ def test_the_oracle_covers_and_answers_every_built_in_task(name, sandboxes):
     required = task.describe()["required_checks"]
     lm = build_lm(ModelSettings(model="oracle"), task.schema)
     calls = {}
-    for approach in APPROACHES:
+    for approach in DEFAULT_APPROACHES:
         assert fits(approach, required, DEFAULT_REACT_LIMIT)
         with dspy.context(lm=lm, track_usage=True):
             record, trace = run_once(task, approach, 1, lm, ApproachConfig(), sandboxes=sandboxes)
@@ -85,13 +85,14 @@ def test_a_task_file_written_from_the_readme_runs(tmp_path):
 
 
 def test_the_realistic_drug_task_is_covered_recovered_followed_up_and_exact_in_every_arm(tmp_path):
-    result = run_script(["--task", "drugs_realistic", "--model", "oracle", "--runs", "1", "--output", "r.json"],
-                        tmp_path)
+    arms = [*DEFAULT_APPROACHES, "rlm_batch"]
+    result = run_script(["--task", "drugs_realistic", "--model", "oracle", "--runs", "1", "--output", "r.json",
+                         "--approaches", ",".join(arms)], tmp_path)
     assert result.returncode == 0, result.stderr[-2000:]
     assert ("Tools: latency every tool 80 +/- 40 ms; transient failures every tool 10% of checks; seed 0"
             in result.stdout)
     records = json.loads((tmp_path / "r.json").read_text())["records"]
-    assert [r["approach"] for r in records] == list(APPROACHES)
+    assert [r["approach"] for r in records] == arms
     for r in records:
         assert r["ok"] and r["coverage"]["follow_ups"][0] | {"missed": []} == {
             "tool": "get_management", "required": 4, "made": 4, "wasted": 0, "missed": []}, r["approach"]
@@ -101,5 +102,5 @@ def test_the_realistic_drug_task_is_covered_recovered_followed_up_and_exact_in_e
         assert all(t["found"] == t["true"] == t["reported"] for t in score["tools"]), r["approach"]
         assert score["values_required"] == score["values_exact"] == 4
         assert r["wall_time_s"] >= (35 + 4) * 0.04  # every call waited at least its shortest draw
-    assert summary_row(result.stdout, "Complete runs (no error, every check made)") == ["1 / 1 [21%, 100%]"] * 4
-    assert summary_row(result.stdout, "Follow-up values exact") == ["100%"] * 4
+    assert summary_row(result.stdout, "Complete runs (no error, every check made)") == ["1 / 1 [21%, 100%]"] * 5
+    assert summary_row(result.stdout, "Follow-up values exact") == ["100%"] * 5

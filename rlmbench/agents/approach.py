@@ -88,6 +88,10 @@ class Approach:
     """The limit its steps are counted against."""
     reference: bool = False
     """The arm the differences table compares the others with (one entry has it)."""
+    by_default: bool = True
+    """Runs when --approaches is not given; False: on request only."""
+    notice: str | None = None
+    """Said under every summary of an invocation that ran it: what a reader must know about the arm."""
 
     def __post_init__(self) -> None:
         if not isinstance(self.trace, TraceKind):

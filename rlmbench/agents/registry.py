@@ -7,6 +7,7 @@ from rlmbench.agents.hybrid import run_hybrid
 from rlmbench.agents.react import run_react
 from rlmbench.agents.react_v2 import run_react_v2
 from rlmbench.agents.rlm import run_rlm
+from rlmbench.agents.rlm_batch import CALL_MANY_WORKERS, run_rlm_batch
 from rlmbench.results.traces import TRACE_KINDS
 
 REGISTRY: dict[str, Approach] = {a.name: a for a in (
@@ -18,8 +19,17 @@ REGISTRY: dict[str, Approach] = {a.name: a for a in (
              trace=TRACE_KINDS["plan_then_react"], step_limit=react_steps),
     Approach("react_v2", "ReActV2", run_react_v2, uses_sandbox=False, one_call_per_check=False,
              trace=TRACE_KINDS["tool_turns"], step_limit=react_steps),
+    Approach("rlm_batch", "RLM Direct + call_many", run_rlm_batch, uses_sandbox=True, one_call_per_check=False,
+             trace=TRACE_KINDS["rlm"], step_limit=rlm_iterations, by_default=False,
+             notice=(f"RLM Direct + call_many is DSPy's RLM plus a batch primitive of this benchmark's, not DSPy's: "
+                     f"call_many(tool_name, list_of_kwargs) runs up to {CALL_MANY_WORKERS} calls at once on the "
+                     f"host (DSPy 3.4.1 runs an RLM's tool calls one at a time). It shows what the parallelism "
+                     f"claim would be worth if DSPy had it.")),
 )}
 APPROACHES: tuple[str, ...] = tuple(REGISTRY)
+"""Every arm --approaches accepts."""
+DEFAULT_APPROACHES: tuple[str, ...] = tuple(name for name, a in REGISTRY.items() if a.by_default)
+"""The arms an invocation runs without --approaches."""
 
 
 def fits(approach: str, required_checks: int, react_limit: int) -> bool:

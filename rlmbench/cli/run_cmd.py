@@ -17,7 +17,7 @@ from pathlib import Path
 from dotenv import find_dotenv, load_dotenv
 
 from rlmbench.agents.approach import DEFAULT_REACT_LIMIT, STEP_HEADROOM, ApproachConfig
-from rlmbench.agents.registry import APPROACHES
+from rlmbench.agents.registry import APPROACHES, DEFAULT_APPROACHES
 from rlmbench.agents.signatures import ANSWER_FORMS
 from rlmbench.cli.args import (
     add_provider_args,
@@ -71,8 +71,10 @@ def build_parser(prog: str | None = None, description: str = __doc__) -> argpars
     parser.add_argument("--price-out", type=non_negative_float, metavar="USD",
                         help="dollars per million completion tokens for the --model models")
     add_provider_args(parser, "base URL of an OpenAI-compatible server (vLLM, Ollama, llama.cpp, LM Studio)")
-    parser.add_argument("--approaches", type=approach_list, default=APPROACHES,
-                        help=f"comma-separated subset of {','.join(APPROACHES)} (default: all)")
+    parser.add_argument("--approaches", type=approach_list, default=DEFAULT_APPROACHES,
+                        help=f"comma-separated subset of {','.join(APPROACHES)} (default: "
+                             f"{','.join(DEFAULT_APPROACHES)}; rlm_batch adds a batch primitive that is not "
+                             f"DSPy's)")
     parser.add_argument("--react-max-iters", type=positive_int,
                         help=f"ReAct step limit (default: the task's required checks + {STEP_HEADROOM}, which is 40 "
                              "for drugs; DSPy's own default is 20)")

@@ -32,6 +32,7 @@ from typing import Any
 
 from dspy.lm15 import Message, Response, TextPart, Usage, response_to_events
 
+from rlmbench.agents.rlm_batch import CALL_MANY
 from rlmbench.lm.adapter_text import is_json_request
 from rlmbench.lm.settings import ORACLE_MODEL_NAME
 from rlmbench.lm.tokens import count_tokens, load_encoding
@@ -370,23 +371,39 @@ def _reading(tool: ToolSpec, patterns: dict[str, re.Pattern], item: str, values:
     return lines
 
 
+def _value_read(follow: ToolSpec, item: str) -> list[str]:
+    """Lines that keep the value of a follow-up's answer in `_follow` exactly, with `item` (the entries of a dict
+    literal) naming its check."""
+    if follow.returns == "json":
+        return ['if isinstance(_follow, dict) and "value" in _follow:',
+                f"    {follow.answer_field}.append({{{item}, 'value': _follow['value']}})"]
+    return [f"_v = _follow and re.match({_value_pattern(follow.value)!r}, _follow)",
+            "if _v:",
+            f"    {follow.answer_field}.append({{{item}, 'value': _v.group('value')}})"]
+
+
 def _following(schema: TaskSchema, tool: ToolSpec, values: list[str], retries: bool) -> list[str]:
     """Inside a finding's branch: each follow-up its severity calls for, and its value kept exactly."""
     lines = []
     for follow in (f for f in schema.follow_up_tools if f.follow_up.after == tool.name):
         call = ", ".join(f"{a}={v}" for a, v in zip(follow.args, values))
         item = ", ".join(f"{a!r}: {v}" for a, v in zip(follow.args, values))
-        if follow.returns == "json":
-            read = ['if isinstance(_follow, dict) and "value" in _follow:',
-                    f"    {follow.answer_field}.append({{{item}, 'value': _follow['value']}})"]
-        else:
-            read = [f"_v = _follow and re.match({_value_pattern(follow.value)!r}, _follow)",
-                    "if _v:",
-                    f"    {follow.answer_field}.append({{{item}, 'value': _v.group('value')}})"]
         lines += [f"if _severity in {follow.follow_up.when!r}:",
                   f"    _follow = _call({follow.name}, {call})" if retries else f"    _follow = {follow.name}({call})",
-                  *("    " + line for line in read)]
+                  *("    " + line for line in _value_read(follow, item))]
     return lines
+
+
+def _answer_lines(schema: TaskSchema) -> list[str]:
+    """The cell's last lines: the overall risk by the task's rule, the narrative, a printed summary."""
+    rank = dict(schema.risk.by_severity)
+    return [
+        f"{RISK_FIELD} = next(({rank!r}[s] for s in {list(schema.severities)!r} if s in _severities), "
+        f"{schema.risk.none!r})",
+        f'{schema.narrative_field} = "\\n".join([f"Checked {{_made}} combinations with the tools; overall risk '
+        f'{{{RISK_FIELD}}}."] + [f"- {{line}}" for line in _lines] + ["No other findings in the checks above."])',
+        f'print(f"{{len(_lines)}} findings in {{_made}} checks; overall risk {{{RISK_FIELD}}}")',
+    ]
 
 
 def check_code(schema: TaskSchema) -> str:
@@ -416,14 +433,55 @@ def check_code(schema: TaskSchema) -> str:
         if tool.has_findings:
             body += _reading(tool, patterns[tool.name], item, values, _following(schema, tool, values, retries))
         lines += header + ["    " * len(header) + line for line in body]
-    rank = dict(schema.risk.by_severity)
-    lines += [
-        f"{RISK_FIELD} = next(({rank!r}[s] for s in {list(schema.severities)!r} if s in _severities), "
-        f"{schema.risk.none!r})",
-        f'{schema.narrative_field} = "\\n".join([f"Checked {{_made}} combinations with the tools; overall risk '
-        f'{{{RISK_FIELD}}}."] + [f"- {{line}}" for line in _lines] + ["No other findings in the checks above."])',
-        f'print(f"{{len(_lines)}} findings in {{_made}} checks; overall risk {{{RISK_FIELD}}}")',
-    ]
+    lines += _answer_lines(schema)
+    return "\n".join(lines)
+
+
+def _batch_calls(tool: ToolSpec, values: list[str], into: str) -> list[str]:
+    """A comprehension building the keyword arguments of every key of a tool, in the loop order of _loop."""
+    header, _ = _loop(tool)
+    loops = " ".join(line.strip().rstrip(":") for line in header)
+    kwargs = "dict(" + ", ".join(f"{a}={v}" for a, v in zip(tool.args, values)) + ")"
+    return [f"{into} = [{kwargs} {loops}]"]
+
+
+def batch_code(schema: TaskSchema) -> str:
+    """The batch arm's first cell: each tool's checks in one call_many, the failed ones again in another, the
+    follow-ups of the findings in a third; the answer built in variables as in check_code."""
+    patterns = _patterns(schema)
+    lines = ["import re", "_severities, _lines, _made = [], [], 0",
+             "def _batch(_tool, _calls):",
+             f"    _results = {CALL_MANY}(_tool, _calls)",
+             f"    for _attempt in range({_RETRY_LIMIT - 1}):",
+             '        _again = [_i for _i, _r in enumerate(_results) if isinstance(_r, dict) and set(_r) == {"error"}]',
+             "        if not _again:",
+             "            break",
+             f"        for _i, _r in zip(_again, {CALL_MANY}(_tool, [_calls[_i] for _i in _again])):",
+             "            _results[_i] = _r",
+             '    return [(_c, _r) for _c, _r in zip(_calls, _results) if not (isinstance(_r, dict) and set(_r) == {"error"})]']
+    for tool in schema.finding_tools:
+        lines.append(f"{tool.answer_field} = []")
+        if tool.clear_field:
+            lines.append(f"{tool.clear_field} = []")
+    for follow in schema.follow_up_tools:
+        lines += [f"{follow.answer_field} = []", f"_due_{follow.name} = []"]
+    for tool in schema.required_tools:
+        values = [f"_a{i}" for i in range(len(tool.args))]
+        item = "{" + ", ".join(f"{a!r}: {v}" for a, v in zip(tool.args, values))
+        lines += _batch_calls(tool, ["_a", "_b"][:len(tool.args)], "_calls")
+        lines.append(f"for _args, _result in _batch({tool.name!r}, _calls):")
+        body = ["_made += 1", f"{', '.join(values)}, = _args.values()"]
+        if tool.has_findings:
+            due = [f"if _severity in {f.follow_up.when!r}:\n    _due_{f.name}.append(dict("
+                   + ", ".join(f"{fa}={v}" for fa, v in zip(f.args, values)) + "))"
+                   for f in schema.follow_up_tools if f.follow_up.after == tool.name]
+            body += _reading(tool, patterns[tool.name], item, values,
+                             [line for block in due for line in block.split("\n")])
+        lines += ["    " + line for line in body]
+    for follow in schema.follow_up_tools:
+        lines.append(f"for _args, _follow in _batch({follow.name!r}, _due_{follow.name}):")
+        lines += ["    " + line for line in _value_read(follow, "**_args")]
+    lines += _answer_lines(schema)
     return "\n".join(lines)
 
 
@@ -446,7 +504,8 @@ def _rlm_step(schema: TaskSchema, sections: dict[str, str], system: str) -> dict
     history = sections.get("repl_history", "")
     steps = len(re.findall(r"^=== Step \d+ ===$", history, re.MULTILINE))
     if steps == 0:
-        build = plan_code(schema) if names == ["plan"] else check_code(schema)
+        build = (plan_code(schema) if names == ["plan"]
+                 else batch_code(schema) if f"{CALL_MANY}(" in system else check_code(schema))
         return {"reasoning": "Loop over every required check with the tools, and collect the findings.",
                 "code": f"```python\n{build}\n```"}
     return {"reasoning": "The loop ran and collected its findings; submit them.",

@@ -197,6 +197,7 @@ def notices(settings: BenchmarkSettings, meta: RunMeta) -> list[str]:
     out = []
     if settings.approach_config.answer_form == "prose":
         out.append(PROSE_NOTICE)
+    out += [REGISTRY[a].notice for a in meta.approaches if REGISTRY[a].notice]
     if meta.resumed_at:
         times = len(meta.resumed_at)
         out.append(f"Resumed {counted(times, 'time')}; runs recorded earlier are included.")

@@ -31,6 +31,7 @@ class RunControl:
         self._cells: list[CodeCell] = []
         # Where the wall time goes (records.TimeSplit): each part timed around its own code.
         self.model_s = self.model_in_cells_s = self.tools_s = self.tools_in_cells_s = self.cells_s = 0.0
+        self._tools_running, self._tools_since = 0, 0.0  # overlapping tool calls count once (timed_tool)
         self._cell_started: float | None = None
 
     @property
@@ -116,18 +117,26 @@ class RunControl:
                 self.model_in_cells_s += seconds
 
     def timed_tool(self, tool: Callable[..., Any]) -> Callable[..., Any]:
-        """The tool, with the time inside it counted for the run (its name and signature unchanged)."""
+        """The tool, with the time inside it counted for the run (its name and signature unchanged).
+
+        Calls that overlap (a batch runs several at once) count once: the time during which at least one tool
+        call was running, so the parts of a run's wall time still add up to it."""
         @functools.wraps(tool)
         def timed(*args: Any, **kwargs: Any) -> Any:
-            started = time.perf_counter()
+            with self._lock:
+                if self._tools_running == 0:
+                    self._tools_since = time.perf_counter()
+                self._tools_running += 1
             try:
                 return tool(*args, **kwargs)
             finally:
-                seconds = time.perf_counter() - started
                 with self._lock:
-                    self.tools_s += seconds
-                    if self._cell_started is not None:
-                        self.tools_in_cells_s += seconds
+                    self._tools_running -= 1
+                    if self._tools_running == 0:
+                        seconds = time.perf_counter() - self._tools_since
+                        self.tools_s += seconds
+                        if self._cell_started is not None:
+                            self.tools_in_cells_s += seconds
         return timed
 
     @property

@@ -1,0 +1,59 @@
+"""RLM Direct + call_many: DSPy's RLM with one more function in its sandbox, a batch primitive DSPy does not have.
+
+DSPy 3.4.1 runs an RLM's tool calls one at a time: the sandbox's tool wrapper is synchronous and threads
+cannot start inside Pyodide, so `[check(a, b) for a, b in pairs]` waits for each call in turn. The study's
+"parallelism" claim needs what this arm adds: `call_many(tool_name, list_of_kwargs)`, one bridge call that
+runs the calls on the host in a bounded pool (8 at once, as DSPy's own `llm_query_batched` bounds its
+sub-LM calls) and returns their results in order, a failed call's error in its place. Every call goes
+through the same tool functions and the same ledger as every other arm's. It is the benchmark's, not
+DSPy's: the arm's label says so.
+"""
+
+from __future__ import annotations
+
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any, Callable
+
+from rlmbench.agents.approach import ApproachConfig, ApproachOutput
+from rlmbench.agents.rlm import run_rlm
+from rlmbench.agents.signatures import TaskSignatures
+from rlmbench.tasks.task import Case
+
+CALL_MANY_WORKERS = 8
+"""Calls call_many runs at once: DSPy's llm_query_batched default for sub-LM calls."""
+CALL_MANY = "call_many"
+
+
+def make_call_many(tools: list[Callable], workers: int = CALL_MANY_WORKERS) -> Callable[..., list]:
+    """The batch function the sandbox gets, over the run's own tools."""
+    by_name = {tool.__name__: tool for tool in tools}
+
+    def call_many(tool_name: str, list_of_kwargs: list[dict]) -> list:
+        """Call one tool once for each dict of keyword arguments, several calls at a time on the host. Returns
+        the results in the order of list_of_kwargs; a call that raised leaves {"error": "<type>: <message>"}
+        in its place, so the others are kept and the failed ones can be called again."""
+        tool = by_name.get(tool_name)
+        if tool is None:
+            raise ValueError(f"call_many: no tool named {tool_name!r}; tools: {', '.join(by_name)}")
+        if not isinstance(list_of_kwargs, list) or not all(isinstance(k, dict) for k in list_of_kwargs):
+            raise ValueError("call_many: list_of_kwargs must be a list of dicts, one dict of keyword arguments "
+                             "per call")
+
+        def one(kwargs: dict) -> Any:
+            try:
+                return tool(**kwargs)
+            except Exception as exc:  # in place, as the issue's contract says: the batch goes on
+                return {"error": f"{type(exc).__name__}: {exc}"}
+
+        if not list_of_kwargs:
+            return []
+        with ThreadPoolExecutor(max_workers=min(workers, len(list_of_kwargs))) as pool:
+            return list(pool.map(one, list_of_kwargs))
+
+    call_many.__name__ = CALL_MANY
+    return call_many
+
+
+def run_rlm_batch(signatures: TaskSignatures, case: Case, tools: list[Callable],
+                  config: ApproachConfig) -> ApproachOutput:
+    return run_rlm(signatures, case, [*tools, make_call_many(tools)], config)
