@@ -101,6 +101,7 @@ def test_the_realistic_drug_task_is_covered_recovered_followed_up_and_exact_in_e
         score = r["answer_score"]
         assert all(t["found"] == t["true"] == t["reported"] for t in score["tools"]), r["approach"]
         assert score["values_required"] == score["values_exact"] == 4
-        assert r["wall_time_s"] >= (35 + 4) * 0.04  # every call waited at least its shortest draw
+        if r["approach"] != "rlm_batch":  # DSPy's arms wait each call in turn, at least its shortest draw
+            assert r["wall_time_s"] >= (35 + 4) * 0.04
     assert summary_row(result.stdout, "Complete runs (no error, every check made)") == ["1 / 1 [21%, 100%]"] * 5
     assert summary_row(result.stdout, "Follow-up values exact") == ["100%"] * 5
