@@ -10,6 +10,7 @@ from test_task_file import readme_example
 from rlmbench.agents.approach import DEFAULT_REACT_LIMIT, ApproachConfig
 from rlmbench.agents.registry import DEFAULT_APPROACHES, fits
 from rlmbench.lm.models import build_lm
+from rlmbench.report.claims import CLAIMS
 from rlmbench.lm.settings import ModelSettings
 from rlmbench.run.runner import run_once
 from rlmbench.sandbox.interpreter import SandboxSupply
@@ -105,3 +106,7 @@ def test_the_realistic_drug_task_is_covered_recovered_followed_up_and_exact_in_e
             assert r["wall_time_s"] >= (35 + 4) * 0.04
     assert summary_row(result.stdout, "Complete runs (no error, every check made)") == ["1 / 1 [21%, 100%]"] * 5
     assert summary_row(result.stdout, "Follow-up values exact") == ["100%"] * 5
+    for label, _ in CLAIMS:  # the realistic task exercises every claim: a figure in every cell
+        cells = summary_row(result.stdout, label)
+        assert len(cells) == 5 and not any("not exercised" in c or "n/a" in c for c in cells), (label, cells)
+    assert summary_row(result.stdout, "State: follow-up values exact") == ["100%"] * 5

@@ -51,6 +51,9 @@ def test_every_arm_of_the_oracle_retries_each_failed_check_and_loses_none(tmp_pa
         assert record["diagnostics"]["tool_errors"] == [] and record["diagnostics"]["invalid_tool_calls"] == []
     (failures,) = {r["coverage"]["recovery"]["failures"] for r in document["records"]}  # the same draws in every arm
     assert summary_row(result.stdout, "Transient failures: failed / recovered / lost") == [f"{failures} / {failures} / 0"] * 4
+    assert summary_row(result.stdout, "Error recovery: failed calls / recovered / lost") == [f"{failures} / {failures} / 0"] * 4
+    assert summary_row(result.stdout, "Branching: follow-ups made/required, wasted") == ["not exercised"] * 4
+    assert "Not exercised: branching, no follow-up tool in this task." in " ".join(result.stdout.split())
 
 
 def _catch_and_move_on(body, system, user):

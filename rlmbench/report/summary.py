@@ -10,6 +10,7 @@ from __future__ import annotations
 import textwrap
 from dataclasses import dataclass
 
+from rlmbench.report.claims import claims_table
 from rlmbench.report.growth import fit_lines, sweep_heading, sweep_table, time_split_table
 from rlmbench.report.tables import SUMMARY_WIDTH, Section, comparison_table, invocation_cost, model_section
 from rlmbench.results.meta import RunMeta
@@ -34,7 +35,12 @@ def summarise(meta: RunMeta, records: list[RunRecord], schema: TaskSchema) -> Su
         split = time_split_table(records, meta)
         return Summary([Section([sweep_heading(meta)], [sweep_table(records, meta)] + ([split] if split else []))],
                        [*fit_lines(records, meta), "", *meta.notices])
-    sections = [model_section([r for r in records if r.model == m.name], meta, schema, m) for m in meta.models]
+    sections = []
+    for model in meta.models:
+        runs = [r for r in records if r.model == model.name]
+        section = model_section(runs, meta, schema, model)
+        claims = [claims_table(runs, meta, schema)] if runs else []
+        sections.append(Section(section.lines, [*section.tables, *claims]))
     if len(meta.models) > 1:
         sections.append(Section([], [comparison_table(records, meta)]))
     return Summary(sections, [invocation_cost(records, meta.models), *meta.notices, *meta.skipped.values()])

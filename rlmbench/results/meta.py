@@ -128,6 +128,13 @@ class ToolInfo(_Model):
         return (self.latency_override_ms is None and not self.latency and self.failure_rate_override is None
                 and not self.failure_rates)
 
+    @property
+    def has_latency(self) -> bool:
+        """Some tool call took time: the tools' waiting, and so parallelism, was exercised."""
+        if self.latency_override_ms is not None:
+            return self.latency_override_ms > 0
+        return bool(self.latency)
+
     def _per_tool(self, texts: dict[str, str]) -> str:
         if len(texts) == self.tool_count and len(set(texts.values())) == 1:
             return f"every tool {next(iter(texts.values()))}"

@@ -241,6 +241,17 @@ class TimeSplit(_Model):
     path (its jsonschema argument check, callbacks, the JSON reply), the tool functions inside it."""
     bridged_calls: int | None = None
     """Tool calls that crossed the sandbox bridge."""
+    tool_calls_sum_s: float | None = None
+    """The durations of the run's tool calls added up (from the ledger); None in files written before."""
+    tool_calls_span_s: float | None = None
+    """From the first tool call's start to the last one's end: with tool_calls_sum_s, how many ran at once."""
+
+    @property
+    def concurrency(self) -> float | None:
+        """Tool calls running at once on average over their span: 1 for calls one at a time (DSPy's arms)."""
+        if not self.tool_calls_span_s or self.tool_calls_sum_s is None:
+            return None
+        return self.tool_calls_sum_s / self.tool_calls_span_s
 
     def parts(self, wall_s: float) -> dict[str, float] | None:
         """model / dspy.Tool path / sandbox round trip / tool functions / rest, which sum to the wall

@@ -36,7 +36,7 @@ from rlmbench.run.live_progress import RunView
 from rlmbench.sandbox.interpreter import SandboxSupply, TimedInterpreter
 from rlmbench.scoring.diagnostics import diagnose
 from rlmbench.scoring.findings import score_answer
-from rlmbench.scoring.ledger import ToolLedger, measure_coverage, trace_entry
+from rlmbench.scoring.ledger import ToolCall, ToolLedger, measure_coverage, trace_entry
 from rlmbench.tasks.behaviour import ToolSettings
 from rlmbench.tasks.task import Case, Task
 from rlmbench.tasks.tools import as_invoked, calls_needed, can_fail, make_tools
@@ -97,10 +97,12 @@ class _RunState:
                        steps=approach.trace.progress(len(calls), lm_calls, cells, self.step_limit,
                                                      self.planner_limit))
 
-    def _time_split(self, uses_sandbox: bool, boots: list[TimedInterpreter]) -> TimeSplit:
+    def _time_split(self, uses_sandbox: bool, boots: list[TimedInterpreter], calls: list[ToolCall]) -> TimeSplit:
         control = self.control
+        span = max(c.ended for c in calls) - min(c.started for c in calls) if calls else None
         return TimeSplit(model_s=control.model_s, model_in_cells_s=control.model_in_cells_s, tools_s=control.tools_s,
                          tools_in_cells_s=control.tools_in_cells_s,
+                         tool_calls_sum_s=sum(c.ended - c.started for c in calls), tool_calls_span_s=span,
                          cells_s=control.cells_s if uses_sandbox else None,
                          tool_path_s=sum(i.tool_path_seconds for i in boots) if uses_sandbox and boots else None,
                          bridged_calls=sum(i.bridged_calls for i in boots) if uses_sandbox and boots else None)
@@ -139,7 +141,7 @@ class _RunState:
             case=self.case_label,
             diagnostics=diagnose(self.task.schema, approach.trace, approach.uses_sandbox, trace, self.step_limit,
                                  calls, lm_calls, cells, self.failures_injected),
-            time_split=self._time_split(approach.uses_sandbox, boots),
+            time_split=self._time_split(approach.uses_sandbox, boots, calls),
             sandbox_boot_kind=boots[0].boot_kind if boots else None,
             idle_wait=self.idle_wait,
         )

@@ -1,0 +1,117 @@
+"""The study's claims, measured: a row for each count on which it says code orchestration beats one call per
+step, a column per arm, every cell from this invocation's records.
+
+The study names seven: enumeration, aggregation, branching, token cost, parallelism, error recovery and
+state. A task exercises some of them: a cell whose feature the task (or the flags) did not exercise says
+so, never a number, because a 0 there would read as a measurement.
+"""
+
+from __future__ import annotations
+
+import statistics
+from dataclasses import dataclass
+from typing import Callable
+
+from rlmbench.report.tables import Row, Table, recovery_cell
+from rlmbench.results.meta import RunMeta
+from rlmbench.results.records import RunRecord
+from rlmbench.tasks.task import TaskSchema
+
+NOT_EXERCISED = "not exercised"
+NO_FOLLOW_UP = f"{NOT_EXERCISED}: no follow-up tool in this task"
+NO_LATENCY = f"{NOT_EXERCISED}: the tools answer at once (give them a latency_ms, or --tool-latency)"
+NO_FAULTS = f"{NOT_EXERCISED}: no tool fails (give them a transient_failure_rate, or --tool-faults)"
+
+
+@dataclass(frozen=True)
+class Context:
+    """What a claim's cell may read besides the arm's records."""
+
+    schema: TaskSchema
+    meta: RunMeta
+
+
+def _mean(values: list[float]) -> float | None:
+    return statistics.fmean(values) if values else None
+
+
+def enumeration(runs: list[RunRecord], ctx: Context) -> str:
+    share = _mean([r.coverage.share for r in runs])
+    return f"{sum(r.complete for r in runs)}/{len(runs)}, {share:.0%}"
+
+
+def aggregation(runs: list[RunRecord], ctx: Context) -> str:
+    scored = [r.answer_score for r in runs if r.ok and r.answer_score is not None]
+    if not scored:
+        return "n/a (no typed answer)"
+    right = sum(s.overall_risk == s.expected_risk for s in scored)
+    severity = _mean([a for s in scored if (a := s.severity_agreement) is not None])
+    return f"{right}/{len(scored)}" + (f", {severity:.0%}" if severity is not None else ", n/a")
+
+
+def branching(runs: list[RunRecord], ctx: Context) -> str:
+    if not ctx.schema.follow_up_tools:
+        return NO_FOLLOW_UP
+    entries = [f for r in runs for f in r.coverage.follow_ups or []]
+    return (f"{sum(f.made for f in entries)}/{sum(f.required for f in entries)}, "
+            f"{sum(f.wasted for f in entries)} wasted")
+
+
+def token_cost(runs: list[RunRecord], ctx: Context) -> str:
+    return f"{statistics.fmean(r.total_tokens for r in runs):,.0f}"
+
+
+def parallelism(runs: list[RunRecord], ctx: Context) -> str:
+    if not ctx.meta.tools.has_latency:
+        return NO_LATENCY
+    ok = [r for r in runs if r.ok and r.time_split is not None]
+    if not ok:
+        return "n/a (no run without error)"
+    wall = statistics.fmean(r.wall_time_s for r in ok)
+    in_tools = _mean([r.time_split.tools_s / r.wall_time_s for r in ok if r.wall_time_s])
+    together = _mean([c for r in ok if (c := r.time_split.concurrency) is not None])
+    return f"{wall:.2f} s, {in_tools:.0%}" + (f", x{together:.1f}" if together else ", n/a")
+
+
+def error_recovery(runs: list[RunRecord], ctx: Context) -> str:
+    cell = recovery_cell(runs)
+    return NO_FAULTS if cell.startswith("not exercised") else cell
+
+
+def state(runs: list[RunRecord], ctx: Context) -> str:
+    if not ctx.schema.follow_up_tools:
+        return NO_FOLLOW_UP
+    shares = [s for r in runs if r.ok and r.answer_score and (s := r.answer_score.values_share) is not None]
+    return f"{_mean(shares):.0%}" if shares else "n/a (no typed answer)"
+
+
+CLAIMS: tuple[tuple[str, Callable[[list[RunRecord], Context], str]], ...] = (
+    ("Enumeration: complete runs, mean coverage", enumeration),
+    ("Aggregation: risk level right, severity agreement", aggregation),
+    ("Branching: follow-ups made/required, wasted", branching),
+    ("Token cost: tokens per run", token_cost),
+    ("Parallelism: wall time, share in tools, concurrency", parallelism),
+    ("Error recovery: failed calls / recovered / lost", error_recovery),
+    ("State: follow-up values exact", state),
+)
+"""Each claim as its row reads it, and the cell that measures it for one arm's runs."""
+
+
+def claims_table(records: list[RunRecord], meta: RunMeta, schema: TaskSchema) -> Table:
+    ctx = Context(schema, meta)
+    arms = [a for a in meta.approaches if any(r.approach == a for r in records)]
+    rows: list[Row] = []
+    why: list[str] = []
+    for label, cell in CLAIMS:
+        cells = [cell([r for r in records if r.approach == a], ctx) for a in arms]
+        if all(c.startswith(NOT_EXERCISED) for c in cells):  # the same reason in every arm: said once, below
+            why.append(f"{label.split(':')[0].lower()}, {cells[0].removeprefix(NOT_EXERCISED + ': ')}")
+            cells = [NOT_EXERCISED] * len(cells)
+        rows.append((label, cells))
+    note = CLAIMS_NOTE + ("".join(f" Not exercised: {reason}." for reason in why))
+    return Table(["Claim", *(meta.label(a) for a in arms)], rows, title="The study's claims, measured:", note=note)
+
+
+CLAIMS_NOTE = ("Concurrency: the tool calls' durations added up over the span from the first call's start to the last "
+               "one's end (1 or less: one call at a time, with gaps for the model). Share in tools: of the wall time, "
+               "the time at least one tool call was running.")
