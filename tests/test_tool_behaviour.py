@@ -77,3 +77,31 @@ def test_an_rlm_that_never_retries_loses_checks_and_no_headline_row_flatters_it(
     assert summary_row(result.stdout, "Complete runs (no error, every check made)") == ["0 / 1 [0%, 79%]"]
     assert summary_row(result.stdout, "Complete on all of k tries (pass^k)") == ["k=1 0%"]
     assert summary_row(result.stdout, "Failed calls never retried to an answer")[0].startswith(f"{len(lost)} in 1 / 1")
+
+
+def test_a_latency_sweep_runs_every_arm_at_each_latency_and_says_where_each_pair_changes_order(tmp_path):
+    result = run_script(["--model", "oracle", "--runs", "2", "--approaches", "rlm,rlm_batch,react_v2",
+                         "--tool-latency", "40,0", "--output", "r.json"], tmp_path)
+    assert result.returncode == 0, result.stderr[-2000:]
+    document = json.loads((tmp_path / "r.json").read_text())
+    assert document["tools"]["latency_sweep_ms"] == [0, 40]
+    runs = {(r["approach"], r["tool_latency_ms"], r["case"]) for r in document["records"]}
+    assert runs == {(a, ms, f"{ms:g} ms") for a in ("rlm", "rlm_batch", "react_v2") for ms in (0, 40)}
+    for record in document["records"]:  # DSPy's arms wait each call in turn: 35 x 40 ms at least
+        if record["tool_latency_ms"] == 40 and record["approach"] != "rlm_batch":
+            assert record["wall_time_s"] >= 35 * 0.04
+    text = " ".join(result.stdout.split())
+    assert "Tools: latency every tool, in turn 0 ms, 40 ms (--tool-latency)" in text
+    assert "Wall time per tool latency, runs without error" in text and "At 40 ms, the largest tool latency:" in text
+    for ms in (0, 40):  # a mean and its interval for every arm at every latency
+        cells = summary_row(result.stdout, f"{ms} ms")
+        assert len(cells) == 3 and all(re.fullmatch(r"\d+\.\d\d s \[\d+\.\d\d, \d+\.\d\d\]", c) for c in cells), cells
+    assert len(summary_row(result.stdout, "RLM Direct vs ReActV2")) == 1  # each pair gets a verdict
+
+
+def test_a_latency_list_is_refused_with_a_scale_sweep_and_on_resume_in_one_line(tmp_path):
+    scale = run_script(["--model", "oracle", "--scale", "4x2", "--tool-latency", "0,25"], tmp_path)
+    assert scale.returncode == 2 and scale.stderr.strip() == (
+        "error: --tool-latency: a scale sweep runs at one latency; give one value with --scale")
+    twice = run_script(["--model", "oracle", "--tool-latency", "25,25"], tmp_path)
+    assert twice.returncode == 2 and "a latency is given twice in 25,25" in twice.stderr

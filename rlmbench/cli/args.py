@@ -50,6 +50,14 @@ def non_negative_float(text: str) -> float:
     return value
 
 
+def latency_list(text: str) -> tuple[float, ...]:
+    """`25` or `0,25,100`: milliseconds, each 0 or more, no value twice."""
+    values = tuple(non_negative_float(part.strip()) for part in text.split(","))
+    if len(set(values)) != len(values):
+        raise argparse.ArgumentTypeError(f"a latency is given twice in {text}")
+    return values
+
+
 def failure_rate(text: str) -> float:
     value = _finite(text, "a number")
     if not 0 <= value < 1:

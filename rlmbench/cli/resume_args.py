@@ -41,7 +41,8 @@ def apply_log_settings(args: argparse.Namespace, meta: RunMeta, given: set[str])
         "react_limit": meta.react_limit,
         "cold_sandbox": bool(meta.cold_sandbox),
         "seed": meta.tools.seed,
-        "tool_latency": meta.tools.latency_override_ms,
+        "tool_latency": ((meta.tools.latency_override_ms,) if meta.tools.latency_override_ms is not None
+                         else tuple(meta.tools.latency_sweep_ms) or None),
         "tool_faults": meta.tools.failure_rate_override,
     }
     for dest, value in from_log.items():

@@ -24,6 +24,7 @@ from rlmbench.cli.args import (
     add_rlm_limit_args,
     add_task_arg,
     failure_rate,
+    latency_list,
     load_task_arg,
     model_settings,
     non_negative_float,
@@ -110,9 +111,11 @@ def build_parser(prog: str | None = None, description: str = __doc__) -> argpars
     parser.add_argument("--seed", type=non_negative_int, default=0,
                         help="seed of the sweep's generated tasks and of the tools' draws (which wait each check "
                              "gets) (default 0)")
-    parser.add_argument("--tool-latency", type=non_negative_float, metavar="MS",
+    parser.add_argument("--tool-latency", type=latency_list, metavar="MS[,MS...]",
                         help="every tool call takes MS milliseconds (real time, as a service's round trip) instead "
-                             "of the task's own latency (default: the task's; the built-in tasks have none)")
+                             "of the task's own latency (default: the task's; drugs_realistic has 80 +/- 40 ms, the "
+                             "other built-in tasks none); several values (0,25,100) run the whole comparison at each "
+                             "and show where each pair of arms changes order")
     parser.add_argument("--tool-faults", type=failure_rate, metavar="RATE",
                         help="the share of checks (0 to below 1, drawn by --seed) whose first call fails with a "
                              "transient error, as a real service's timeout or 503, instead of the task's own rate "
@@ -138,12 +141,20 @@ def main(argv: list[str] | None = None, prog: str | None = None, description: st
     if args.resume and args.scale:
         print("error: --resume continues the benchmark, not a --scale sweep; run the sweep again", file=sys.stderr)
         return EXIT_CONFIG
+    if args.scale and args.tool_latency and len(args.tool_latency) > 1:
+        print("error: --tool-latency: a scale sweep runs at one latency; give one value with --scale",
+              file=sys.stderr)
+        return EXIT_CONFIG
     logged_models = []
     if args.resume:  # continue with the log's own settings; flags given again must agree with it
         try:
             logged_models = apply_log_settings(args, log_meta(args.resume), explicit_flags(argv))
         except ResumeError as exc:
             print(f"error: {exc}", file=sys.stderr)
+            return EXIT_CONFIG
+        if args.tool_latency and len(args.tool_latency) > 1:
+            print("error: --resume continues a single comparison, not a --tool-latency sweep; run the sweep again",
+                  file=sys.stderr)
             return EXIT_CONFIG
     task = load_task_arg(args.task)
     if task is None:

@@ -8,14 +8,39 @@ results file's meta, its records and the task's schema, so an old results file s
 from __future__ import annotations
 
 import textwrap
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from rlmbench.report.claims import claims_table
 from rlmbench.report.growth import fit_lines, sweep_heading, sweep_table, time_split_table
-from rlmbench.report.tables import SUMMARY_WIDTH, Section, comparison_table, invocation_cost, model_section
-from rlmbench.results.meta import RunMeta
+from rlmbench.report.latency import crossover_table, latency_table
+from rlmbench.report.tables import (
+    SUMMARY_WIDTH,
+    Section,
+    comparison_table,
+    invocation_cost,
+    model_section,
+)
+from rlmbench.results.meta import ModelRecord, RunMeta
 from rlmbench.results.records import RunRecord
+from rlmbench.tasks.behaviour import Latency
 from rlmbench.tasks.task import TaskSchema
+
+
+def _model_claims(runs: list[RunRecord], meta: RunMeta, schema: TaskSchema, model: ModelRecord) -> Section:
+    """One model's table and differences, then the study's claims measured on the same runs."""
+    section = model_section(runs, meta, schema, model)
+    return Section(section.lines, [*section.tables, *([claims_table(runs, meta, schema)] if runs else [])])
+
+
+def _latency_section(runs: list[RunRecord], meta: RunMeta, schema: TaskSchema, model: ModelRecord) -> Section:
+    """A latency sweep: wall time per latency and the pairs' crossovers first; then the whole table and the claims
+    for the runs at the largest latency alone, as pooling latencies would mix their wall times."""
+    top = max(meta.tools.latency_sweep_ms)
+    section = _model_claims([r for r in runs if r.tool_latency_ms == top], meta, schema, model)
+    first, *rest = section.tables
+    return Section(section.lines, [latency_table(runs, meta), crossover_table(runs, meta),
+                                   replace(first, title=f"At {Latency(top).text()}, the largest tool latency:"),
+                                   *rest])
 
 
 @dataclass(frozen=True)
@@ -38,9 +63,8 @@ def summarise(meta: RunMeta, records: list[RunRecord], schema: TaskSchema) -> Su
     sections = []
     for model in meta.models:
         runs = [r for r in records if r.model == model.name]
-        section = model_section(runs, meta, schema, model)
-        claims = [claims_table(runs, meta, schema)] if runs else []
-        sections.append(Section(section.lines, [*section.tables, *claims]))
+        sections.append(_latency_section(runs, meta, schema, model) if meta.tools.latency_sweep_ms
+                        else _model_claims(runs, meta, schema, model))
     if len(meta.models) > 1:
         sections.append(Section([], [comparison_table(records, meta)]))
     return Summary(sections, [invocation_cost(records, meta.models), *meta.notices, *meta.skipped.values()])

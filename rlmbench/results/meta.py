@@ -115,6 +115,8 @@ class ToolInfo(_Model):
     """--tool-latency: every tool's latency; None: each tool's own from the task."""
     latency: dict[str, str] = {}
     """Tool -> its latency from the task (`80 +/- 40 ms`), for the tools that have one."""
+    latency_sweep_ms: list[float] = []
+    """--tool-latency with several values: the whole comparison ran at each, every tool at that latency."""
     failure_rate_override: float | None = None
     """--tool-faults: every tool's transient failure rate; None: each tool's own from the task."""
     failure_rates: dict[str, float] = {}
@@ -125,15 +127,15 @@ class ToolInfo(_Model):
     @property
     def none(self) -> bool:
         """No tool was given a latency or failures, by the task or by the flags."""
-        return (self.latency_override_ms is None and not self.latency and self.failure_rate_override is None
-                and not self.failure_rates)
+        return (self.latency_override_ms is None and not self.latency and not self.latency_sweep_ms
+                and self.failure_rate_override is None and not self.failure_rates)
 
     @property
     def has_latency(self) -> bool:
         """Some tool call took time: the tools' waiting, and so parallelism, was exercised."""
         if self.latency_override_ms is not None:
             return self.latency_override_ms > 0
-        return bool(self.latency)
+        return bool(self.latency) or any(ms > 0 for ms in self.latency_sweep_ms)
 
     def _per_tool(self, texts: dict[str, str]) -> str:
         if len(texts) == self.tool_count and len(set(texts.values())) == 1:
@@ -144,6 +146,8 @@ class ToolInfo(_Model):
         """`latency every tool 25 ms (--tool-latency); transient failures none; seed 0`."""
         if self.latency_override_ms is not None:
             latency = f"every tool {Latency(self.latency_override_ms).text()} (--tool-latency)"
+        elif self.latency_sweep_ms:
+            latency = f"every tool, in turn {', '.join(Latency(ms).text() for ms in self.latency_sweep_ms)} (--tool-latency)"
         else:
             latency = self._per_tool(self.latency)
         if self.failure_rate_override is not None:

@@ -368,7 +368,10 @@ class RunRecord(_Model):
     answer_score: AnswerScore | None = None
     """The structured answer scored against the ground truth; None without an answer."""
     case: str | None = None
-    """The scale sweep's size (`16x6`); None for the task's own lists."""
+    """The sweep point the run belongs to, which also names it in the traces: a scale sweep's size (`16x6`), or
+    a latency sweep's latency (`25 ms`); None for a single comparison on the task's own lists."""
+    tool_latency_ms: float | None = None
+    """The latency every tool had in this run of a latency sweep (`--tool-latency 0,25,100`); None otherwise."""
     diagnostics: Diagnostics = Diagnostics()
     """How the run went wrong, detected from its trace."""
     time_split: TimeSplit | None = None

@@ -32,6 +32,7 @@ from rlmbench.results.files import ResultsFiles, ResumeError, check_resumable, r
 from rlmbench.results.meta import AgentSettings, ModelRecord, RunMeta, SweepInfo, TaskInfo, ToolInfo
 from rlmbench.results.records import RunRecord
 from rlmbench.run.dspy_messages import CommandLineWords
+from rlmbench.run.latency_sweep import run_latency_sweep
 from rlmbench.run.live_progress import LiveProgress
 from rlmbench.run.runner import ModelRun, run_benchmark
 from rlmbench.run.sweep import run_sweep
@@ -59,7 +60,7 @@ class BenchmarkSettings:
     sweep: tuple[Size, ...] | None = None  # --scale: run on generated cases of these sizes instead
     react_limit: int = DEFAULT_REACT_LIMIT
     seed: int = 0  # the sweep's generated tasks and the tools' draws
-    tool_latency_ms: float | None = None  # --tool-latency: every tool's latency instead of the task's
+    tool_latency_ms: tuple[float, ...] | None = None  # --tool-latency: every tool's latency(ies) instead of the task's
     tool_failure_rate: float | None = None  # --tool-faults: every tool's transient failure rate instead of the task's
     plot: bool = False
     html: Path | None = None  # the HTML report's path; None: next to the results JSON
@@ -84,8 +85,20 @@ class SetupError(Exception):
     """The benchmark cannot start; the message is the one line to show (exit 2)."""
 
 
+def latency_override(settings: BenchmarkSettings) -> float | None:
+    """The one --tool-latency of a single comparison; None without it, and in a latency sweep (several)."""
+    given = settings.tool_latency_ms
+    return given[0] if given is not None and len(given) == 1 else None
+
+
+def latency_sweep(settings: BenchmarkSettings) -> tuple[float, ...] | None:
+    """The latencies of a latency sweep (`--tool-latency 0,25,100`); None for a single comparison."""
+    given = settings.tool_latency_ms
+    return tuple(sorted(given)) if given is not None and len(given) > 1 else None
+
+
 def tool_settings(settings: BenchmarkSettings) -> ToolSettings:
-    latency = None if settings.tool_latency_ms is None else Latency(settings.tool_latency_ms)
+    latency = Latency(settings.tool_latency_ms[0]) if latency_override(settings) is not None else None
     return ToolSettings(seed=settings.seed, latency=latency, failure_rate=settings.tool_failure_rate)
 
 
@@ -154,7 +167,8 @@ def build_header(settings: BenchmarkSettings, started: dt.datetime) -> RunMeta:
         sweep=None if settings.sweep is None else SweepInfo(
             sizes=[str(size) for size in settings.sweep], checks=[checks_at(task.schema, s) for s in settings.sweep],
             seed=settings.seed),
-        tools=ToolInfo(seed=settings.seed, latency_override_ms=settings.tool_latency_ms,
+        tools=ToolInfo(seed=settings.seed, latency_override_ms=latency_override(settings),
+                       latency_sweep_ms=list(latency_sweep(settings) or []),
                        latency={t.name: t.latency.text() for t in task.schema.tools if not t.latency.none},
                        failure_rate_override=settings.tool_failure_rate,
                        failure_rates={t.name: t.transient_failure_rate for t in task.schema.tools
@@ -269,6 +283,10 @@ def execute(settings: BenchmarkSettings, meta: RunMeta, files: ResultsFiles, rec
                                    tool_settings=tool_settings(settings))
                 meta.sweep.skipped = result.skipped
                 return result.interrupted
+            if (latencies := latency_sweep(settings)) is not None:
+                return run_latency_sweep(task, approaches, latencies, settings.runs, models, settings.approach_config,
+                                         on_record, sandboxes, tool_settings(settings), timeout=settings.timeout,
+                                         watch=progress.update)
             _, interrupted = run_benchmark(task, approaches, settings.runs, models, settings.approach_config,
                                            on_record, case=task.full_case(), sandboxes=sandboxes,
                                            timeout=settings.timeout, skip=done, watch=progress.update,
@@ -288,8 +306,8 @@ def finish(settings: BenchmarkSettings, meta: RunMeta, files: ResultsFiles, reco
     sizes = meta.sweep.sizes if meta.sweep else []
     order = {a: i for i, a in enumerate(meta.approaches)}
     model_order = {name: i for i, name in enumerate(meta.labels)}
-    records.sort(key=lambda r: (sizes.index(r.case) if r.case in sizes else -1, model_order.get(r.model, -1),
-                                order[r.approach], r.run))
+    records.sort(key=lambda r: (sizes.index(r.case) if r.case in sizes else -1, r.tool_latency_ms or 0.0,
+                                model_order.get(r.model, -1), order[r.approach], r.run))
     if meta.sweep is not None:
         meta.sweep.fits = growth_fits(records, meta.approaches, meta.labels)
     meta.state = "interrupted" if interrupted else "finished"
