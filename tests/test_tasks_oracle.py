@@ -1,6 +1,7 @@
 """The oracle on every built-in task, for every approach that fits its limits, through the real modules and sandbox."""
 
 import json
+import re
 
 import dspy
 import pytest
@@ -110,3 +111,7 @@ def test_the_realistic_drug_task_is_covered_recovered_followed_up_and_exact_in_e
         cells = summary_row(result.stdout, label)
         assert len(cells) == 5 and not any("not exercised" in c or "n/a" in c for c in cells), (label, cells)
     assert summary_row(result.stdout, "State: follow-up values exact") == ["100%"] * 5
+    page = (tmp_path / "r.html").read_text()
+    assert page.count('<figure class="timeline">') == 5 and "The study&#x27;s claims, measured" in page
+    assert "up to 8 at once" in page and "one at a time" in page  # the batch arm's rounds, DSPy's serial calls
+    assert len(re.findall(r'<td class="c s0 r f">', page)) == 4 * 5  # each major interaction: its follow-up made

@@ -77,6 +77,8 @@ def test_an_rlm_that_never_retries_loses_checks_and_no_headline_row_flatters_it(
     assert summary_row(result.stdout, "Complete runs (no error, every check made)") == ["0 / 1 [0%, 79%]"]
     assert summary_row(result.stdout, "Complete on all of k tries (pass^k)") == ["k=1 0%"]
     assert summary_row(result.stdout, "Failed calls never retried to an answer")[0].startswith(f"{len(lost)} in 1 / 1")
+    page = (tmp_path / "r.html").read_text()
+    assert len(re.findall(r'<td class="m[^"]* l">', page)) == len(lost)  # the grid marks each check lost
 
 
 def test_a_latency_sweep_runs_every_arm_at_each_latency_and_says_where_each_pair_changes_order(tmp_path):

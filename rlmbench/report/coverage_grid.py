@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 from rlmbench.results.records import RunRecord
 from rlmbench.scoring.findings import ToolFindings
-from rlmbench.tasks.task import Case, CheckKey, Task, ToolSpec, check_key, check_scope
+from rlmbench.tasks.task import Case, CheckKey, Task, ToolSpec, check_key, check_scope, required_follow_ups
 
 
 @dataclass(frozen=True)
@@ -22,6 +22,10 @@ class Cell:
     """The ground truth's finding here; None for no finding, or when the ground truth is not at hand."""
     reported: bool | None
     """The answer named this check as a finding; None when the run has no answer for this tool."""
+    lost: bool = False
+    """A call of this check failed transiently and no later call answered it."""
+    follow_up: str | None = None
+    """This finding required a follow-up: `made` or `missed`; None where none was required (or known)."""
 
 
 @dataclass(frozen=True)
@@ -60,6 +64,8 @@ def run_grids(record: RunRecord, task: Task, case: Case, truth_known: bool,
     """One grid per tool with required checks. `truth_known` is False when the task file at hand is not the
     one the run used: then no cell claims a finding."""
     reported = {f.tool.name: set(f.reported) for f in findings or []}
+    lost = {(tool, *key) for tool, *key in (record.coverage.recovery.lost if record.coverage.recovery else [])}
+    follow_ups = _follow_up_states(record, task, case) if truth_known else {}
     grids = []
     for coverage in record.coverage.tools:
         tool = task.schema.tool(coverage.tool)
@@ -74,10 +80,18 @@ def run_grids(record: RunRecord, task: Task, case: Case, truth_known: bool,
             entry = task.finding(tool.name, k) if truth_known else None
             mine = reported.get(tool.name)
             return Cell(checked=k not in missed, severity=entry.severity if entry else None,
-                        reported=None if mine is None else k in mine)
+                        reported=None if mine is None else k in mine, lost=(tool.name, *k) in lost,
+                        follow_up=follow_ups.get((tool.name, k)))
 
         grids.append(Grid(tool.name, check_scope(tool), rows, cols, [[cell(k) for k in row] for row in keys]))
     return grids
+
+
+def _follow_up_states(record: RunRecord, task: Task, case: Case) -> dict[tuple[str, CheckKey], str]:
+    """(the finding's tool, key) -> `made` or `missed`, for each follow-up the case required."""
+    missed = {(f.tool, tuple(k)) for f in record.coverage.follow_ups or [] for k in f.missed}
+    return {(task.schema.tool(c.tool).follow_up.after, c.key): "missed" if (c.tool, c.key) in missed else "made"
+            for c in required_follow_ups(task, case)} if record.coverage.follow_ups is not None else {}
 
 
 def key_label(key: CheckKey) -> str:

@@ -13,6 +13,8 @@ var table=td.closest('table.grid');if(!table||!td.className)return;var tr=td.par
 var col=table.tHead.rows[0].cells[td.cellIndex];var row=tr.cells[0];
 var what=td.classList.contains('c')?'checked':'never checked';
 var m=/\bs([0-3])\b/.exec(td.className);if(m)what+=', a finding ('+table.dataset.sev.split(',')[m[1]]+')';if(td.classList.contains('r'))what+=', reported';
+if(td.classList.contains('l'))what+=', lost: its call failed and was never made again';
+if(td.classList.contains('f'))what+=', follow-up made';if(td.classList.contains('fm'))what+=', follow-up missed';
 table.parentNode.querySelector('.hover').textContent=row.textContent+' + '+col.textContent+': '+what;});
 function openHash(){var r=location.hash&&document.getElementById(location.hash.slice(1));
 if(r&&r.tagName==="DETAILS")r.open=true;}

@@ -125,8 +125,9 @@ def _filters_html(records: list[RunRecord], meta: RunMeta) -> str:
 
 
 LEGEND = ('<p class="legend">Coverage cells: <i class="c"></i> checked <i class="m"></i> never checked '
-          '<i class="c s0"></i> a finding (darker: more severe) <i class="c s0 r"></i> ringed: the answer reported it. '
-          "Point at a cell to name its check.</p>")
+          '<i class="c s0"></i> a finding (darker: more severe) <i class="c s0 r"></i> ringed: the answer reported it '
+          '<i class="m l"></i> dashed: lost to a transient failure <i class="c s0 f"></i> blue base: its follow-up '
+          'made <i class="c s0 fm"></i> pink base: its follow-up missed. Point at a cell to name its check.</p>')
 
 
 def build_page(meta: RunMeta, records: list[RunRecord], traces: dict[tuple, dict], task: Task,

@@ -20,6 +20,7 @@ from dataclasses import dataclass
 
 from rlmbench.report.coverage_grid import Grid, key_label
 from rlmbench.report.tables import DIAGNOSTIC_ITEMS
+from rlmbench.report.timeline import timeline_svg
 from rlmbench.results.meta import Arm
 from rlmbench.results.records import OUTCOMES, TIME_PARTS, RunRecord
 from rlmbench.results.traces import TRACE_KINDS, TraceSection
@@ -140,6 +141,10 @@ def _grid_html(grid: Grid, severities: tuple[str, ...]) -> str:
                 cls += f" s{rank.get(cell.severity, 3)}"
             if cell.reported:
                 cls += " r"
+            if cell.lost:
+                cls += " l"
+            if cell.follow_up:
+                cls += " f" if cell.follow_up == "made" else " fm"
             tds.append(f'<td class="{cls}">')
         body.append(f"<tr><th>{esc(name)}{''.join(tds)}")
     checked = sum(c is not None and c.checked for row in grid.cells for c in row)
@@ -350,7 +355,7 @@ def run_html(page: RunPage, anchor: str) -> str:
         figures.append(("Where the time went", ", ".join(f"{name.lower()} {split[key]:.3f} s"
                                                           for key, name in TIME_PARTS)))
     parts.append('<table class="kv">' + "".join(f"<tr><th>{esc(k)}</th><td>{esc(v)}</td></tr>" for k, v in figures)
-                 + "</table>" + token_curve(r))
+                 + "</table>" + token_curve(r) + timeline_svg(trace, r.wall_time_s))
     parts.append(_section("Diagnostics", _diagnostics_html(r), open_=True))
     if page.grids:
         grids = "".join(_grid_html(g, page.severities) for g in page.grids)
