@@ -57,3 +57,18 @@ def header(task, approaches: list[str], model, config=None, runs: int = 1):
     settings = BenchmarkSettings(task=task, models=(model,), approaches=tuple(approaches), runs=runs,
                                  approach_config=config or ApproachConfig())
     return build_header(settings, dt.datetime.now().astimezone())
+
+
+def rlm_code_reply(code: str) -> str:
+    """An RLM action reply in DSPy's chat format, running `code`: how a test server scripts an RLM."""
+    return f"[[ ## reasoning ## ]]\nRun it.\n\n[[ ## code ## ]]\n```python\n{code}\n```\n\n[[ ## completed ## ]]"
+
+
+def run_against_server(behaviour, args: list[str], cwd: Path):
+    """The benchmark against a local OpenAI-compatible server whose replies `behaviour` scripts (the oracle's
+    otherwise), one run, no retries: the run is what the script makes it."""
+    from rlmbench.lm.oracle_server import OpenAICompatibleServer
+
+    with OpenAICompatibleServer(behaviour) as server:
+        return run_script(["--model", "openai/oracle", "--api-base", server.url, "--runs", "1", "--retries", "0",
+                           "--output", "r.json", *args], cwd)

@@ -121,7 +121,7 @@ def test_html_tables_hold_the_numbers_the_text_summary_prints(oracle_run):
     result, cwd = oracle_run
     page = read_page((cwd / "out/results.html").read_text())
     printed = text_tables(result.stdout)
-    assert len(printed) == 2  # the model's table and the differences from RLM Direct
+    assert len(printed) == 3  # the model's table, the differences from RLM Direct, the study's claims
     assert page.summary_tables == printed
 
 

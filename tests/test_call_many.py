@@ -4,11 +4,10 @@ import json
 import re
 
 import pytest
-from helpers import run_script, summary_row
+from helpers import rlm_code_reply, run_against_server, summary_row
 
 from rlmbench.agents.rlm_batch import make_call_many
 from rlmbench.lm.oracle import batch_code
-from rlmbench.lm.oracle_server import OpenAICompatibleServer
 from rlmbench.scoring.ledger import ToolLedger
 from rlmbench.tasks.behaviour import Latency, ToolSettings
 from rlmbench.tasks.task_file import load_task
@@ -46,14 +45,12 @@ def _bad_batch_first(body, system, user):
     steps = len(re.findall(r"=== Step \d+ ===", user))
     if "`code`" in system and steps < 2:
         code = 'call_many("check_everything", [{}])' if steps == 0 else batch_code(DRUGS.schema)
-        return f"[[ ## reasoning ## ]]\nGo.\n\n[[ ## code ## ]]\n```python\n{code}\n```\n\n[[ ## completed ## ]]"
+        return rlm_code_reply(code)
     return None
 
 
 def test_a_bad_call_many_is_an_error_inside_the_sandbox_and_the_run_goes_on(tmp_path):
-    with OpenAICompatibleServer(_bad_batch_first) as server:
-        result = run_script(["--model", "openai/oracle", "--api-base", server.url, "--runs", "1", "--retries", "0",
-                             "--approaches", "rlm_batch", "--output", "r.json"], tmp_path)
+    result = run_against_server(_bad_batch_first, ["--approaches", "rlm_batch"], tmp_path)
     assert result.returncode == 0, result.stderr[-2000:]
     (record,) = json.loads((tmp_path / "r.json").read_text())["records"]
     assert record["ok"] and record["diagnostics"]["cells_failed"] == [1]

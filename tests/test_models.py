@@ -103,7 +103,7 @@ def test_two_models_in_one_invocation_are_compared_priced_and_resumed(tmp_path):
     # The page of the resumed comparison: every run of both invocations with its trace, the printed tables.
     page = read_page((tmp_path / "m.html").read_text())
     assert sorted((r["model"], r["approach"]) for r in page.runs) == sorted((m, a) for m, a, _ in runs)
-    assert page.summary_tables == text_tables(out) and len(page.summary_tables) == 5  # 2 x (table, diff), comparison
+    assert page.summary_tables == text_tables(out) and len(page.summary_tables) == 7  # 2 x (table, diff, claims), comparison
     assert "No trace line for this run" not in page.text
     assert page.text.count("Tool ledger: 35 calls") == 8  # every run's ledger, found by its own key
 

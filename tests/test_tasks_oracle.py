@@ -11,8 +11,8 @@ from test_task_file import readme_example
 from rlmbench.agents.approach import DEFAULT_REACT_LIMIT, ApproachConfig
 from rlmbench.agents.registry import DEFAULT_APPROACHES, fits
 from rlmbench.lm.models import build_lm
-from rlmbench.report.claims import CLAIMS
 from rlmbench.lm.settings import ModelSettings
+from rlmbench.report.claims import CLAIMS
 from rlmbench.run.runner import run_once
 from rlmbench.sandbox.interpreter import SandboxSupply
 from rlmbench.tasks.task_file import load_task

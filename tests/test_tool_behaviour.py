@@ -3,10 +3,9 @@
 import json
 import re
 
-from helpers import record_checks, run_script, summary_row
+from helpers import record_checks, rlm_code_reply, run_against_server, run_script, summary_row
 
 from rlmbench.lm.oracle import check_code
-from rlmbench.lm.oracle_server import OpenAICompatibleServer
 from rlmbench.tasks.task_file import load_task
 
 DRUGS = load_task("drugs")
@@ -61,14 +60,12 @@ def _catch_and_move_on(body, system, user):
     if "`code`" in system and "=== Step" not in user:
         code = re.sub(r"^( *)_result = (\w+\(.*\))$", r"\1try:\n\1    _result = \2\n\1except Exception:\n\1    continue",
                       check_code(DRUGS.schema), flags=re.MULTILINE)
-        return f"[[ ## reasoning ## ]]\nLoop.\n\n[[ ## code ## ]]\n```python\n{code}\n```\n\n[[ ## completed ## ]]"
+        return rlm_code_reply(code)
     return None
 
 
 def test_an_rlm_that_never_retries_loses_checks_and_no_headline_row_flatters_it(tmp_path):
-    with OpenAICompatibleServer(_catch_and_move_on) as server:
-        result = run_script(["--model", "openai/oracle", "--api-base", server.url, "--runs", "1", "--retries", "0",
-                             "--approaches", "rlm", "--tool-faults", "0.3", "--output", "r.json"], tmp_path)
+    result = run_against_server(_catch_and_move_on, ["--approaches", "rlm", "--tool-faults", "0.3"], tmp_path)
     assert result.returncode == 0, result.stderr[-2000:]
     (record,) = json.loads((tmp_path / "r.json").read_text())["records"]
     lost = record["coverage"]["recovery"]["lost"]

@@ -394,6 +394,16 @@ def _following(schema: TaskSchema, tool: ToolSpec, values: list[str], retries: b
     return lines
 
 
+def _answer_lists(schema: TaskSchema) -> list[str]:
+    """The cell's first lines: an empty list for each field of the typed answer the loops fill."""
+    lines = []
+    for tool in schema.finding_tools:
+        lines.append(f"{tool.answer_field} = []")
+        if tool.clear_field:
+            lines.append(f"{tool.clear_field} = []")
+    return lines + [f"{tool.answer_field} = []" for tool in schema.follow_up_tools]
+
+
 def _answer_lines(schema: TaskSchema) -> list[str]:
     """The cell's last lines: the overall risk by the task's rule, the narrative, a printed summary."""
     rank = dict(schema.risk.by_severity)
@@ -419,11 +429,7 @@ def check_code(schema: TaskSchema) -> str:
                   "        except Exception as _error:",
                   '            print(f"retrying {_tool.__name__}: {_error}")',
                   "    return None"]
-    for tool in schema.finding_tools:
-        lines.append(f"{tool.answer_field} = []")
-        if tool.clear_field:
-            lines.append(f"{tool.clear_field} = []")
-    lines += [f"{tool.answer_field} = []" for tool in schema.follow_up_tools]
+    lines += _answer_lists(schema)
     for tool in schema.required_tools:
         header, values = _loop(tool)
         call = ", ".join(f"{a}={v}" for a, v in zip(tool.args, values))
@@ -459,12 +465,7 @@ def batch_code(schema: TaskSchema) -> str:
              f"        for _i, _r in zip(_again, {CALL_MANY}(_tool, [_calls[_i] for _i in _again])):",
              "            _results[_i] = _r",
              '    return [(_c, _r) for _c, _r in zip(_calls, _results) if not (isinstance(_r, dict) and set(_r) == {"error"})]']
-    for tool in schema.finding_tools:
-        lines.append(f"{tool.answer_field} = []")
-        if tool.clear_field:
-            lines.append(f"{tool.clear_field} = []")
-    for follow in schema.follow_up_tools:
-        lines += [f"{follow.answer_field} = []", f"_due_{follow.name} = []"]
+    lines += _answer_lists(schema) + [f"_due_{follow.name} = []" for follow in schema.follow_up_tools]
     for tool in schema.required_tools:
         values = [f"_a{i}" for i in range(len(tool.args))]
         item = "{" + ", ".join(f"{a!r}: {v}" for a, v in zip(tool.args, values))
