@@ -255,12 +255,15 @@ SECTION_DRAWERS = {"react_steps": _steps_html, "code_iterations": _iterations_ht
 
 
 def _ledger_html(calls: list, repeated: set[int]) -> str:
-    rows = _listing(calls, lambda i, c: (
-        f"<tr{' class=bad' if not c.get('valid', True) else (' class=rep' if i in repeated else '')}><td>{i}</td>"
-        f"<td>{esc(c.get('tool', ''))}</td><td>{_args(c.get('args', {}))}</td>"
-        f"<td>{'valid' if c.get('valid', True) else 'invalid'}{', repeated' if i in repeated else ''}</td></tr>"),
-        "tool calls")
-    return f'<table class="list"><thead><tr><th>#<th>Tool<th>Arguments<th></thead><tbody>{rows}</tbody></table>'
+    def draw(i: int, c: dict) -> str:
+        outcome = c.get("outcome") or ("answered" if c.get("valid", True) else "invalid")
+        timing = f"{float(c['at_s']):.3f} s, {1000 * float(c['duration_s']):.0f} ms" if "duration_s" in c else ""
+        cls = " class=bad" if outcome != "answered" else (" class=rep" if i in repeated else "")
+        return (f"<tr{cls}><td>{i}</td><td>{esc(c.get('tool', ''))}</td><td>{_args(c.get('args', {}))}</td>"
+                f"<td>{esc(outcome.replace('_', ' '))}{', repeated' if i in repeated else ''}</td>"
+                f"<td>{esc(timing)}</td></tr>")
+    return (f'<table class="list"><thead><tr><th>#<th>Tool<th>Arguments<th>Outcome<th>At, duration</thead>'
+            f'<tbody>{_listing(calls, draw, "tool calls")}</tbody></table>')
 
 
 def _lm_calls_html(calls: list) -> str:
