@@ -6,12 +6,16 @@ the format the adapter asked for. It knows the task's *schema* (lists, tools, ho
 phrases its answers, the risk rule), never its ground truth: what it reports, it reads from
 the tool results in the conversation, like a model would. What it does in each role:
 - ReAct step (outputs `next_tool_name`): the next required check that the trajectory does not
-  show yet, one per step, then `finish`; in the hybrid executor, the next step of the plan.
+  show yet, one per step (a check whose call failed transiently is made again), then the
+  follow-ups its findings call for, then `finish`; in the hybrid executor, the plan's steps first.
 - ReActV2 turn (outputs `tool_calls`): every required check in one turn (the architecture
-  allows several calls per turn, and the oracle takes its floor), then `submit` with the answer.
+  allows several calls per turn, and the oracle takes its floor), then in later turns the checks
+  left without an answer and the follow-ups, then `submit` with the answer.
 - RLM action (outputs `code`): first a loop over every required check that builds the typed
-  answer in variables and prints a summary, then SUBMIT of those variables in the next step,
-  as DSPy's RLM instructions ask. The hybrid's planner writes the plan the same way.
+  answer in variables (retrying a call that raises, where a tool can fail, and branching on a
+  finding's severity into its follow-ups) and prints a summary, then SUBMIT of those variables in
+  the next step, as DSPy's RLM instructions ask. With `call_many` in the prompt (the batch arm),
+  one batch per tool instead of the loop. The hybrid's planner writes the plan the same way.
 - GEPA reflection (outputs `new_instruction`): the current instruction plus one sentence asking
   for every required check to be made.
 - Anything else (ReAct extract, RLM fallback): the typed answer and a report, read from the
