@@ -150,7 +150,7 @@ def make_coverage_metric(task: Task) -> Metric:
             if entry.missed:
                 joiner = _JOINERS[task.schema.tool(entry.tool).kind]
                 parts.append(f"Missed {entry.tool} for: {_named(entry.missed, joiner)}.")
-        invalid = [c for c in calls if not c.valid]
+        invalid = [c for c in calls if c.outcome == "invalid"]  # a transient failure named known items
         if invalid:
             unknown = sorted({str(v) for c in invalid for v in c.args.values() if v not in known})
             calls_text = "1 tool call" if len(invalid) == 1 else f"{len(invalid)} tool calls"
