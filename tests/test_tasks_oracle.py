@@ -118,5 +118,6 @@ def test_the_realistic_drug_task_is_covered_recovered_followed_up_and_exact_in_e
     assert summary_row(result.stdout, "State: follow-up values exact") == ["100%"] * 5
     page = (tmp_path / "r.html").read_text()
     assert page.count('<figure class="timeline">') == 5 and "The study&#x27;s claims, measured" in page
-    assert "up to 8 at once" in page and "one at a time" in page  # the batch arm's rounds, DSPy's serial calls
+    # DSPy's arms call one at a time; the batch arm overlaps its calls (how many depends on the machine's load).
+    assert page.count(", one at a time</figcaption>") == 4 and int(re.search(r"up to (\d) at once", page).group(1)) >= 2
     assert len(re.findall(r'<td class="c s0 r f">', page)) == 4 * 5  # each major interaction: its follow-up made

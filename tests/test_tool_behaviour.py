@@ -3,7 +3,7 @@
 import json
 import re
 
-from helpers import record_checks, rlm_code_reply, run_against_server, run_script, summary_row
+from helpers import header, record_checks, rlm_code_reply, run_against_server, run_script, summary_row
 
 from rlmbench.lm.oracle import check_code
 from rlmbench.tasks.task_file import load_task
@@ -97,9 +97,36 @@ def test_a_latency_sweep_runs_every_arm_at_each_latency_and_says_where_each_pair
         cells = summary_row(result.stdout, f"{ms} ms")
         assert len(cells) == 2 and all(re.fullmatch(r"\d+\.\d\d s \[\d+\.\d\d, \d+\.\d\d\]", c) for c in cells), cells
     assert len(summary_row(result.stdout, "RLM Direct + call_many vs ReActV2")) == 1  # the pair's verdict
-    # At 30 ms ReActV2 waits 35 calls in turn (1.05 s), the batch arm 5 rounds (0.15 s): a clear difference.
-    assert ("30 ms RLM Direct + call_many faster" in text
-            or "RLM Direct + call_many faster at every latency measured" in text), text
+
+
+def _timed(approach: str, ms: float, walls: list[float]) -> list:
+    from rlmbench.results.records import Coverage, RunRecord
+
+    return [RunRecord(task="drugs", model="oracle", approach=approach, run=i, ok=True, wall_time_s=wall,
+                      coverage=Coverage(tools=[]), lm_calls=2, prompt_tokens=1, completion_tokens=1,
+                      tool_latency_ms=ms, case=f"{ms:g} ms") for i, wall in enumerate(walls, 1)]
+
+
+def test_a_pairs_verdict_follows_the_welch_interval_at_each_latency_and_names_where_the_order_changes():
+    from rlmbench.lm.settings import ModelSettings
+    from rlmbench.report.latency import crossover_table
+
+    meta = header(DRUGS, ["rlm_batch", "react_v2"], ModelSettings(model="oracle"))
+    meta.tools.latency_sweep_ms = [0, 30, 100]
+    records = (_timed("rlm_batch", 0, [0.30, 0.31, 0.29]) + _timed("react_v2", 0, [0.10, 0.11, 0.12])
+               + _timed("rlm_batch", 30, [0.40, 0.70, 0.55]) + _timed("react_v2", 30, [0.45, 0.65, 0.60])
+               + _timed("rlm_batch", 100, [0.80, 0.81, 0.82]) + _timed("react_v2", 100, [3.6, 3.7, 3.65]))
+    ((pair, (verdict,)),) = crossover_table(records, meta).rows
+    assert pair == "RLM Direct + call_many vs ReActV2"
+    assert verdict == ("0 ms ReActV2 faster; 30 ms no clear difference; 100 ms RLM Direct + call_many faster")
+    flipped = [r for r in records if r.tool_latency_ms != 30]
+    meta.tools.latency_sweep_ms = [0, 100]
+    ((_, (verdict,)),) = crossover_table(flipped, meta).rows
+    assert verdict.endswith("; the order changes between 0 ms and 100 ms")
+    same = [r.model_copy(update={"wall_time_s": r.wall_time_s + 5}) if r.approach == "react_v2" else r
+            for r in flipped]
+    ((_, (verdict,)),) = crossover_table(same, meta).rows
+    assert verdict == "RLM Direct + call_many faster at every latency measured (0 ms to 100 ms)"
 
 
 def test_a_latency_list_is_refused_with_a_scale_sweep_and_on_resume_in_one_line(tmp_path):
