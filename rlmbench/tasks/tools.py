@@ -35,7 +35,7 @@ transient_failure: the call raised ToolUnavailableError (the task's injected fai
 
 
 class ToolUnavailableError(Exception):
-    """What a real client raises on a timeout, a 503 or a rate limit: the call failed, a retry may not.
+    """What a real client raises on a timeout, a 503 or a rate limit: this call failed, and a retry may succeed.
 
     DSPy turns it into an observation for ReAct and ReActV2, and into an exception inside the sandboxed
     code for the RLM; each agent decides whether to retry."""
