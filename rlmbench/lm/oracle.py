@@ -237,11 +237,12 @@ def statements(schema: TaskSchema, text: str) -> list[Statement]:
     return [statement for _, statement in sorted(found, key=lambda pair: pair[0])]
 
 
-def answer_in(schema: TaskSchema, text: str) -> dict[str, Any]:
-    """The typed answer the tool results in `text` support, and the report that goes with them."""
+def answer_in(schema: TaskSchema, text: str, said: list[Statement] | None = None) -> dict[str, Any]:
+    """The typed answer the tool results in `text` support, and the report that goes with them (`said`: the
+    text's statements, when the caller has read them already)."""
     answer: dict[str, Any] = {}
     lines, severities = [], []
-    said = statements(schema, text)
+    said = statements(schema, text) if said is None else said
     for tool in schema.finding_tools:
         found: dict = {}
         for statement in (s for s in said if s.tool == tool and s.kind == "found"):
@@ -267,9 +268,9 @@ def answer_in(schema: TaskSchema, text: str) -> dict[str, Any]:
     return answer
 
 
-def _results_seen(schema: TaskSchema, text: str) -> bool:
-    """Whether the finding tools have answered yet (their found or clear statements are in the text)."""
-    return any(s.tool.has_findings and s.kind in ("found", "clear") for s in statements(schema, text))
+def _results_seen(said: list[Statement]) -> bool:
+    """Whether the finding tools have answered yet (found or clear statements among `said`)."""
+    return any(s.tool.has_findings and s.kind in ("found", "clear") for s in said)
 
 
 def follow_ups_due(schema: TaskSchema, said: list[Statement]) -> list[dict]:
@@ -532,15 +533,16 @@ def _final_answer(schema: TaskSchema, fields: list[str], conversation: str) -> d
 
 
 def _react_v2_turn(schema: TaskSchema, system: str, conversation: str) -> dict[str, Any]:
-    """All checks in the first turn, then submit: the fewest turns ReActV2 allows."""
+    """All checks in the first turn, then the checks left unanswered and the follow-ups, then submit: the fewest
+    turns ReActV2 allows."""
     for tool in schema.required_tools:
         if tool.name not in system and tool.name not in conversation:
             raise OracleError(f"oracle needs tool {tool.name!r} but the prompt does not offer it")
     checks = required_checks(schema, _inputs(schema, parse_sections(conversation)))
-    if not _results_seen(schema, conversation):
+    said = statements(schema, conversation)  # read once: the conversation grows with every turn
+    if not _results_seen(said):
         return {"next_thought": f"Run all {len(checks)} checks at once.",
                 "tool_calls": {"tool_calls": [{"name": c.tool, "args": c.args} for c in checks]}}
-    said = statements(schema, conversation)
     answered = {(st.tool.name, check_key(st.tool, st.args)) for st in said}
     again = [{"tool": c.tool, "args": c.args} for c in checks if (c.tool, c.key) not in answered]
     again += [call for call in follow_ups_due(schema, said)
@@ -550,7 +552,7 @@ def _react_v2_turn(schema: TaskSchema, system: str, conversation: str) -> dict[s
                 "tool_calls": {"tool_calls": [{"name": c["tool"], "args": c["args"]} for c in again]}}
     wanted = re.search(r"call `submit` with (.*)", system)
     names = re.findall(r"`(\w+)`", wanted.group(1)) if wanted else []
-    answer = {k: v for k, v in answer_in(schema, conversation).items() if k in names}
+    answer = {k: v for k, v in answer_in(schema, conversation, said).items() if k in names}
     return {"next_thought": "Every check has a result; submit the answer.",
             "tool_calls": {"tool_calls": [{"name": "submit", "args": answer}]}}
 
