@@ -2,14 +2,21 @@
 
 from __future__ import annotations
 
+import contextlib
+import faulthandler
+import importlib
+import io
 import os
 import re
 import subprocess
 import sys
+import traceback
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 SCRIPT = ROOT / "rlm_vs_react_tool_calling.py"
+GEPA_SCRIPT = ROOT / "gepa_train_rlm.py"
+REPORT_SCRIPT = ROOT / "html_report.py"
 PROVIDER_KEYS = ("GROQ_API_KEY", "OPENAI_API_KEY", "ANTHROPIC_API_KEY")
 
 
@@ -20,11 +27,52 @@ def clean_env(**extra: str) -> dict[str, str]:
     return env
 
 
-def run_script(args: list[str], cwd: Path, timeout: float = 240, script: Path = SCRIPT, **env: str):
+def run_process(args: list[str], cwd: Path, timeout: float = 240, script: Path = SCRIPT, **env: str):
+    """The script in a process of its own, exactly as a user starts it: for what only a process shows (its
+    exit on a traceback, its children, its signals)."""
     return subprocess.run(
         [sys.executable, str(script), *args],
         cwd=cwd, env=clean_env(**env), capture_output=True, text=True, timeout=timeout,
     )
+
+
+COMMANDS = {SCRIPT: "rlmbench.cli.run_cmd", GEPA_SCRIPT: "rlmbench.cli.gepa_cmd", REPORT_SCRIPT: "rlmbench.cli.report_cmd"}
+"""script -> the module whose `main(argv)` it calls: the scripts do nothing else."""
+
+
+def run_script(args: list[str], cwd: Path, timeout: float = 240, script: Path = SCRIPT, **env: str):
+    """The script's own `main(argv)` in this process, from `cwd`, with the environment of a user with no key set.
+
+    Why not a subprocess: each one spends about 3 s of CPU importing DSPy and LiteLLM, loading the tokenizer and
+    matplotlib, which on a 2-core machine was a quarter of the suite's time. What a process adds is tested
+    through `run_process`. Like a process, an uncaught exception ends the call with exit code 1 and its
+    traceback on stderr, and the working folder and environment (a `.env` the run loaded) are restored after.
+    If the call has not returned within `timeout`, faulthandler prints every thread's stack and ends the worker,
+    so a hang fails the suite loudly instead of stalling it.
+    """
+    main = importlib.import_module(COMMANDS[script]).main
+    saved_env, saved_cwd = dict(os.environ), os.getcwd()
+    out, err = io.StringIO(), io.StringIO()
+    user_env = clean_env(**env)
+    os.environ.clear()
+    os.environ.update(user_env)
+    faulthandler.dump_traceback_later(timeout, exit=True)
+    try:
+        os.chdir(cwd)
+        with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+            try:
+                code = main([str(a) for a in args])
+            except SystemExit as exc:
+                code = exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
+            except Exception:  # noqa: BLE001  (what the interpreter would do: the traceback, exit 1)
+                traceback.print_exc()
+                code = 1
+    finally:
+        faulthandler.cancel_dump_traceback_later()
+        os.chdir(saved_cwd)
+        os.environ.clear()
+        os.environ.update(saved_env)
+    return subprocess.CompletedProcess([str(script), *args], code, out.getvalue(), err.getvalue())
 
 
 def deno_children(pid: int) -> list[int]:

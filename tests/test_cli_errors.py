@@ -1,11 +1,11 @@
 """What a user sees when the input is wrong: one clear line and a non-zero exit, never a traceback."""
 
 import pytest
-from helpers import run_script, summary_row
+from helpers import run_process, run_script, summary_row
 
 
 def test_missing_api_key_is_one_line_with_exit_code_2(tmp_path):
-    result = run_script(["--runs", "1"], tmp_path, timeout=60)
+    result = run_process(["--runs", "1"], tmp_path, timeout=60)  # a new user's first command, in its own process
     assert result.returncode == 2
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1, result.stderr

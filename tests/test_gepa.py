@@ -4,14 +4,13 @@ import json
 
 import dspy
 import pytest
-from helpers import ROOT, run_script
+from helpers import GEPA_SCRIPT, run_process, run_script
 
 from rlmbench.gepa.training import RLMDirectAgent, instructions_of, make_coverage_metric, split_cases, task_cases
 from rlmbench.scoring.ledger import ToolCall
 from rlmbench.tasks.task import required_checks
 from rlmbench.tasks.task_file import load_task
 
-GEPA_SCRIPT = ROOT / "gepa_train_rlm.py"
 DRUGS = load_task("drugs")
 coverage_metric = make_coverage_metric(DRUGS)
 GOLD = dspy.Example(medications=["warfarin", "aspirin", "metformin"], conditions=["chronic_kidney_disease"])
@@ -68,7 +67,7 @@ def test_cases_of_another_task_use_its_lists(tmp_path):
 
 
 def test_dry_run_needs_no_key_and_calls_no_model(tmp_path):
-    result = run_script(["--dry-run"], tmp_path, timeout=120, script=GEPA_SCRIPT)
+    result = run_process(["--dry-run"], tmp_path, timeout=120, script=GEPA_SCRIPT)  # the script as a user starts it
     assert result.returncode == 0, result.stderr[-2000:]
     assert "6 train, 3 validation, 3 held-out test" in result.stdout
     assert "GEPA budget: 12 metric calls" in result.stdout

@@ -4,12 +4,12 @@ incomplete run, and the page rebuilt from the results files alone."""
 import json
 
 import pytest
-from helpers import ROOT, run_script
+from helpers import REPORT_SCRIPT, run_process, run_script
 from html_page import read_page
 
 from rlmbench.lm.oracle_server import HANGING_RLM_REPLY, OpenAICompatibleServer
 
-REBUILD = ROOT / "html_report.py"
+REBUILD = REPORT_SCRIPT
 HOSTILE_THOUGHT = "<script>alert(1)</script>"
 HOSTILE_DRUG = "<img src=x onerror=alert(2)>"
 
@@ -83,6 +83,6 @@ def test_rebuilding_from_a_file_that_is_not_a_results_file_is_one_line(tmp_path)
     (tmp_path / "broken.json").write_text("{")
     for name, says in (("notes.json", "is not a benchmark results file"), ("broken.json", "is not JSON"),
                        ("missing.json", "cannot read")):
-        result = run_script([name], tmp_path, script=REBUILD)
+        result = run_process([name], tmp_path, script=REBUILD)  # the script as a user starts it
         assert result.returncode == 2 and "Traceback" not in result.stderr
         assert result.stderr.count("\n") == 1 and says in result.stderr, result.stderr

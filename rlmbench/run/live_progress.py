@@ -60,9 +60,9 @@ class RunView:
 
 
 class LiveProgress:
-    def __init__(self, stream: TextIO = sys.stderr, heartbeat_s: float = 30.0, min_gap_s: float = 2.0,
+    def __init__(self, stream: TextIO | None = None, heartbeat_s: float = 30.0, min_gap_s: float = 2.0,
                  clock: Callable[[], float] = time.monotonic) -> None:
-        self.stream = stream
+        self.stream = sys.stderr if stream is None else stream  # at the call: stderr may have been redirected
         self.clock = clock
         self.heartbeat_s = heartbeat_s
         self.min_gap_s = min_gap_s
