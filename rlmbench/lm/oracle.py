@@ -150,6 +150,8 @@ def _patterns(schema: TaskSchema) -> dict[str, dict[str, re.Pattern]]:
     """tool -> {"found", "clear", "value"} compiled patterns."""
     out = {}
     for tool in schema.tools:
+        if tool.user_code:  # its answers are the user's: read by its matcher (_call_answers), not by templates
+            continue
         entry = {"clear": re.compile(template_pattern(tool.clear, tool, schema.severities))}
         if tool.has_findings:
             entry["found"] = re.compile(template_pattern(tool.found, tool, schema.severities))
@@ -216,7 +218,7 @@ def statements(schema: TaskSchema, text: str) -> list[Statement]:
     and the JSON answers of json tools."""
     found: list[tuple[int, Statement]] = []
     for tool in schema.tools:
-        if tool.returns != "text":
+        if tool.returns != "text" or tool.user_code:
             continue
         for kind, pattern in _patterns(schema)[tool.name].items():
             for m in pattern.finditer(text):
@@ -227,14 +229,66 @@ def statements(schema: TaskSchema, text: str) -> list[Statement]:
         tool = schema.tool(str(answer["check"]))
         kind = "found" if answer.get("status") == "found" else "value" if "value" in answer else (
             "clear" if answer.get("status") == "clear" else None)
-        if tool is None or tool.returns != "json" or kind is None:
+        if tool is None or tool.returns != "json" or kind is None or tool.user_code:
             continue
         args = {a: str(answer.get(a, "")) for a in tool.args}
         severity = (tool.fixed_severity or str(answer.get("severity", "")).lower()) if kind == "found" else None
         line = describe_finding(tool, args, severity, str(answer.get("details", ""))) if severity else ""
         value = str(answer["value"]) if kind == "value" else None
         found.append((at, Statement(tool, kind, args, severity, line, value)))
+    if any(tool.finding is not None for tool in schema.tools):
+        found += _matched_statements(schema, text)
     return [statement for _, statement in sorted(found, key=lambda pair: pair[0])]
+
+
+_REACT_CALL = re.compile(r"\[\[ ## tool_name_(\d+) ## \]\]\s*(\w+)\s*\[\[ ## tool_args_\1 ## \]\]\s*(.*?)\s*"
+                         r"\[\[ ## observation_\1 ## \]\]\s*(.*?)(?=\s*\[\[ ## |\Z)", re.DOTALL)
+_V2_BLOCK = re.compile(r'\{"tool_call(s|_results)":')
+
+
+def _call_answers(text: str):
+    """(position, tool name, args, answer, failed) of every tool call the text shows with its answer: ReAct's
+    trajectory (tool_name_i, tool_args_i, observation_i) and ReActV2's tool_calls and tool_call_results, paired by
+    call id (DSPy gives a call without one `call_<turn>_<index>`)."""
+    for m in _REACT_CALL.finditer(text):
+        try:
+            args = json.loads(m.group(3))
+        except ValueError:
+            continue
+        answer = m.group(4)
+        yield m.start(), m.group(2), args, answer, answer.startswith("Execution error in")
+    calls, turn, decoder = {}, 0, json.JSONDecoder()
+    for m in _V2_BLOCK.finditer(text):
+        try:
+            block, _ = decoder.raw_decode(text, m.start())
+        except ValueError:
+            continue
+        if "tool_calls" in block:
+            for i, call in enumerate(block["tool_calls"] or []):
+                calls[call.get("id") or f"call_{turn}_{i}"] = call
+            turn += 1
+            continue
+        for result in block["tool_call_results"] or []:
+            call = calls.get(result.get("call_id"))
+            if call is not None:
+                yield m.start(), call.get("name"), call.get("args") or {}, result.get("value"), bool(result.get("is_error"))
+
+
+def _matched_statements(schema: TaskSchema, text: str) -> list[tuple[int, Statement]]:
+    """The answers of the tools backed by the user's code, read by each tool's matcher (tasks.matcher): their
+    answers need not name their check, so each is read beside the call that asked for it."""
+    out = []
+    for at, name, args, answer, failed in _call_answers(text):
+        tool = schema.tool(str(name))
+        if tool is None or tool.finding is None or failed or not isinstance(args, dict):
+            continue
+        reading = tool.finding.read(answer)
+        args = {a: str(args.get(a, "")) for a in tool.args}
+        severity = (reading.severity or tool.fixed_severity) if reading.found else None
+        shown = answer if isinstance(answer, str) else json.dumps(answer)
+        line = f"{tool.label} for {', '.join(args.values())}: {shown.strip().splitlines()[0] if shown.strip() else ''}"
+        out.append((at, Statement(tool, "found" if reading.found else "clear", args, severity, line)))
+    return out
 
 
 def answer_in(schema: TaskSchema, text: str, said: list[Statement] | None = None) -> dict[str, Any]:
@@ -353,7 +407,14 @@ def _reading(tool: ToolSpec, patterns: dict[str, re.Pattern], item: str, values:
              on_finding: list[str]) -> list[str]:
     """The lines that read one answer in `_result` into the typed answer's lists: by the tool's templates for a
     text tool, by the dict's fields for a json tool; `on_finding` runs in a finding's branch."""
-    if tool.returns == "json":
+    if tool.finding is not None:  # the user's tool: its matcher's rule, as the truth pass applied it
+        lines, is_found, read_severity = tool.finding.code("_result")
+        severity = read_severity or repr(tool.fixed_severity)
+        if read_severity and tool.fixed_severity:
+            severity = f"({read_severity} or {tool.fixed_severity!r})"
+        is_clear = f"not ({is_found})"
+        line = f"{tool.label!r} + ' for ' + ', '.join([{', '.join(values)}]) + ': ' + str(_result).strip()[:200]"
+    elif tool.returns == "json":
         severity = repr(tool.fixed_severity) if tool.fixed_severity else 'str(_result.get("severity", "")).lower()'
         args = ", ".join(f"{a}={v}" for a, v in zip(tool.args, values))
         is_found, is_clear = '_result.get("status") == "found"', '_result.get("status") == "clear"'
@@ -421,10 +482,15 @@ def _answer_lines(schema: TaskSchema) -> list[str]:
     ]
 
 
+def _imports(schema: TaskSchema) -> str:
+    """The cell's first line: json only where a matcher reads dict answers (a built-in task's code is unchanged)."""
+    return "import json, re" if any(tool.finding is not None for tool in schema.tools) else "import re"
+
+
 def check_code(schema: TaskSchema) -> str:
     """The RLM's first cell: every required check in loops, the typed answer built in variables."""
     patterns = _patterns(schema)
-    lines = ["import re", "_severities, _lines, _made = [], [], 0"]
+    lines = [_imports(schema), "_severities, _lines, _made = [], [], 0"]
     retries = can_fail(schema)
     if retries:  # a call that raises is retried; a check that never answers is left out, not guessed
         lines += ["def _call(_tool, **_args):",
@@ -442,7 +508,7 @@ def check_code(schema: TaskSchema) -> str:
         body = ["_made += 1"] + ([f"_result = _call({tool.name}, {call})", "if _result is None:", "    continue"]
                                  if retries else [f"_result = {tool.name}({call})"])
         if tool.has_findings:
-            body += _reading(tool, patterns[tool.name], item, values, _following(schema, tool, values, retries))
+            body += _reading(tool, patterns.get(tool.name, {}), item, values, _following(schema, tool, values, retries))
         lines += header + ["    " * len(header) + line for line in body]
     lines += _answer_lines(schema)
     return "\n".join(lines)
@@ -460,7 +526,7 @@ def batch_code(schema: TaskSchema) -> str:
     """The batch arm's first cell: each tool's checks in one call_many, the failed ones again in another, the
     follow-ups of the findings in a third; the answer built in variables as in check_code."""
     patterns = _patterns(schema)
-    lines = ["import re", "_severities, _lines, _made = [], [], 0",
+    lines = [_imports(schema), "_severities, _lines, _made = [], [], 0",
              "def _batch(_tool, _calls):",
              f"    _results = {CALL_MANY}(_tool, _calls)",
              f"    for _attempt in range({_RETRY_LIMIT - 1}):",
@@ -481,7 +547,7 @@ def batch_code(schema: TaskSchema) -> str:
             due = [f"if _severity in {f.follow_up.when!r}:\n    _due_{f.name}.append(dict("
                    + ", ".join(f"{fa}={v}" for fa, v in zip(f.args, values)) + "))"
                    for f in schema.follow_up_tools if f.follow_up.after == tool.name]
-            body += _reading(tool, patterns[tool.name], item, values,
+            body += _reading(tool, patterns.get(tool.name, {}), item, values,
                              [line for block in due for line in block.split("\n")])
         lines += ["    " + line for line in body]
     for follow in schema.follow_up_tools:

@@ -25,6 +25,8 @@ from rlmbench.results.meta import RunMeta
 from rlmbench.results.records import SCHEMA_VERSION, RunRecord
 
 RESUME_MUST_MATCH = ("schema_version", "task.name", "task.fingerprint", "settings", "tools", "case")
+TOOLS_ANSWER_DIFFERENTLY = ("cannot resume: the task's tools now answer differently from when those runs were recorded (ground "
+                 "truth {now}, was {before}); start a new results file")
 """Header fields that must match for a resumed invocation to add runs to the same comparison. For a model in
 both the log and the invocation (matched by label), lm.settings.same_on_resume() names its fields; a new label
 adds a model."""
@@ -180,6 +182,9 @@ def _first_difference(key: str, before, now) -> tuple[str, object, object] | Non
 def check_resumable(previous_meta: RunMeta, current_meta: RunMeta) -> None:
     """Raise ResumeError naming the first setting that differs: mixed settings would make one summary lie."""
     previous, current = previous_meta.model_dump(mode="json"), current_meta.model_dump(mode="json")
+    before, now = previous_meta.task.truth_fingerprint, current_meta.task.truth_fingerprint
+    if before != now and before is not None:  # said as itself, not as the task's fingerprint that it also changes
+        raise ResumeError(TOOLS_ANSWER_DIFFERENTLY.format(before=before, now=now))
     earlier = {m["label"]: m for m in previous["models"]}
     pairs = [(key, _lookup(previous, key), _lookup(current, key)) for key in RESUME_MUST_MATCH]
     pairs += [(f"model {m['label']!r} {key}", earlier[m["label"]].get(key), m.get(key))

@@ -33,6 +33,13 @@ class TaskInfo(_Model):
     """Each input list and its length."""
     required_checks: int
     """Checks the task's own lists require."""
+    truth: str = "declared"
+    """Where the ground truth came from: declared in the task file, read from the tools' answers (the truth
+    pass), or none (findings not scored)."""
+    truth_fingerprint: str | None = None
+    """For truth read from the tools: a hash of it, so a resume whose tools answer differently is refused."""
+    findings: dict[str, list[list[str]]] | None = None
+    """For truth read from the tools: tool -> each finding's items and severity, as the truth pass read them."""
 
     def load_argument(self) -> str:
         """How to load this task again: a built-in by its name, a user's file by its path."""

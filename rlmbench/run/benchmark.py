@@ -11,7 +11,7 @@ import datetime as dt
 import platform
 import re
 import sys
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import dspy
@@ -38,10 +38,13 @@ from rlmbench.run.runner import ModelRun, run_benchmark
 from rlmbench.run.sweep import run_sweep
 from rlmbench.sandbox.interpreter import SandboxSupply, check_deno
 from rlmbench.sandbox.snapshot import SnapshotStore
+from rlmbench.tasks.backends import UserTools, uses_user_code
+from rlmbench.tasks.backends.truth import read_truth
 from rlmbench.tasks.behaviour import Latency, ToolSettings
 from rlmbench.tasks.sizes import Size
 from rlmbench.tasks.synthetic import checks_at
 from rlmbench.tasks.task import Task, TaskSchema
+from rlmbench.tasks.task_file import TaskFileError
 from rlmbench.tasks.tools import as_invoked, calls_needed
 from rlmbench.words import counted
 
@@ -97,22 +100,50 @@ def latency_sweep(settings: BenchmarkSettings) -> tuple[float, ...] | None:
     return tuple(sorted(given)) if given is not None and len(given) > 1 else None
 
 
-def tool_settings(settings: BenchmarkSettings) -> ToolSettings:
+def tool_settings(settings: BenchmarkSettings, user_tools: UserTools | None = None) -> ToolSettings:
     latency = Latency(settings.tool_latency_ms[0]) if latency_override(settings) is not None else None
-    return ToolSettings(seed=settings.seed, latency=latency, failure_rate=settings.tool_failure_rate)
+    return ToolSettings(seed=settings.seed, latency=latency, failure_rate=settings.tool_failure_rate,
+                        user_tools=user_tools)
 
 
 def run(settings: BenchmarkSettings) -> int:
     """Run the benchmark and return the process exit code."""
+    user_tools = None
     try:
+        problem = missing_keys_message(list(settings.models))
+        if problem:  # before any server of the user's starts
+            raise SetupError(problem.removeprefix("error: "))
+        if uses_user_code(settings.task):
+            user_tools = open_user_tools(settings)
+            settings = replace(settings, task=user_tools.task)
         meta = build_header(settings, dt.datetime.now().astimezone())
         files, records = open_files(settings, meta)
-    except (SetupError, ResumeError) as exc:
+    except (SetupError, ResumeError, TaskFileError) as exc:
+        if user_tools is not None:
+            user_tools.close()
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_CONFIG
-    interrupted = execute(settings, meta, files, records)
+    try:
+        interrupted = execute(settings, meta, files, records, user_tools)
+    finally:  # Ctrl-C or a harness bug included: the user's server never outlives the benchmark
+        if user_tools is not None:
+            user_tools.close()
     finish(settings, meta, files, records, interrupted)
     return EXIT_INTERRUPTED if interrupted else EXIT_OK
+
+
+def open_user_tools(settings: BenchmarkSettings) -> UserTools:
+    """The task's functions and server, ready, with the ground truth read from them when the task says so."""
+    if settings.sweep is not None:
+        raise SetupError("--scale generates items your tools do not know; a task of your own functions or server "
+                         "runs on its own lists")
+    user_tools = UserTools.open(settings.task)
+    try:
+        user_tools.task = read_truth(user_tools, lambda line: print(line, file=sys.stderr, flush=True))
+    except BaseException:
+        user_tools.close()
+        raise
+    return user_tools
 
 
 def skipped_for_size(settings: BenchmarkSettings, required: int) -> dict[str, str]:
@@ -251,7 +282,8 @@ def _model_run(model: ModelSettings, record: ModelRecord, schema: TaskSchema, ti
     return ModelRun(model.name, lm, model.concurrency, record.price, server)
 
 
-def execute(settings: BenchmarkSettings, meta: RunMeta, files: ResultsFiles, records: list[RunRecord]) -> bool:
+def execute(settings: BenchmarkSettings, meta: RunMeta, files: ResultsFiles, records: list[RunRecord],
+            user_tools: UserTools | None = None) -> bool:
     """Every run not yet recorded; each record is saved the moment its run ends. True when Ctrl-C cut it short."""
     task, approaches = settings.task, meta.approaches
     schema = as_invoked(task.schema, tool_settings(settings))
@@ -280,17 +312,17 @@ def execute(settings: BenchmarkSettings, meta: RunMeta, files: ResultsFiles, rec
                 result = run_sweep(task, approaches, settings.sweep, settings.runs, models,
                                    settings.approach_config, on_record, sandboxes, seed=settings.seed,
                                    react_limit=settings.react_limit, timeout=settings.timeout, watch=progress.update,
-                                   tool_settings=tool_settings(settings))
+                                   tool_settings=tool_settings(settings, user_tools))
                 meta.sweep.skipped = result.skipped
                 return result.interrupted
             if (latencies := latency_sweep(settings)) is not None:
                 return run_latency_sweep(task, approaches, latencies, settings.runs, models, settings.approach_config,
-                                         on_record, sandboxes, tool_settings(settings), timeout=settings.timeout,
+                                         on_record, sandboxes, tool_settings(settings, user_tools), timeout=settings.timeout,
                                          watch=progress.update)
             _, interrupted = run_benchmark(task, approaches, settings.runs, models, settings.approach_config,
                                            on_record, case=task.full_case(), sandboxes=sandboxes,
                                            timeout=settings.timeout, skip=done, watch=progress.update,
-                                           tool_settings=tool_settings(settings))
+                                           tool_settings=tool_settings(settings, user_tools))
             return interrupted
     finally:
         if sandboxes is not None:

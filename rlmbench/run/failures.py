@@ -22,6 +22,7 @@ from dspy.utils.exceptions import (
 from rlmbench.agents.hybrid import PlanError
 from rlmbench.lm.gated import RunCancelled
 from rlmbench.results.records import Failure
+from rlmbench.tasks.backends import ServerError
 
 
 def _is(*types: type[BaseException]) -> Callable[[BaseException], bool]:
@@ -34,6 +35,7 @@ def _no_code(exc: BaseException) -> bool:
 
 
 FAILURE_CATEGORIES: tuple[tuple[str, Callable[[BaseException], bool]], ...] = (
+    ("tool_server_error", _is(ServerError)),
     ("plan_invalid", _is(PlanError)),
     ("timeout", _is(RunCancelled)),
     ("no_code", _no_code),

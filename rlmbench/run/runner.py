@@ -200,7 +200,13 @@ def _execute(state: _RunState, config: ApproachConfig, sandboxes: SandboxSupply 
     config = replace(config.for_checks(calls_needed(state.task, state.case, tool_settings)), interpreter_factory=_TrackedFactory(factory, state.control))
     state.step_limit = REGISTRY[state.approach].step_limit(config)
     state.planner_limit = config.rlm_max_iters
-    tools = [state.control.timed_tool(tool) for tool in make_tools(state.task, state.ledger.record, tool_settings)]
+    try:  # the user's functions and server: a server that died in an earlier run is started afresh first
+        user_code = tool_settings.user_tools.for_run(state.control.cancel) if tool_settings.user_tools else None
+    except Exception as exc:  # a per-run server that does not start fails this run only
+        state.started = state.control.started = time.perf_counter()
+        return state.record(0.0, failure=failure_of(exc))
+    tools = [state.control.timed_tool(tool) for tool in make_tools(state.task, state.ledger.record, tool_settings,
+                                                                   user_code.answer if user_code else None)]
     state.failures_injected = can_fail(as_invoked(state.task.schema, tool_settings))
     signatures = signatures_for(state.task.schema, config.answer_form)
     output = None
@@ -213,6 +219,10 @@ def _execute(state: _RunState, config: ApproachConfig, sandboxes: SandboxSupply 
         except Exception as exc:  # a failing run is recorded, never fatal
             failure = failure_of(exc)
         wall = time.perf_counter() - state.started
+    if user_code is not None:
+        user_code.close()
+        if user_code.lost is not None:  # the server died under this run: that, not what the agent did next, ended it
+            output, failure = None, failure_of(user_code.lost)
     return state.record(wall, output, failure)
 
 

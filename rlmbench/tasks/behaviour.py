@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass
+from typing import Any
 
 
 @dataclass(frozen=True)
@@ -56,6 +57,9 @@ class ToolSettings:
     """Every tool's latency instead of the task's; None: the task's own."""
     failure_rate: float | None = None
     """Every tool's transient failure rate instead of the task's; None: the task's own."""
+    user_tools: Any = None
+    """The user's functions and server this invocation opened (tasks.backends.UserTools); None for a task of
+    lookup tables. Typed loosely: this module is imported by the task's schema, which the backends import."""
 
     def latency_of(self, own: Latency) -> Latency:
         return self.latency if self.latency is not None else own

@@ -21,6 +21,7 @@ from dataclasses import asdict, dataclass, field
 from typing import Iterable, Literal
 
 from rlmbench.tasks.behaviour import Latency
+from rlmbench.tasks.matcher import FindingMatcher
 
 ToolKind = Literal["pair", "cross", "attribute"]
 TOOL_KINDS: tuple[str, ...] = ("pair", "cross", "attribute")
@@ -29,6 +30,7 @@ combination required; attribute: one list, every item required only where the ta
 
 CheckKey = tuple[str, ...]
 ToolReturns = Literal["text", "json"]
+TruthSource = Literal["declared", "tools", "none"]
 TOOL_RETURNS: tuple[str, ...] = ("text", "json")
 
 RISK_FIELD = "overall_risk"
@@ -102,6 +104,18 @@ class ToolSpec:
     """A follow-up tool (file kind `follow_up`): its checks are required by findings, not enumerated; `kind` is then
     the shape of its key (its `after` tool's kind), `value` how it states its answer, `answer_field` the typed
     answer's list of the values it gave."""
+    function: str | None = None
+    """`module:attr`: the user's Python function answers the tool's calls (tasks.backends), not the task's tables."""
+    mcp: str | None = None
+    """The name of the task server's MCP tool that answers the tool's calls (tasks.backends)."""
+    finding: FindingMatcher | None = None
+    """How a finding is read from the answers of a tool backed by the user's code (tasks.matcher); None for the
+    task's own tables, whose answers are the templates above."""
+
+    @property
+    def user_code(self) -> bool:
+        """Answered by the user's function or server, not by the task's tables."""
+        return self.function is not None or self.mcp is not None
 
     @property
     def has_findings(self) -> bool:
@@ -140,6 +154,23 @@ class RiskRule:
 
 
 @dataclass(frozen=True)
+class ServerSpec:
+    """The task's MCP server (`[server]`): started once per invocation (or per run), stopped at its end."""
+
+    command: tuple[str, ...] | None = None
+    """stdio: the command that starts it, in the task file's folder."""
+    url: str | None = None
+    """streamable HTTP: the URL of a server already running."""
+    env: tuple[tuple[str, str], ...] = ()
+    """Extra variables for a started server, over the MCP SDK's default safe environment (never the user's keys)."""
+    per_run: bool = False
+    """A fresh server for every run, for a server that keeps state between calls."""
+
+    def describe(self) -> str:
+        return " ".join(self.command) if self.command else str(self.url)
+
+
+@dataclass(frozen=True)
 class TaskSchema:
     name: str
     description: str
@@ -156,6 +187,8 @@ class TaskSchema:
     risk: RiskRule
     sweep: tuple[str, ...] | None = None
     """The task's own default sweep sizes (`16x6`), or None for the generic default."""
+    server: ServerSpec | None = None
+    """The MCP server behind the tools that name one (`mcp`); None without."""
 
     def list(self, name: str) -> ListSpec:
         return next(spec for spec in self.lists if spec.name == name)
@@ -196,6 +229,9 @@ class TaskData:
     """Normalised alias -> normalised item name."""
     follow_ups: dict[str, dict[CheckKey, str]] = field(default_factory=dict)
     """Follow-up tool name -> check key -> the exact value it answers."""
+    truth: TruthSource = "declared"
+    """Where `findings` come from: declared in the task file, read from the tools' answers by their matchers
+    (the truth pass, tasks.backends.truth), or none: a task whose findings nobody can score."""
 
 
 @dataclass(frozen=True)
@@ -232,22 +268,35 @@ class Task:
                 del tool["transient_failure_rate"]
             if tool["returns"] == "text":
                 del tool["returns"]
-            if tool["follow_up"] is None:
-                del tool["follow_up"]
+            for name in ("follow_up", "function", "mcp", "finding"):  # fields added later hash only when set
+                if tool[name] is None:
+                    del tool[name]
+        if schema["server"] is None:
+            del schema["server"]
         follow_ups = {t: sorted([list(k), v] for k, v in f.items()) for t, f in self.data.follow_ups.items()}
         payload = json.dumps({"schema": schema, "items": self.data.items, **({"follow_ups": follow_ups} if follow_ups
                                                                            else {}),
-                              "findings": {t: sorted([list(k), e.severity, e.details] for k, e in f.items())
-                                           for t, f in self.data.findings.items()},
-                              "values": self.data.values, "aliases": self.data.aliases},
+                              "findings": self._findings_listed(), "values": self.data.values,
+                              "aliases": self.data.aliases},
                              sort_keys=True, default=str)
         return hashlib.sha256(payload.encode()).hexdigest()[:16]
 
+    def _findings_listed(self) -> dict[str, list]:
+        return {t: sorted([list(k), e.severity, e.details] for k, e in f.items()) for t, f in self.data.findings.items()}
+
+    def truth_fingerprint(self) -> str:
+        """A short hash of the findings alone: whether the tools still answer as when results were recorded."""
+        return hashlib.sha256(json.dumps(self._findings_listed(), sort_keys=True).encode()).hexdigest()[:16]
+
     def describe(self) -> dict:
-        """The task as the results file records it."""
+        """The task as the results file records it; truth read from the tools is recorded with it."""
+        from_tools = self.data.truth == "tools"
         return {"name": self.name, "source": self.source, "fingerprint": self.fingerprint(),
                 "lists": {name: len(items) for name, items in self.data.items.items()},
-                "required_checks": len(required_checks(self.schema, self.full_case().inputs))}
+                "required_checks": len(required_checks(self.schema, self.full_case().inputs)),
+                "truth": self.data.truth, "truth_fingerprint": self.truth_fingerprint() if from_tools else None,
+                "findings": ({t: [[*k, e.severity] for k, e in f.items()] for t, f in self.data.findings.items()}
+                             if from_tools else None)}
 
 
 @dataclass

@@ -66,14 +66,50 @@ class AnswerDoc(_Table):
     """The exact value the follow-up answers: a short code or a number."""
 
 
+class MatcherDoc(_Table):
+    """How a finding is read from a user's tool answer (tasks.matcher)."""
+
+    pattern: Text | None = None
+    """Text answers: a regular expression matching a finding."""
+    severity_group: int | Text | None = None
+    """The pattern's group holding the severity; default: the tool's `severity`."""
+    field: Text | None = None
+    """Dict answers: the field that says whether the answer is a finding."""
+    clear: list[str] | None = None
+    """Dict answers: the field's values that mean no finding."""
+    severity_field: Text | None = None
+    """Dict answers: the field holding the severity; default: the tool's `severity`."""
+
+
+class ServerDoc(_Table):
+    """The task's MCP server."""
+
+    command: Texts | None = None
+    """stdio: the command and its arguments, run in the task file's folder."""
+    url: Text | None = None
+    """streamable HTTP: the URL of a running server."""
+    env: dict[str, str] | None = None
+    """Extra environment variables for a started server."""
+    per_run: bool | None = None
+    """A fresh server for every run."""
+
+
 class ToolDoc(_Table):
     name: Identifier
     kind: Text
     """pair, cross, attribute or follow_up (task_file.FILE_KINDS)."""
     lists: Texts | None = None
     """Required except for a follow-up, which takes its `after` tool's."""
-    args: Annotated[list[Identifier], Field(min_length=1)]
-    doc: Text
+    args: Annotated[list[Identifier], Field(min_length=1)] | None = None
+    """Required unless `function` or `mcp` gives them."""
+    doc: Text | None = None
+    """Required unless `function` or `mcp` gives it."""
+    function: Text | None = None
+    """`module:attr`: the user's Python function answers the calls."""
+    mcp: bool | Identifier | None = None
+    """true: the server's tool of this name answers the calls; a name: the server's tool of that name."""
+    finding: MatcherDoc | None = None
+    """How a finding is read from the answers of a `function` or `mcp` tool."""
     required: bool | None = None
     label: Text | None = None
     answer_field: Identifier | None = None
@@ -140,6 +176,7 @@ class TaskDoc(_Table):
     aliases: dict[str, Text] | None = None
     sweep: SweepDoc | None = None
     behaviour: BehaviourDoc | None = None
+    server: ServerDoc | None = None
 
 
 def where(loc: tuple[Any, ...]) -> str:
@@ -177,6 +214,7 @@ _PROBLEMS = {
     "bool_type": "must be true or false",
     "float_type": "must be a number",
     "float_parsing": "must be a number",
+    "int_type": "must be a whole number or a group name",
     "finite_number": "must be a finite number",
 }
 _BOUNDS = {"greater_than_equal": ("ge", ">="), "less_than_equal": ("le", "<="), "less_than": ("lt", "<")}

@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Callable
 
 from rlmbench.tasks.behaviour import Latency
+from rlmbench.tasks.matcher import FindingMatcher, matcher_problem
 from rlmbench.tasks.sizes import parse_sizes
 from rlmbench.tasks.task import (
     RISK_FIELD,
@@ -24,6 +25,7 @@ from rlmbench.tasks.task import (
     FollowUp,
     ListSpec,
     RiskRule,
+    ServerSpec,
     Task,
     TaskData,
     TaskSchema,
@@ -31,7 +33,16 @@ from rlmbench.tasks.task import (
     check_key,
     normalise_name,
 )
-from rlmbench.tasks.task_doc import AnswerDoc, BehaviourDoc, FindingDoc, TaskDoc, ToolDoc, document_of
+from rlmbench.tasks.task_doc import (
+    AnswerDoc,
+    BehaviourDoc,
+    FindingDoc,
+    MatcherDoc,
+    ServerDoc,
+    TaskDoc,
+    ToolDoc,
+    document_of,
+)
 from rlmbench.words import counted
 
 TASKS_DIR = Path(__file__).resolve().parent / "builtin"
@@ -189,6 +200,12 @@ def _default_label(name: str) -> str:
 def _follow_up_spec(tool: ToolDoc, at: str, earlier: dict[str, ToolSpec], severities: tuple[str, ...],
                     defaults: BehaviourDoc, fail: Fail) -> ToolSpec:
     """A follow-up: required once for each finding of its `after` tool whose severity is in `when`, same key."""
+    for name in ("function", "mcp", "finding"):
+        if getattr(tool, name) is not None:
+            raise fail(f"{at}.{name}", "a follow-up is answered from its `answers`; only pair, cross and attribute "
+                                       "tools can be the user's code")
+    if tool.args is None or tool.doc is None:
+        raise fail(f"{at}.{'args' if tool.args is None else 'doc'}", "missing")
     if tool.after is None:
         raise fail(f"{at}.after", "missing: the tool whose findings this follow-up follows")
     after = earlier.get(tool.after)
@@ -267,9 +284,14 @@ def _tool_spec(tool: ToolDoc, at: str, lists: dict[str, tuple[str, ...]], severi
             raise fail(f"{at}.lists", f"no list named {list_name!r}; lists: {', '.join(lists)}")
     if kind == "cross" and tool.lists[0] == tool.lists[1]:
         raise fail(f"{at}.lists", "a cross tool needs two different lists (use kind = \"pair\" for one)")
-    if len(tool.args) != ARG_COUNT[kind]:
-        raise fail(f"{at}.args", f"a {kind} tool takes {counted(ARG_COUNT[kind], 'argument')}, got {len(tool.args)}")
-    _unique(fail, f"{at}.args", tool.args, "argument")
+    user = _user_code(tool, at, fail)
+    given_args = tool.args if tool.args is not None else []  # a user's tool may take its own (tasks.backends)
+    if tool.args is None and not user["function"] and not user["mcp"]:
+        raise fail(f"{at}.args", "missing")
+    if tool.doc is None and not user["function"] and not user["mcp"]:
+        raise fail(f"{at}.doc", "missing")
+    if tool.args is not None:
+        check_arg_count(kind, tool.args, f"{at}.args", fail)
     has_findings = kind != "attribute" or tool.findings is not None or bool(tool.answer_field)
     required = kind != "attribute" or bool(tool.required)
     if kind != "attribute" and tool.required is False:
@@ -277,20 +299,28 @@ def _tool_spec(tool: ToolDoc, at: str, lists: dict[str, tuple[str, ...]], severi
     if kind == "attribute" and has_findings and not required:
         raise fail(f"{at}.required", "an attribute tool with findings must set required = true")
     label = tool.label or _default_label(name)
+    if user["finding"] is not None and not has_findings:
+        raise fail(f"{at}.finding", "only a tool with findings reads them from its answers")
+    if user["finding"] is not None and tool.severity is None and user["finding"].severity_group is None \
+            and user["finding"].severity_field is None:
+        raise fail(f"{at}.finding", "says no severity: give severity_group (text) or severity_field (dict), or set "
+                                    "the tool's `severity` for all its findings")
     if tool.severity is not None and tool.severity not in severities:
         raise fail(f"{at}.severity", f"severity {tool.severity!r} is not in the scale {', '.join(severities)}")
     if tool.clear_field and not has_findings:
         raise fail(f"{at}.clear_field", "only a tool with findings can have a clear_field")
-    args = tool.args
+    args = given_args
+    if user["function"] or user["mcp"]:
+        return _user_tool_spec(tool, at, kind, label, has_findings, required, defaults, user, fail)
     subject = " and ".join(f"{{{a}}}" for a in args)
     found = _template(fail, f"{at}.found", tool.found, f"FOUND ({{severity}}) {label} for {subject}: {{details}}",
                       {*args, "severity", "SEVERITY", "details"}, set(args) | ({"details"} if has_findings else set()))
-    if has_findings and tool.severity is None and not {"severity", "SEVERITY"} & {
-            n for _, n, _, _ in string.Formatter().parse(found) if n}:
+    if has_findings and tool.severity is None and not user["function"] and not user["mcp"] and not {
+            "severity", "SEVERITY"} & {n for _, n, _, _ in string.Formatter().parse(found) if n}:
         raise fail(f"{at}.found", "must contain {severity} or {SEVERITY}: this tool's findings differ in severity "
                                   "(or set `severity` for all of them)")
     return ToolSpec(
-        name=name, kind=kind, lists=tuple(tool.lists), args=tuple(args), doc=tool.doc, required=required,
+        name=name, kind=kind, lists=tuple(tool.lists), args=tuple(args), doc=tool.doc or "", required=required,
         label=label, answer_field=(tool.answer_field or f"{name}_findings") if has_findings else None,
         clear_field=tool.clear_field, fixed_severity=tool.severity, found=found,
         clear=_template(fail, f"{at}.clear", tool.clear, f"No {label} recorded for {subject}.", set(args), set(args)),
@@ -299,8 +329,83 @@ def _tool_spec(tool: ToolDoc, at: str, lists: dict[str, tuple[str, ...]], severi
         answer_description=tool.answer_description or (
             f"the {label} findings of {name}" + ("" if tool.severity else ", each with its severity")),
         clear_description=tool.clear_description or f"the checks of {name} you found to have no {label}",
-        **_behaviour(tool, at, defaults, fail),
+        **_behaviour(tool, at, defaults, fail), **user,
     )
+
+
+def _user_tool_spec(tool: ToolDoc, at: str, kind: str, label: str, has_findings: bool, required: bool,
+                    defaults: BehaviourDoc, user: dict, fail: Fail) -> ToolSpec:
+    """A tool of the user's code: no answer templates (its answers are its own; its `finding` reads them), and its
+    arguments and doc may come from the code when the tasks.backends open it."""
+    for name in ("found", "clear", "value", "values"):
+        if getattr(tool, name) is not None:
+            raise fail(f"{at}.{name}", "a `function` or `mcp` tool answers in its own words; `finding` reads them")
+    return ToolSpec(
+        name=tool.name, kind=kind, lists=tuple(tool.lists), args=tuple(tool.args or ()), doc=tool.doc or "",
+        required=required, label=label, answer_field=(tool.answer_field or f"{tool.name}_findings") if has_findings
+        else None, clear_field=tool.clear_field, fixed_severity=tool.severity, found="", clear="", value="",
+        finding_rate=tool.finding_rate,
+        answer_description=tool.answer_description or (
+            f"the {label} findings of {tool.name}" + ("" if tool.severity else ", each with its severity")),
+        clear_description=tool.clear_description or f"the checks of {tool.name} you found to have no {label}",
+        **_behaviour(tool, at, defaults, fail), **user)
+
+
+def check_arg_count(kind: str, args: list[str] | tuple[str, ...], where: str, fail: Fail) -> None:
+    """A tool's arguments fit its kind: two for a pair or cross tool, one for an attribute tool, no name twice."""
+    if len(args) != ARG_COUNT[kind]:
+        raise fail(where, f"a {kind} tool takes {counted(ARG_COUNT[kind], 'argument')}, got {len(args)}")
+    _unique(fail, where, list(args), "argument")
+
+
+def _matcher(doc: MatcherDoc, at: str, fail: Fail) -> FindingMatcher:
+    matcher = FindingMatcher(pattern=doc.pattern, severity_group=doc.severity_group, field=doc.field,
+                             clear=tuple(doc.clear or ()), severity_field=doc.severity_field)
+    problem = matcher_problem(matcher)
+    if problem is not None:
+        field, text = problem
+        raise fail(f"{at}.finding" + (f".{field}" if field else ""), text)
+    return matcher
+
+
+def _user_code(tool: ToolDoc, at: str, fail: Fail) -> dict:
+    """The ToolSpec fields of a tool answered by the user's code: `function`, `mcp` and `finding`, checked."""
+    if tool.function is not None and tool.mcp not in (None, False):
+        raise fail(f"{at}.mcp", "a tool is either the user's `function` or the server's (`mcp`), not both")
+    if tool.function is not None:
+        module, _, attr = tool.function.partition(":")
+        if not module or not attr or not all(part.isidentifier() for part in [*module.split("."), *attr.split(".")]):
+            raise fail(f"{at}.function", f"{tool.function!r} is not `module:attr` (as `drug_tools:check_interaction`)")
+    mcp = None if tool.mcp in (None, False) else (tool.name if tool.mcp is True else tool.mcp)
+    finding = None if tool.finding is None else _matcher(tool.finding, at, fail)
+    if finding is not None and tool.function is None and mcp is None:
+        raise fail(f"{at}.finding", "only a `function` or `mcp` tool reads its findings from its answers; this "
+                                    "tool's answers are its `findings`")
+    if finding is not None and tool.findings is not None:
+        raise fail(f"{at}.finding", "give `findings` (declared) or `finding` (read from the answers), not both")
+    return {"function": tool.function, "mcp": mcp, "finding": finding}
+
+
+def _server(doc: ServerDoc | None, tools: list[ToolSpec], fail: Fail) -> ServerSpec | None:
+    """The `[server]` table, checked against the tools that name it."""
+    uses = [i for i, t in enumerate(tools) if t.mcp is not None]
+    if doc is None:
+        if uses:
+            raise fail(f"tools[{uses[0]}].mcp", "an mcp tool needs a [server] table (command or url)")
+        return None
+    if (doc.command is None) == (doc.url is None):
+        raise fail("server", "give either `command` (a server started over stdio) or `url` (a running "
+                             "streamable-HTTP server), not both or neither")
+    if doc.url is not None:
+        if not doc.url.startswith(("http://", "https://")):
+            raise fail("server.url", f"{doc.url!r} is not an http:// or https:// URL")
+        for name in ("env", "per_run"):
+            if getattr(doc, name) is not None:
+                raise fail(f"server.{name}", "only a server the benchmark starts (`command`) has this field")
+    if not uses:
+        raise fail("server", "no tool is the server's: give a tool `mcp = true`")
+    return ServerSpec(command=tuple(doc.command) if doc.command else None, url=doc.url,
+                      env=tuple(sorted((doc.env or {}).items())), per_run=bool(doc.per_run))
 
 
 def _item(fail: Fail, where: str, given: str, list_name: str, lists: dict[str, tuple[str, ...]],
@@ -353,6 +458,8 @@ def _distinct_answers(tools: list[ToolSpec], values: dict, fail: Fail) -> None:
     say which check a result belongs to."""
     statements: dict[str, str] = {}
     for i, tool in enumerate(tools):
+        if tool.user_code:  # its answers are the user's; its matcher reads them, knowing which call they answer
+            continue
         for kind in ("found", "clear") + (("value",) if values.get(tool.name) or tool.follow_up else ()):
             if kind == "found" and not tool.has_findings:
                 continue
@@ -409,6 +516,7 @@ def parse_task(raw: dict, source: str) -> Task:
         if tool.values is not None and (given := _values(spec, tool.values, f"tools[{i}]", items, aliases, fail)):
             values[spec.name] = given
     _distinct_answers(tools, values, fail)
+    server = _server(doc.server, tools, fail)
     if not any(t.has_findings for t in tools):
         raise fail("tools", "no tool has findings: a task needs at least one pair or cross tool, or an attribute "
                             "tool with findings")
@@ -425,7 +533,17 @@ def parse_task(raw: dict, source: str) -> Task:
         narrative_description=(doc.report.description if doc.report else None)
         or "the answer: each problem found, with its severity",
         notice=doc.notice or DEFAULT_NOTICE, lists=list_specs, tools=tuple(tools), severities=severities, risk=risk,
-        sweep=tuple(doc.sweep.sizes) if doc.sweep else None,
+        sweep=tuple(doc.sweep.sizes) if doc.sweep else None, server=server,
     )
     return Task(schema, TaskData(items, {t: f for t, f in findings.items() if f or schema.tool(t).follow_up is None},
-                                 values, aliases, follow_ups), source)
+                                 values, aliases, follow_ups, truth=_truth_source(doc, tools)), source)
+
+
+def _truth_source(doc: TaskDoc, tools: list[ToolSpec]) -> str:
+    """declared: the file's findings are the truth (a tool without any has none); tools: every user tool with
+    findings has a matcher, and the truth pass reads the truth from the answers; none: a user tool with findings
+    has neither, so nobody can score the answers."""
+    users = [(t, d) for t, d in zip(tools, doc.tools) if t.user_code and t.has_findings]
+    if any(t.finding is None and d.findings is None for t, d in users):
+        return "none"
+    return "tools" if any(t.finding is not None for t, _ in users) else "declared"

@@ -29,9 +29,13 @@ from rlmbench.tasks.task import (
     required_follow_ups,
 )
 
-CallOutcome = Literal["answered", "invalid", "transient_failure"]
+CallOutcome = Literal["answered", "invalid", "transient_failure", "tool_error"]
 """answered: the tool gave its answer; invalid: an unknown name or the same item twice, answered with a message;
-transient_failure: the call raised ToolUnavailableError (the task's injected failure), and a retry answers."""
+transient_failure: the call raised ToolUnavailableError (the task's injected failure), and a retry answers;
+tool_error: the user's function raised, or their server answered with an error or stopped answering."""
+
+Answerer = Callable[[ToolSpec, dict[str, str]], "str | dict"]
+"""How a valid check of a tool backed by the user's code is answered (tasks.backends.RunTools.answer)."""
 
 
 class ToolUnavailableError(Exception):
@@ -117,13 +121,15 @@ def _answer(task: Task, tool: ToolSpec, args: dict[str, str]) -> str | dict:
 
 
 def make_tool(task: Task, tool: ToolSpec, record: ToolRecorder = _no_record,
-              draws: FailureDraws | None = None) -> Callable[..., str | dict]:
+              draws: FailureDraws | None = None, user_code: Answerer | None = None) -> Callable[..., str | dict]:
     """One tool as a function with a real signature, so DSPy and the sandbox describe it correctly.
 
     Bad input (an unknown name, the same item twice) is answered with a message listing the
     valid names, never an exception: a tool error must not end a run, and a model can recover
     from a clear message. A call waits its latency (real time, as a service's round trip) whether
     or not its input is valid; a check drawn to fail raises ToolUnavailableError on its first call.
+    A tool backed by the user's code gets only valid checks, with the items as the task's lists name
+    them (normalised), and what it raises reaches the agent as any tool error does.
     """
     draws = draws or FailureDraws(ToolSettings())
     settings = draws.settings
@@ -144,21 +150,26 @@ def make_tool(task: Task, tool: ToolSpec, record: ToolRecorder = _no_record,
         key = check_key(tool, args)
         if not latency.none:
             time.sleep(latency.seconds(settings.seed, tool.name, key))
-        answer = _checked_answer(args)
-        if answer is not None and draws.fails_now(tool, key):
+        if not _valid(args):
+            record(tool.name, args, "invalid", started, time.perf_counter())
+            refusal = _refusal(raw, args)
+            return {"check": tool.name, "error": refusal} if tool.returns == "json" else refusal
+        if draws.fails_now(tool, key):
             record(tool.name, args, "transient_failure", started, time.perf_counter())
             raise ToolUnavailableError(f"{tool.name} is temporarily unavailable (the service did not answer in "
                                        f"time); the call can be retried.")
-        record(tool.name, args, "invalid" if answer is None else "answered", started, time.perf_counter())
-        if answer is not None:
-            return answer
-        return {"check": tool.name, "error": _refusal(raw, args)} if tool.returns == "json" else _refusal(raw, args)
+        try:
+            answer = _answer(task, tool, args) if user_code is None else user_code(tool, args)
+        except Exception:
+            record(tool.name, args, "tool_error", started, time.perf_counter())
+            raise
+        record(tool.name, args, "answered", started, time.perf_counter())
+        return answer
 
-    def _checked_answer(args: dict) -> str | dict | None:
-        """The answer, or None for input the tool refuses."""
+    def _valid(args: dict) -> bool:
+        """Whether the tool answers this input, or refuses it with a message."""
         same = tool.kind == "pair" and args[tool.args[0]] == args[tool.args[1]]
-        valid = all(args[a] in items for a, items in zip(tool.args, valid_items)) and not same
-        return _answer(task, tool, args) if valid else None
+        return all(args[a] in items for a, items in zip(tool.args, valid_items)) and not same
 
     def _refusal(raw: dict, args: dict) -> str:
         for a, items, list_name in zip(tool.args, valid_items, tool.lists * 2):
@@ -176,9 +187,10 @@ def make_tool(task: Task, tool: ToolSpec, record: ToolRecorder = _no_record,
     return call
 
 
-def make_tools(task: Task, record: ToolRecorder = _no_record,
-               settings: ToolSettings = ToolSettings()) -> list[Callable[..., str | dict]]:
-    """Every tool of the task, bound to its data, to one recorder and to the invocation's tool settings;
-    call it once per run, as the checks that already failed are the run's own."""
+def make_tools(task: Task, record: ToolRecorder = _no_record, settings: ToolSettings = ToolSettings(),
+               user_code: Answerer | None = None) -> list[Callable[..., str | dict]]:
+    """Every tool of the task, bound to its data (or `user_code`, the run's way to the user's functions and
+    server), to one recorder and to the invocation's tool settings; call it once per run, as the checks that
+    already failed are the run's own."""
     draws = FailureDraws(settings)
-    return [make_tool(task, tool, record, draws) for tool in task.schema.tools]
+    return [make_tool(task, tool, record, draws, user_code if tool.user_code else None) for tool in task.schema.tools]
