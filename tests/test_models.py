@@ -4,6 +4,7 @@ import json
 import signal
 import subprocess
 import sys
+import threading
 import time
 
 import pytest
@@ -63,7 +64,17 @@ def test_every_model_whose_key_is_missing_is_named_before_any_run(tmp_path):
 
 
 def test_two_models_in_one_invocation_are_compared_priced_and_resumed(tmp_path):
-    with OpenAICompatibleServer() as server:
+    requests, gate = [], threading.Event()
+
+    def held(body, system, user):
+        """The local model's first run answers; its later requests wait until the test has pressed Ctrl-C, so the
+        interrupt lands mid-way whatever the machine's speed."""
+        requests.append(1)
+        if len(requests) > 2:
+            gate.wait(120)
+        return None
+
+    with OpenAICompatibleServer(held) as server:
         args = ["--model", "oracle", "--model", "openai/local", "--api-base", server.url, "--price-in", "0.15",
                 "--price-out", "0.6", "--runs", "2", "--approaches", "rlm,react_v2", "--output", "m.json"]
         proc = subprocess.Popen([sys.executable, str(SCRIPT), *args], cwd=tmp_path, env=clean_env(),
@@ -73,6 +84,7 @@ def test_two_models_in_one_invocation_are_compared_priced_and_resumed(tmp_path):
             seen += proc.stderr.readline()
         proc.send_signal(signal.SIGINT)  # a kill mid-way: the finished runs are kept
         proc.communicate(timeout=60)
+        gate.set()
         assert proc.returncode == 130
         partial = json.loads((tmp_path / "m.json").read_text())["records"]
         assert 3 <= len(partial) < 8

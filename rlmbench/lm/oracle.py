@@ -186,7 +186,7 @@ class Statement:
 
     tool: ToolSpec
     kind: str
-    """found, clear or value."""
+    """found, clear or value; answered for a user's tool without a matcher (its answer cannot be read)."""
     args: dict[str, str]
     severity: str | None
     """A finding's severity, lower case."""
@@ -236,7 +236,7 @@ def statements(schema: TaskSchema, text: str) -> list[Statement]:
         line = describe_finding(tool, args, severity, str(answer.get("details", ""))) if severity else ""
         value = str(answer["value"]) if kind == "value" else None
         found.append((at, Statement(tool, kind, args, severity, line, value)))
-    if any(tool.finding is not None for tool in schema.tools):
+    if any(tool.user_code for tool in schema.tools):
         found += _matched_statements(schema, text)
     return [statement for _, statement in sorted(found, key=lambda pair: pair[0])]
 
@@ -280,10 +280,13 @@ def _matched_statements(schema: TaskSchema, text: str) -> list[tuple[int, Statem
     out = []
     for at, name, args, answer, failed in _call_answers(text):
         tool = schema.tool(str(name))
-        if tool is None or tool.finding is None or failed or not isinstance(args, dict):
+        if tool is None or not tool.user_code or failed or not isinstance(args, dict):
+            continue
+        args = {a: str(args.get(a, "")) for a in tool.args}
+        if tool.finding is None:  # answered, but no rule says what the answer means
+            out.append((at, Statement(tool, "answered", args, None, "")))
             continue
         reading = tool.finding.read(answer)
-        args = {a: str(args.get(a, "")) for a in tool.args}
         severity = (reading.severity or tool.fixed_severity) if reading.found else None
         shown = answer if isinstance(answer, str) else json.dumps(answer)
         line = f"{tool.label} for {', '.join(args.values())}: {shown.strip().splitlines()[0] if shown.strip() else ''}"
@@ -324,7 +327,7 @@ def answer_in(schema: TaskSchema, text: str, said: list[Statement] | None = None
 
 def _results_seen(said: list[Statement]) -> bool:
     """Whether the finding tools have answered yet (found or clear statements among `said`)."""
-    return any(s.tool.has_findings and s.kind in ("found", "clear") for s in said)
+    return any(s.tool.has_findings and s.kind in ("found", "clear", "answered") for s in said)
 
 
 def follow_ups_due(schema: TaskSchema, said: list[Statement]) -> list[dict]:
@@ -407,6 +410,8 @@ def _reading(tool: ToolSpec, patterns: dict[str, re.Pattern], item: str, values:
              on_finding: list[str]) -> list[str]:
     """The lines that read one answer in `_result` into the typed answer's lists: by the tool's templates for a
     text tool, by the dict's fields for a json tool; `on_finding` runs in a finding's branch."""
+    if tool.user_code and tool.finding is None:  # the user's tool without a matcher: nobody can read a finding
+        return []
     if tool.finding is not None:  # the user's tool: its matcher's rule, as the truth pass applied it
         lines, is_found, read_severity = tool.finding.code("_result")
         severity = read_severity or repr(tool.fixed_severity)

@@ -275,8 +275,12 @@ def cost_cell(records: list[RunRecord], priced: bool) -> str:
     return interval_cell(mean_interval([r.cost_usd for r in records if r.cost_usd is not None]), "$")
 
 
+NO_TRUTH = "n/a (no ground truth)"
+"""A findings cell of a task whose tools are the user's code with neither declared findings nor a matcher."""
+
+
 def summary_rows(records: list[RunRecord], approaches: list[str], schema: TaskSchema,
-                 paced: bool = False, priced: bool = False) -> list[Row]:
+                 paced: bool = False, priced: bool = False, truth: str = "declared") -> list[Row]:
     by = {a: [r for r in records if r.approach == a] for a in approaches}
     ok = {a: [r for r in by[a] if r.ok] for a in approaches}
 
@@ -322,6 +326,7 @@ def summary_rows(records: list[RunRecord], approaches: list[str], schema: TaskSc
         ("Cost of these runs (USD)", each(lambda a: f"${sum(r.cost_usd or 0.0 for r in by[a]):.4f}" if priced
                                           else "n/a (no price)")),
     ]
+    scored_from = len(rows)  # the rows below score the answer against the ground truth
     rows += [(f"{tool.answer_field.replace('_', ' ').capitalize()}: recall / precision",
               each(lambda a, t=tool.name: _recall_precision(ok[a], t))) for tool in schema.finding_tools]
     if any(t.reports_severity for t in schema.finding_tools):
@@ -339,6 +344,8 @@ def summary_rows(records: list[RunRecord], approaches: list[str], schema: TaskSc
     if schema.follow_up_tools:  # state: the follow-ups' values carried from the tools into the answer, exactly
         rows.append(("Follow-up values exact", each(lambda a: _percent(_scored(ok[a]),
                                                                        lambda r: r.answer_score.values_share))))
+    if truth == "none":
+        rows[scored_from:] = [(label, [NO_TRUTH] * len(approaches)) for label, _ in rows[scored_from:]]
     rows += diagnostic_rows(by, approaches)
     rows += [
         ("Failures by category", each(lambda a: failure_counts(by[a]))),
@@ -468,7 +475,7 @@ def model_section(records: list[RunRecord], meta: RunMeta, schema: TaskSchema, m
     approaches = meta.approaches
     header = ["Metric", *(meta.label(a) for a in approaches)]
     rows = summary_rows(records, approaches, schema, paced=bool(model.tokens_per_minute),
-                        priced=model.price is not None)
+                        priced=model.price is not None, truth=meta.task.truth)
     name = model.name + (f" ({model.model})" if model.name != model.model else "")
     lines = [
         task_line(meta),

@@ -320,8 +320,13 @@ class Check:
 
 def check_key(tool: ToolSpec, args: dict) -> CheckKey:
     """The key of a call: normalised argument values, sorted for a pair tool (order does not matter)."""
-    values = tuple(normalise_name(args.get(name, "")) for name in tool.args)
-    return tuple(sorted(values)) if tool.kind == "pair" else values
+    return key_of(tool.kind, [args.get(name, "") for name in tool.args])
+
+
+def key_of(kind: str, values: Iterable[object]) -> CheckKey:
+    """The key of a check from its argument values in order (a tool whose argument names its code gives later)."""
+    normalised = tuple(normalise_name(v) for v in values)
+    return tuple(sorted(normalised)) if kind == "pair" else normalised
 
 
 def tool_keys(tool: ToolSpec, inputs: dict[str, list[str]]) -> list[tuple[str, ...]]:

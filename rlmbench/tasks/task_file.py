@@ -31,6 +31,7 @@ from rlmbench.tasks.task import (
     TaskSchema,
     ToolSpec,
     check_key,
+    key_of,
     normalise_name,
 )
 from rlmbench.tasks.task_doc import (
@@ -424,14 +425,14 @@ def _findings(spec: ToolSpec, found: list[FindingDoc], at: str, lists: dict[str,
     findings: dict = {}
     for j, finding in enumerate(found):
         where = f"{at}.findings[{j}]"
-        if len(finding.items) != len(spec.args):
-            raise fail(f"{where}.items", f"a {spec.kind} finding names {counted(len(spec.args), 'item')}, "
+        if len(finding.items) != ARG_COUNT[spec.kind]:
+            raise fail(f"{where}.items", f"a {spec.kind} finding names {counted(ARG_COUNT[spec.kind], 'item')}, "
                                          f"got {len(finding.items)}")
         values = [_item(fail, f"{where}.items[{k}]", part, spec.lists[0] if spec.kind == "pair" else spec.lists[k],
                         lists, aliases) for k, part in enumerate(finding.items)]
         if spec.kind == "pair" and values[0] == values[1]:
             raise fail(f"{where}.items", "a pair finding needs two different items")
-        key = check_key(spec, dict(zip(spec.args, values)))
+        key = key_of(spec.kind, values)
         if key in findings:
             raise fail(f"{where}.items", f"duplicate finding for {', '.join(key)}")
         severity = finding.severity or spec.fixed_severity

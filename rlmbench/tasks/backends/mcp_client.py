@@ -33,6 +33,15 @@ class ToolCallError(Exception):
     """The server's tool answered with an error (`isError`): the agent sees it as any tool error."""
 
 
+def _connection_lost(exc: BaseException) -> bool:
+    """The server went away (a closed pipe or stream), as opposed to one call it refused."""
+    import anyio
+
+    if isinstance(exc, (anyio.ClosedResourceError, anyio.BrokenResourceError, ConnectionError, EOFError)):
+        return True
+    return "connection closed" in str(exc).lower()
+
+
 class McpConnection:
     def __init__(self, spec: ServerSpec, folder: Path, loop: AsyncLoop) -> None:
         self.spec, self.folder, self.loop = spec, folder, loop
@@ -133,9 +142,10 @@ class McpConnection:
         try:
             result = self.loop.run(session.call_tool(name, args), timeout=timeout)
         except Exception as exc:  # noqa: BLE001
-            if self.loop.run(self._still_serving()):
+            if not _connection_lost(exc) and self.loop.run(self._still_serving()):
                 raise ToolCallError(f"{type(exc).__name__}: {exc}") from None
-            raise ServerError(self._why(self.lost or exc, "stopped answering")) from None
+            self.lost = self.lost or exc
+            raise ServerError(self._why(exc, "stopped answering")) from None
         text = "\n".join(getattr(part, "text", "") for part in result.content if getattr(part, "text", None))
         if result.is_error:
             raise ToolCallError(text or "the tool answered with an error")
