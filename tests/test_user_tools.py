@@ -5,6 +5,7 @@ import json
 import os
 import shutil
 import signal
+import socket
 import subprocess
 import sys
 
@@ -349,3 +350,32 @@ def test_gepa_refuses_a_task_of_the_users_code_in_one_line(tmp_path):
     assert result.stderr.strip().splitlines() == [
         f"error: {EXAMPLES / 'drugs_python' / 'task.toml'}: GEPA compiles against a task's own tables; a task of "
         f"your functions or MCP server is not supported by `rlmbench gepa` yet"]
+
+
+def test_a_running_streamable_http_server_is_reached_at_its_url(tmp_path):
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    for name in ("server.py", "drug_data.py", "task.toml"):
+        shutil.copy(EXAMPLES / "drugs_mcp" / name, tmp_path / name)
+    (tmp_path / "http_server.py").write_text(f"from server import server\nserver.run('streamable-http', port={port})\n")
+    task = (tmp_path / "task.toml").read_text().replace('command = ["python", "server.py"]',
+                                                        f'url = "http://127.0.0.1:{port}/mcp"')
+    (tmp_path / "task.toml").write_text(task)
+    server = subprocess.Popen([sys.executable, "http_server.py"], cwd=tmp_path, stdout=subprocess.DEVNULL,
+                              stderr=subprocess.DEVNULL)
+    try:
+        for _ in range(600):  # until it listens (or has died)
+            with socket.socket() as client:
+                if client.connect_ex(("127.0.0.1", port)) == 0 or server.poll() is not None:
+                    break
+            subprocess.run(["sleep", "0.1"])
+        result = run_script(["--task", str(tmp_path / "task.toml"), "--model", "oracle", "--runs", "1",
+                             "--approaches", "rlm,react_v2", "--output", "r.json"], tmp_path)
+        assert result.returncode == 0, result.stderr[-2000:]
+        assert all(r["ok"] and _covered(r) == (35, 35) for r in _records(tmp_path / "r.json")["records"])
+        assert summary_row(result.stdout, "Interactions: recall / precision") == ["100% / 100%"] * 2
+        assert server.poll() is None  # a server the benchmark did not start is left running
+    finally:
+        server.terminate()
+        server.wait(10)
