@@ -12,6 +12,7 @@ import sys
 import pytest
 from helpers import (
     GEPA_SCRIPT,
+    REPORT_SCRIPT,
     ROOT,
     SCRIPT,
     clean_env,
@@ -57,7 +58,7 @@ def test_each_example_gives_the_built_in_drug_figures_with_truth_read_from_its_t
     data = _records(tmp_path / "r.json")
     assert data["task"]["truth"] == "tools" and data["task"]["truth_fingerprint"]
     declared = {t: f for t, f in load_task("drugs").data.findings.items() if f}  # the built-in task's truth
-    assert {tool: {tuple(f) for f in found} for tool, found in data["task"]["findings"].items()} == {
+    assert {tool: {tuple(f[:-1]) for f in found} for tool, found in data["task"]["findings"].items()} == {
         tool: {(*key, entry.severity) for key, entry in found.items()} for tool, found in declared.items()}
     by_approach = {r["approach"]: r for r in data["records"]}
     builtin = {r["approach"]: r for r in builtin_drugs["records"]}
@@ -69,6 +70,11 @@ def test_each_example_gives_the_built_in_drug_figures_with_truth_read_from_its_t
         assert record["answer_score"] == builtin[approach]["answer_score"], approach
     assert summary_row(result.stdout, "Interactions: recall / precision") == ["100% / 100%"] * 4
     assert summary_row(result.stdout, "Overall risk level right") == ["1 / 1"] * 4
+    # The page is rebuilt from the results files alone: no server started, the truth the tools gave kept.
+    rebuilt = run_script([str(tmp_path / "r.json"), "--output", str(tmp_path / "again.html")], tmp_path,
+                         script=REPORT_SCRIPT)
+    assert rebuilt.returncode == 0 and rebuilt.stderr == "", rebuilt.stderr
+    assert (tmp_path / "again.html").read_text() == (tmp_path / "r.html").read_text()
 
 
 def _user_task(folder, tools_toml: str, extra: str = "") -> str:

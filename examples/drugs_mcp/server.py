@@ -1,8 +1,10 @@
 """The drug database as an MCP server over stdio, written with the official SDK: `python server.py`.
 
-Its tools answer dicts (structured content); the task file's `finding = { field = "severity", clear = ["none"] }`
+Its tools answer typed dicts (structured content, which the benchmark passes on as dicts); the task file's `finding = { field = "severity", clear = ["none"] }`
 reads a finding from each. SIMULATED DATA (drug_data.py): not medical advice.
 """
+
+from typing import TypedDict
 
 from drug_data import CONTRAINDICATIONS, interaction
 from mcp.server.mcpserver import MCPServer
@@ -10,16 +12,31 @@ from mcp.server.mcpserver import MCPServer
 server = MCPServer("drug-database")
 
 
-@server.tool()
-def check_drug_interaction(drug_a: str, drug_b: str) -> dict:
+class Interaction(TypedDict):
+    drug_a: str
+    drug_b: str
+    severity: str
+    """major, moderate, minor, or none"""
+    details: str
+
+
+class Contraindication(TypedDict):
+    drug: str
+    condition: str
+    contraindicated: bool
+    details: str
+
+
+@server.tool(structured_output=True)
+def check_drug_interaction(drug_a: str, drug_b: str) -> Interaction:
     """Look up the known interaction between two drugs: severity (major, moderate, minor) and clinical details. Order does not matter."""  # noqa: E501
     found = interaction(drug_a, drug_b)
     severity, details = found if found else ("none", "No known interaction in the database.")
     return {"drug_a": drug_a, "drug_b": drug_b, "severity": severity, "details": details}
 
 
-@server.tool()
-def check_contraindication(drug: str, condition: str) -> dict:
+@server.tool(structured_output=True)
+def check_contraindication(drug: str, condition: str) -> Contraindication:
     """Check whether a drug is contraindicated in a patient condition."""
     details = CONTRAINDICATIONS.get((drug, condition))
     return {"drug": drug, "condition": condition, "contraindicated": details is not None,

@@ -178,6 +178,7 @@ def rebuild_page(results: Path, path: Path, task_argument_given: str | None = No
         task = load_task(task_argument_given or meta.task.load_argument())
     except TaskFileError as exc:
         raise ResultsReadError(f"cannot load the task of {results}: {exc} (name it with --task)") from None
+    task = task.as_recorded(meta.task.code_tools, meta.task.findings)  # a task of the user's code, as it ran
     if task.fingerprint() != meta.task.fingerprint:
         print(f"note: {TRUTH_CHANGED}", file=sys.stderr)
     traces = read_traces(ResultsFiles(results).traces_path, meta.labels)

@@ -39,7 +39,10 @@ class TaskInfo(_Model):
     truth_fingerprint: str | None = None
     """For truth read from the tools: a hash of it, so a resume whose tools answer differently is refused."""
     findings: dict[str, list[list[str]]] | None = None
-    """For truth read from the tools: tool -> each finding's items and severity, as the truth pass read them."""
+    """For truth read from the tools: tool -> each finding's items, severity and details, as the truth pass read
+    them."""
+    code_tools: dict[str, dict] | None = None
+    """Tools of the user's code: name -> the `args` and `doc` their code gave (a rebuilt page needs no server)."""
 
     def load_argument(self) -> str:
         """How to load this task again: a built-in by its name, a user's file by its path."""

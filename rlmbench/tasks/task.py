@@ -17,7 +17,7 @@ import hashlib
 import itertools
 import json
 import re
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from typing import Iterable, Literal
 
 from rlmbench.tasks.behaviour import Latency
@@ -295,8 +295,21 @@ class Task:
                 "lists": {name: len(items) for name, items in self.data.items.items()},
                 "required_checks": len(required_checks(self.schema, self.full_case().inputs)),
                 "truth": self.data.truth, "truth_fingerprint": self.truth_fingerprint() if from_tools else None,
-                "findings": ({t: [[*k, e.severity] for k, e in f.items()] for t, f in self.data.findings.items()}
-                             if from_tools else None)}
+                "findings": ({t: [[*k, e.severity, e.details] for k, e in f.items()]
+                              for t, f in self.data.findings.items()} if from_tools else None),
+                "code_tools": {t.name: {"args": list(t.args), "doc": t.doc} for t in self.schema.tools
+                               if t.user_code} or None}
+
+    def as_recorded(self, code_tools: dict[str, dict] | None, findings: dict[str, list[list[str]]] | None) -> "Task":
+        """This task (loaded from its file) as an invocation's header recorded it (`describe`): the arguments and
+        docs its code gave, and the truth its tools answered. A page is rebuilt from it without the user's code."""
+        tools = tuple(replace(t, args=tuple(code_tools[t.name]["args"]), doc=code_tools[t.name]["doc"])
+                      if code_tools and t.name in code_tools else t for t in self.schema.tools)
+        data = self.data
+        if findings is not None:
+            data = replace(data, findings={t: {tuple(f[:-2]): Entry(f[-2], f[-1]) for f in found}
+                                           for t, found in findings.items()})
+        return replace(self, schema=replace(self.schema, tools=tools), data=data)
 
 
 @dataclass
