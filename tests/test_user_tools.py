@@ -362,9 +362,9 @@ def test_a_running_streamable_http_server_is_reached_at_its_url(tmp_path):
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
-    for name in ("server.py", "drug_data.py", "task.toml"):
-        shutil.copy(EXAMPLES / "drugs_mcp" / name, tmp_path / name)
-    (tmp_path / "http_server.py").write_text(f"from server import server\nserver.run('streamable-http', port={port})\n")
+    shutil.copy(EXAMPLES / "drugs_mcp" / "task.toml", tmp_path / "task.toml")
+    (tmp_path / "http_server.py").write_text(f"import sys\nsys.path.insert(0, {str(EXAMPLES / 'drugs_mcp')!r})\n"
+                                             f"from server import server\nserver.run('streamable-http', port={port})\n")
     task = (tmp_path / "task.toml").read_text().replace('command = ["python", "server.py"]',
                                                         f'url = "http://127.0.0.1:{port}/mcp"')
     (tmp_path / "task.toml").write_text(task)

@@ -1,13 +1,17 @@
 """The drug database as an MCP server over stdio, written with the official SDK: `python server.py`.
 
 Its tools answer typed dicts (structured content, which the benchmark passes on as dicts); the task file's `finding = { field = "severity", clear = ["none"] }`
-reads a finding from each. SIMULATED DATA (drug_data.py): not medical advice.
+reads a finding from each. SIMULATED DATA (../drugs_python/drug_data.py): not medical advice.
 """
 
+import sys
+from pathlib import Path
 from typing import TypedDict
 
-from drug_data import CONTRAINDICATIONS, interaction
 from mcp.server.mcpserver import MCPServer
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "drugs_python"))  # the data, stated once
+from drug_data import CONTRAINDICATIONS, interaction  # noqa: E402
 
 server = MCPServer("drug-database")
 

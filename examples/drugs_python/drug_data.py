@@ -1,4 +1,4 @@
-"""The drug database of the built-in `drugs` task as plain data, shared by both examples.
+"""The drug database of the built-in `drugs` task as plain data, for both examples (drugs_mcp imports it from here).
 
 SIMULATED DATA: simplified illustrations written for a software benchmark. Not medical advice, incomplete,
 never to guide a clinical decision.
