@@ -260,6 +260,8 @@ def test_a_user_function_that_raises_is_a_tool_error_the_agent_sees_and_the_run_
         assert outcomes[("beta", "gamma")] == "tool_error" and outcomes[("alpha", "beta")] == "answered"
     records = _records(tmp_path / "r.json")["records"]
     assert all(r["ok"] and _covered(r)[0] == 2 for r in records)  # the failed check is not counted
+    assert summary_row(result.stdout, "Calls your tools answered with an error") == [
+        "1 in 1 / 1 runs", "4 in 1 / 1 runs"]  # ReActV2's oracle asks again in each of its 3 later turns
     react = next(t for t in traces if t["approach"] == "react")
     assert "the lookup service refused beta/gamma" in json.dumps(react)  # what the agent was shown
 

@@ -212,6 +212,7 @@ DIAGNOSTIC_ITEMS = (
     DiagnosticItem("Invalid tool calls (unknown names)", "invalid_tool_calls"),
     DiagnosticItem("Tool errors (bad arguments, no such tool)", "tool_errors"),
     DiagnosticItem("Failed calls never retried to an answer", "lost_to_failures"),
+    DiagnosticItem("Calls your tools answered with an error", "user_tool_errors"),
     DiagnosticItem("Unknown tool names asked for", "unknown_tools"),
     DiagnosticItem("Tool calls asked for, never run", "dropped_tool_calls"),
     DiagnosticItem("Replies cut at max_tokens", "truncated_replies"),

@@ -11,7 +11,8 @@ from html import escape
 WIDTH = 900.0
 LANE = 11.0
 MAX_TOOL_LANES = 8
-COLOURS = {"lm": "#4C72B0", "answered": "#55A868", "transient_failure": "#C44E52", "invalid": "#8C8C8C"}
+COLOURS = {"lm": "#4C72B0", "answered": "#55A868", "transient_failure": "#C44E52", "invalid": "#8C8C8C",
+           "tool_error": "#8172B3"}
 
 
 def _spans(calls: list, kind: str | None = None) -> list[tuple[float, float, str]]:

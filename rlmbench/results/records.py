@@ -279,6 +279,9 @@ class Diagnostics(_Model):
     """Tool calls that failed transiently and whose check no later call answered; None where no tool could fail."""
     tool_errors: list[int] = []
     """Steps whose tool call failed before the tool ran (arguments of the wrong kind, a tool that does not exist)."""
+    user_tool_errors: list[int] | None = None
+    """Tool calls (ledger positions) that the user's own code answered with an error: the function raised, or the
+    server answered `isError` or stopped answering; None for a task of lookup tables."""
     unknown_tools: list[str] = []
     """Tool names the model asked for that do not exist."""
     truncated_replies: list[int] = []
