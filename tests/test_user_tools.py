@@ -351,13 +351,14 @@ def test_the_task_tools_run_concurrently_from_several_runs(tmp_path):
     assert summary_row(result.stdout, "Check pair findings: recall / precision") == ["100% / 100%"] * 2
 
 
-def test_gepa_refuses_a_task_of_the_users_code_in_one_line(tmp_path):
-    result = run_script(["--task", str(EXAMPLES / "drugs_python" / "task.toml"), "--dry-run"], tmp_path,
+def test_gepa_compiles_the_rlm_over_the_users_server_with_the_truth_read_from_it(tmp_path):
+    result = run_script(["--task", str(EXAMPLES / "drugs_mcp" / "task.toml"), "--program-model", "oracle",
+                         "--reflection-model", "oracle", "--max-metric-calls", "4", "--output", "p.json"], tmp_path,
                         script=GEPA_SCRIPT)
-    assert result.returncode == 2 and "Traceback" not in result.stderr
-    assert result.stderr.strip().splitlines() == [
-        f"error: {EXAMPLES / 'drugs_python' / 'task.toml'}: GEPA compiles against a task's own tables; a task of "
-        f"your functions or MCP server is not supported by `rlmbench gepa` yet"]
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert "Ground truth read from the tools: 35 checks, 10 findings" in result.stderr
+    assert "Held-out coverage (3 cases): before 1.000, after 1.000" in result.stdout
+    assert (tmp_path / "p.json").is_file() and _servers(EXAMPLES / "drugs_mcp") == []
 
 
 def test_a_running_streamable_http_server_is_reached_at_its_url(tmp_path):

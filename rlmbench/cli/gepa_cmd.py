@@ -10,7 +10,6 @@ The built-in tasks hold SIMULATED DATA: never use them for clinical or any other
 from __future__ import annotations
 
 import argparse
-import sys
 from pathlib import Path
 
 from dotenv import find_dotenv, load_dotenv
@@ -58,10 +57,6 @@ def main(argv: list[str] | None = None, prog: str | None = None, description: st
     args = build_parser(prog, description).parse_args(argv)
     task = load_task_arg(args.task)
     if task is None:
-        return EXIT_CONFIG
-    if any(tool.user_code for tool in task.schema.tools):
-        print(f"error: {task.source}: GEPA compiles against a task's own tables; a task of your functions or MCP "
-              f"server is not supported by `rlmbench gepa` yet", file=sys.stderr)
         return EXIT_CONFIG
     load_dotenv(find_dotenv(usecwd=True))
 

@@ -6,7 +6,7 @@ import contextlib
 import difflib
 import math
 import sys
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import dspy
@@ -29,7 +29,10 @@ from rlmbench.lm.settings import ModelSettings
 from rlmbench.sandbox.interpreter import SandboxSupply, check_deno
 from rlmbench.sandbox.snapshot import SnapshotStore
 from rlmbench.scoring.ledger import ToolCall
+from rlmbench.tasks.backends import UserTools, uses_user_code
+from rlmbench.tasks.backends.truth import read_truth
 from rlmbench.tasks.task import Task, normalised_inputs, required_checks
+from rlmbench.tasks.task_file import TaskFileError
 from rlmbench.words import counted
 
 REFLECTION_MINIBATCH = 3
@@ -96,26 +99,45 @@ def run(settings: CompileSettings) -> int:
     if problem:
         print(problem, file=sys.stderr)
         return EXIT_CONFIG
-    task = settings.task
+    user_tools = None
     try:
-        splits = split_cases(task, settings.seed)
-    except ValueError as exc:
+        if uses_user_code(settings.task):  # your functions or server, with the truth read from them
+            user_tools = UserTools.open(settings.task)
+            user_tools.task = read_truth(user_tools, lambda line: print(line, file=sys.stderr, flush=True))
+            settings = replace(settings, task=user_tools.task)
+        splits = split_cases(settings.task, settings.seed)
+    except (ValueError, TaskFileError) as exc:
+        if user_tools is not None:
+            user_tools.close()
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_CONFIG
+    try:
+        result = _run_program(settings, splits, user_tools)
+    finally:
+        if user_tools is not None:
+            user_tools.close()
+    if result is not None:
+        _print_result(settings, splits, result)
+    return 0
+
+
+def _run_program(settings: CompileSettings, splits, user_tools: UserTools | None) -> _CompileResult | None:
+    """The dry run (None) or the compile, with the sandboxes (and your tools' connection) closed after."""
     supply = SandboxSupply(warm=True, snapshots=SnapshotStore(lambda line: print(line, file=sys.stderr)))
     config = ApproachConfig(rlm_max_iters=settings.rlm_max_iters, rlm_max_llm_calls=settings.rlm_max_llm_calls,
                             interpreter_factory=supply)
-    program = RLMDirectAgent(task, config)
+    run_tools = user_tools.for_run() if user_tools is not None else None
+    program = RLMDirectAgent(settings.task, config, run_tools.answer if run_tools else None)
     _print_configuration(settings, splits, program)
     try:
         if settings.dry_run:
-            _dry_run(task, splits)
-            return 0
-        result = _compile(settings, splits, program)
+            _dry_run(settings.task, splits)
+            return None
+        return _compile(settings, splits, program)
     finally:
         supply.close()
-    _print_result(settings, splits, result)
-    return 0
+        if run_tools is not None:
+            run_tools.close()
 
 
 def _setup_problem(settings: CompileSettings) -> str | None:

@@ -22,7 +22,7 @@ from rlmbench.agents.rlm import build_rlm
 from rlmbench.agents.signatures import signatures_for
 from rlmbench.scoring.ledger import ToolCall, ToolLedger, measure_coverage
 from rlmbench.tasks.task import Case, Task, normalised_inputs, required_checks
-from rlmbench.tasks.tools import CallOutcome, describe_finding, make_tools
+from rlmbench.tasks.tools import Answerer, CallOutcome, describe_finding, make_tools
 
 _CURRENT_LEDGER: contextvars.ContextVar[ToolLedger | None] = contextvars.ContextVar("rlmbench_ledger", default=None)
 Metric = Callable[..., dspy.Prediction]
@@ -103,10 +103,11 @@ class RLMDirectAgent(dspy.Module):
     concurrent evaluations do not mix their calls.
     """
 
-    def __init__(self, task: Task, config: ApproachConfig | None = None) -> None:
+    def __init__(self, task: Task, config: ApproachConfig | None = None, user_code: Answerer | None = None) -> None:
         super().__init__()
         self.signatures = signatures_for(task.schema)
-        self.rlm = build_rlm(self.signatures, make_tools(task, _record_to_current_ledger), config or ApproachConfig())
+        tools = make_tools(task, _record_to_current_ledger, user_code=user_code)  # user_code: a task of your code
+        self.rlm = build_rlm(self.signatures, tools, config or ApproachConfig())
 
     def forward(self, **inputs: list[str]) -> dspy.Prediction:
         ledger = ToolLedger()
