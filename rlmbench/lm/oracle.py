@@ -496,7 +496,7 @@ def check_code(schema: TaskSchema) -> str:
     """The RLM's first cell: every required check in loops, the typed answer built in variables."""
     patterns = _patterns(schema)
     lines = [_imports(schema), "_severities, _lines, _made = [], [], 0"]
-    retries = can_fail(schema)
+    retries = can_fail(schema) or any(tool.user_code for tool in schema.tools)  # the user's code may raise
     if retries:  # a call that raises is retried; a check that never answers is left out, not guessed
         lines += ["def _call(_tool, **_args):",
                   f"    for _attempt in range({_RETRY_LIMIT}):",

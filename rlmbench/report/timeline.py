@@ -63,7 +63,8 @@ def timeline_svg(trace: dict, wall_s: float) -> str:
     ticks = "".join(f'<text x="{min(t * scale, WIDTH - 30):.1f}" y="{axis_y + 10:.1f}" font-size="9" '
                     f'fill="#5b6470">{t:.1f} s</text>' for t in (0, end / 2, end))
     waiting = sum(d for _, d, _ in tools)
-    caption = (f"LM calls (top lane) and tool calls (below; green answered, red failed transiently, grey invalid) "
+    caption = (f"LM calls (top lane) and tool calls (below; green answered, red failed transiently, grey invalid"
+               f"{', purple your tool raised' if any(kind == 'tool_error' for _, _, kind in tools) else ''}) "
                f"on the run's clock: {len(lm)} LM calls, {len(tools)} tool calls adding up to {waiting:.2f} s of "
                f"{end:.2f} s" + (f", up to {tool_lanes} at once" if tool_lanes > 1 else ", one at a time"))
     return (f'<figure class="timeline"><svg viewBox="0 0 {WIDTH:.0f} {height:.0f}" width="100%" '

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from typing import Any, Literal
 
 from rlmbench.results.records import LMCall
-from rlmbench.tasks.tools import ToolUnavailableError
+from rlmbench.tasks.tools import ToolRaisedError, ToolUnavailableError
 
 SectionKind = Literal["react_steps", "code_iterations", "plan", "tool_turns"]
 """How the report draws a section: a table of thought/tool/arguments/observation; code cells with
@@ -26,9 +26,13 @@ their reasoning and output; a list of planned calls; turns of parallel tool call
 
 TOOL_ERROR = "Execution error in "
 """How DSPy's ReAct reports a tool call that failed before or inside the tool."""
-TRANSIENT_ERROR = ToolUnavailableError.__name__
-"""A tool's injected transient failure (tasks.tools): such a step reached the tool, so it is no tool error;
-the ledger counts it."""
+REACHED_THE_TOOL = (ToolUnavailableError.__name__, ToolRaisedError.__name__)
+"""Errors of a call that reached the tool (tasks.tools): an injected transient failure, or the user's own tool
+failing. Such a step is no tool error of the agent's making; the ledger counts it."""
+
+
+def _not_the_agents(text: str) -> bool:
+    return any(name in text for name in REACHED_THE_TOOL)
 
 
 @dataclass(frozen=True)
@@ -147,7 +151,7 @@ def _react_errors(trajectory: Any) -> list[int]:
         return []
     return [int(k.rsplit("_", 1)[1]) + 1 for k, v in trajectory.items()
             if k.startswith("observation_") and isinstance(v, str) and v.startswith(TOOL_ERROR)
-            and TRANSIENT_ERROR not in v]
+            and not _not_the_agents(v)]
 
 
 class ReActTrace(TraceKind):
@@ -256,7 +260,7 @@ class ToolTurnsTrace(TraceKind):
     def tool_error_steps(self, trace: dict) -> list[int]:
         return [turn for turn, entry in enumerate(trace.get("turns") or [], 1)
                 for call in entry.get("tool_calls", [])
-                if call.get("error") and TRANSIENT_ERROR not in str(call.get("result") or "")]
+                if call.get("error") and not _not_the_agents(str(call.get("result") or ""))]
 
     def unknown_tools(self, trace: dict, tool_names: set[str]) -> list[str]:
         return sorted({call["name"] for entry in trace.get("turns") or [] for call in entry.get("tool_calls", [])

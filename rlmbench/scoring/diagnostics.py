@@ -31,14 +31,14 @@ def assigned_names(code: str) -> set[str]:
 
 
 def _ledger(schema: TaskSchema, calls: list[ToolCall]) -> tuple[list[int], list[int]]:
-    """Repeated calls (a retry after a transient failure is no repeat: the first got no answer) and invalid ones."""
+    """Repeated calls (a retry after a failure is no repeat: the first got no answer) and invalid ones."""
     repeated, invalid, seen = [], [], set()
     for i, call in enumerate(calls, 1):
         tool = schema.tool(call.tool)
         key = (call.tool, check_key(tool, call.args) if tool else tuple(sorted(call.args.items())))
         if key in seen:
             repeated.append(i)
-        if call.outcome != "transient_failure":
+        if call.outcome not in ("transient_failure", "tool_error"):
             seen.add(key)
         if call.outcome == "invalid":
             invalid.append(i)

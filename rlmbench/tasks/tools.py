@@ -45,6 +45,12 @@ class ToolUnavailableError(Exception):
     code for the RLM; each agent decides whether to retry."""
 
 
+class ToolRaisedError(Exception):
+    """The user's own tool failed: their function raised, or their server answered with an error or stopped
+    answering. The agent is shown it as any tool error, with the original type in the message; the summary counts
+    it apart from errors of the agent's own making (bad arguments, no such tool)."""
+
+
 class FailureDraws:
     """One run's record of which checks have already failed once: a failing check fails on its first call
     only, as a transient fault does, so the agent that retries gets its answer."""
@@ -160,9 +166,9 @@ def make_tool(task: Task, tool: ToolSpec, record: ToolRecorder = _no_record,
                                        f"time); the call can be retried.")
         try:
             answer = _answer(task, tool, args) if user_code is None else user_code(tool, args)
-        except Exception:
+        except Exception as exc:
             record(tool.name, args, "tool_error", started, time.perf_counter())
-            raise
+            raise ToolRaisedError(f"{type(exc).__name__}: {exc}") from exc
         record(tool.name, args, "answered", started, time.perf_counter())
         return answer
 
