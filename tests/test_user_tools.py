@@ -159,6 +159,8 @@ import os, sys, time
 from mcp.server.mcpserver import MCPServer
 
 server = MCPServer("pairs")
+with open("pids.txt", "a") as pids:  # which server processes this invocation started
+    print(os.getpid(), file=pids)
 
 
 @server.tool()
@@ -395,3 +397,14 @@ def test_a_running_streamable_http_server_is_reached_at_its_url(tmp_path):
     finally:
         server.terminate()
         server.wait(10)
+
+
+def test_per_run_gives_every_run_a_fresh_server(tmp_path):
+    path = _server_task(tmp_path, server_env="per_run = true", truth=DECLARED)
+    result = run_script(["--task", path, "--model", "oracle", "--runs", "3", "--approaches", "react_v2",
+                         "--output", "r.json"], tmp_path)
+    assert result.returncode == 0, result.stderr[-2000:]
+    pids = (tmp_path / "pids.txt").read_text().split()
+    assert len(set(pids)) == 1 + 3  # the one that listed the tools at the start, then one per run
+    assert all(r["ok"] and _covered(r)[0] == 3 for r in _records(tmp_path / "r.json")["records"])
+    assert _servers(tmp_path) == []
