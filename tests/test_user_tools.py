@@ -161,6 +161,8 @@ from mcp.server.mcpserver import MCPServer
 server = MCPServer("pairs")
 with open("pids.txt", "a") as pids:  # which server processes this invocation started
     print(os.getpid(), file=pids)
+with open("env.txt", "w") as names:  # what the server was given of the benchmark's environment
+    print(" ".join(sorted(os.environ)), file=names)
 
 
 @server.tool()
@@ -399,11 +401,13 @@ def test_a_running_streamable_http_server_is_reached_at_its_url(tmp_path):
         server.wait(10)
 
 
-def test_per_run_gives_every_run_a_fresh_server(tmp_path):
+def test_per_run_gives_every_run_a_fresh_server_which_never_sees_the_users_keys(tmp_path):
     path = _server_task(tmp_path, server_env="per_run = true", truth=DECLARED)
     result = run_script(["--task", path, "--model", "oracle", "--runs", "3", "--approaches", "react_v2",
-                         "--output", "r.json"], tmp_path)
+                         "--output", "r.json"], tmp_path, OPENAI_API_KEY="sk-never-shared", PAIRS_INDEX="x")
     assert result.returncode == 0, result.stderr[-2000:]
+    given = (tmp_path / "env.txt").read_text().split()  # the SDK's safe variables and the task's env, no key
+    assert "PATH" in given and "DIE_ON" not in given and "OPENAI_API_KEY" not in given and "PAIRS_INDEX" not in given
     pids = (tmp_path / "pids.txt").read_text().split()
     assert len(set(pids)) == 1 + 3  # the one that listed the tools at the start, then one per run
     assert all(r["ok"] and _covered(r)[0] == 3 for r in _records(tmp_path / "r.json")["records"])
