@@ -52,6 +52,8 @@ def test_each_example_gives_the_built_in_drug_figures_with_truth_read_from_its_t
         assert record["answer_score"] == builtin[approach]["answer_score"], approach
     assert summary_row(result.stdout, "Interactions: recall / precision") == ["100% / 100%"] * 4
     assert summary_row(result.stdout, "Overall risk level right") == ["1 / 1"] * 4
+    assert ("\nYour tools: check_drug_interaction, check_contraindication answered by your code; ground truth read "
+            "from their answers before the runs") in result.stdout
     # The page is rebuilt from the results files alone: no server started, the truth the tools gave kept.
     rebuilt = run_script([str(tmp_path / "r.json"), "--output", str(tmp_path / "again.html")], tmp_path,
                          script=REPORT_SCRIPT)
@@ -135,6 +137,7 @@ def test_no_ground_truth_leaves_the_findings_rows_na_and_everything_else_measure
     assert summary_row(result.stdout, "Overall risk level right") == ["n/a (no ground truth)"] * 2
     assert summary_row(result.stdout, "Coverage, items pairs") == ["3/3", "3/3"]
     assert records(tmp_path / "r.json")["task"]["truth"] == "none"
+    assert "Your tools: check_pair answered by your code; no ground truth" in result.stdout
 
 
 def test_a_resume_whose_tools_now_answer_differently_is_refused_in_one_line(tmp_path):

@@ -95,6 +95,7 @@ def _settings_html(meta: RunMeta) -> str:
             ("Runs per approach", meta.runs), ("Approaches", ", ".join(a.label for a in meta.arms)),
             ("Settings", ", ".join(f"{k} {v}" for k, v in settings.items())),
             ("Tools", meta.tools.text()),
+            *([("Your tools", meta.task.user_tools_text())] if meta.task.user_tools_text() else []),
             ("DSPy / Deno / Python", f"{meta.dspy_version} / {meta.deno_version or 'not used'} / {meta.python}"),
             ("Platform", meta.platform), ("Started", meta.started_at), ("State", STATE_WORDS[meta.state])]
     if meta.sweep:

@@ -408,6 +408,8 @@ def lists_described(sizes: dict[str, int]) -> str:
 def task_line(meta: RunMeta) -> str:
     task = meta.task
     line = f"Task: {task.name} ({lists_described(task.lists)}; {task.required_checks:,} required checks)"
+    if task.user_tools_text():
+        line += f"\nYour tools: {task.user_tools_text()}"
     return line if meta.tools.none else f"{line}\nTools: {meta.tools.text()}"
 
 

@@ -44,6 +44,16 @@ class TaskInfo(_Model):
     code_tools: dict[str, dict] | None = None
     """Tools of the user's code: name -> the `args` and `doc` their code gave (a rebuilt page needs no server)."""
 
+    def user_tools_text(self) -> str | None:
+        """`check_a, check_b answered by your code; ground truth read from their answers (fingerprint ...)`; None for
+        a task of tables, whose truth is its file's."""
+        if not self.code_tools:
+            return None
+        truth = {"tools": f"ground truth read from their answers before the runs (fingerprint {self.truth_fingerprint})",
+                 "none": "no ground truth (no findings declared, no `finding` matcher): findings not scored",
+                 "declared": "ground truth declared in the task file"}[self.truth]
+        return f"{', '.join(self.code_tools)} answered by your code; {truth}"
+
     def load_argument(self) -> str:
         """How to load this task again: a built-in by its name, a user's file by its path."""
         return self.name if self.source == builtin_source(self.name) else self.source
