@@ -128,3 +128,14 @@ def test_per_run_gives_every_run_a_fresh_server_which_never_sees_the_users_keys(
     assert len(set(pids)) == 1 + 3  # the one that listed the tools at the start, then one per run
     assert all(r["ok"] and covered(r)[0] == 3 for r in records(tmp_path / "r.json")["records"])
     assert servers(tmp_path) == []
+
+
+def test_a_server_that_never_answers_the_handshake_is_one_line_after_its_start_timeout(tmp_path):
+    (tmp_path / "silent_server.py").write_text("import time\ntime.sleep(600)\n")
+    path = user_task(tmp_path, 'mcp = true\ndoc = "Whether two items clash."',
+                     extra='[server]\ncommand = ["python", "silent_server.py"]\nstart_timeout_s = 2\n')
+    result = run_script(["--task", path, "--model", "oracle", "--runs", "1"], tmp_path)
+    assert result.returncode == 2
+    assert result.stderr.strip() == (f"error: {path}: server: MCP server `python silent_server.py` did not start: "
+                                     f"TimeoutError: no answer to the MCP handshake within 2 s (server.start_timeout_s)")
+    assert servers(tmp_path) == []

@@ -165,6 +165,8 @@ class ServerSpec:
     """Extra variables for a started server, over the MCP SDK's default safe environment (never the user's keys)."""
     per_run: bool = False
     """A fresh server for every run, for a server that keeps state between calls."""
+    start_timeout_s: float = 60.0
+    """How long the server may take to start and list its tools."""
 
     def describe(self) -> str:
         return " ".join(self.command) if self.command else str(self.url)

@@ -92,6 +92,8 @@ class ServerDoc(_Table):
     """Extra environment variables for a started server."""
     per_run: bool | None = None
     """A fresh server for every run."""
+    start_timeout_s: Annotated[float, Field(gt=0, allow_inf_nan=False)] | None = None
+    """Seconds the server may take to start and list its tools (default 60)."""
 
 
 class ToolDoc(_Table):

@@ -406,7 +406,8 @@ def _server(doc: ServerDoc | None, tools: list[ToolSpec], fail: Fail) -> ServerS
     if not uses:
         raise fail("server", "no tool is the server's: give a tool `mcp = true`")
     return ServerSpec(command=tuple(doc.command) if doc.command else None, url=doc.url,
-                      env=tuple(sorted((doc.env or {}).items())), per_run=bool(doc.per_run))
+                      env=tuple(sorted((doc.env or {}).items())), per_run=bool(doc.per_run),
+                      **({"start_timeout_s": doc.start_timeout_s} if doc.start_timeout_s else {}))
 
 
 def _item(fail: Fail, where: str, given: str, list_name: str, lists: dict[str, tuple[str, ...]],

@@ -20,8 +20,6 @@ from typing import Any
 from rlmbench.tasks.backends.loop import AsyncLoop
 from rlmbench.tasks.task import ServerSpec
 
-START_TIMEOUT_S = 60.0
-"""How long a server may take to start and list its tools."""
 STOP_TIMEOUT_S = 10.0
 
 
@@ -61,10 +59,13 @@ class McpConnection:
         if self.spec.command:
             self._stderr = tempfile.NamedTemporaryFile("w+", prefix="rlmbench-mcp-", suffix=".stderr", delete=False)
         try:
-            self.loop.run(self._open(), timeout=START_TIMEOUT_S)
+            self.loop.run(self._open(), timeout=self.spec.start_timeout_s)
         except Exception as exc:  # noqa: BLE001  (a server that does not come up: any reason is the message)
+            if isinstance(exc, TimeoutError):
+                exc = TimeoutError(f"no answer to the MCP handshake within {self.spec.start_timeout_s:g} s "
+                                   f"(server.start_timeout_s)")
             why = self._why(exc, "did not start")
-            self.stop()
+            self.stop(graceful=False)
             raise ServerError(why) from None
 
     async def _open(self) -> None:
@@ -111,13 +112,18 @@ class McpConnection:
         async with stdio_client(params, errlog=self._stderr) as streams:
             yield streams[0], streams[1]
 
-    def stop(self) -> None:
-        """End the connection and the server it started; waits for the server to exit."""
+    def stop(self, graceful: bool = True) -> None:
+        """End the connection and the server it started (at once unless `graceful`: a server that never came up
+        gets no time to finish); waits for the server to exit."""
         if self._stop is not None and self._task is not None and not self.loop.loop.is_closed():
             async def end() -> None:
                 self._stop.set()
-                with contextlib.suppress(BaseException):
-                    await asyncio.wait_for(asyncio.shield(self._task), STOP_TIMEOUT_S)
+                try:
+                    await asyncio.wait_for(asyncio.shield(self._task), STOP_TIMEOUT_S if graceful else 0)
+                except BaseException:  # noqa: BLE001  (still starting, or stuck: cancelling makes the SDK end it)
+                    self._task.cancel()
+                    with contextlib.suppress(BaseException):
+                        await asyncio.wait_for(self._task, STOP_TIMEOUT_S)
             with contextlib.suppress(Exception):
                 self.loop.run(end(), timeout=STOP_TIMEOUT_S + 5)
         self._task = self._stop = None
