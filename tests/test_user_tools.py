@@ -197,3 +197,13 @@ def test_gepa_compiles_the_rlm_over_the_users_server_with_the_truth_read_from_it
     assert (tmp_path / "p.json").is_file() and servers(EXAMPLES / "drugs_mcp") == []
 
 
+
+
+def test_an_answer_read_as_a_severity_outside_the_scale_stops_the_truth_pass_in_one_line(tmp_path):
+    (tmp_path / "severe_tools.py").write_text(PAIR_MODULE.replace("CLASH (high)", "CLASH (severe)"))
+    path = user_task(tmp_path, 'function = "severe_tools:check_pair"\n'
+                               'finding = { pattern = "CLASH \\\\((\\\\w+)\\\\)", severity_group = 1 }')
+    result = run_script(["--task", path, "--model", "oracle", "--runs", "1"], tmp_path)
+    assert result.returncode == 2
+    assert result.stderr.strip() == (f"error: {path}: tools[0].finding: check_pair(alpha, gamma) answered severity "
+                                     f"'severe', not in the scale high, low")

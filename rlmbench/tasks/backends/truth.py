@@ -15,7 +15,7 @@ from dataclasses import replace
 from typing import Callable
 
 from rlmbench.tasks.backends import RunTools, UserTools
-from rlmbench.tasks.task import Entry, Task, normalised_inputs, required_checks
+from rlmbench.tasks.task import Check, Entry, Task, normalised_inputs, required_checks
 from rlmbench.tasks.task_file import TaskFileError
 
 
@@ -31,29 +31,16 @@ def read_truth(user_tools: UserTools, progress: Callable[[str], None]) -> Task:
     task = user_tools.task
     if task.data.truth != "tools":
         return task
-    schema, started = task.schema, time.perf_counter()
-    run_tools: RunTools = user_tools.for_run()
-    checks = [c for c in required_checks(schema, normalised_inputs(task.full_case()))
-              if schema.tool(c.tool).finding is not None]
+    started = time.perf_counter()
+    checks = [c for c in required_checks(task.schema, normalised_inputs(task.full_case()))
+              if task.schema.tool(c.tool).finding is not None]
     findings = {name: dict(found) for name, found in task.data.findings.items()}
+    run_tools: RunTools = user_tools.for_run()
     try:
         for check in checks:
-            tool = schema.tool(check.tool)
-            at = f"tools[{schema.tools.index(tool)}]"
-            call = f"{tool.name}({', '.join(check.args.values())})"
-            try:
-                answer = run_tools.answer(tool, check.args)
-            except Exception as exc:  # noqa: BLE001  (the user's code: any error stops the pass)
-                raise TaskFileError(task.source, at, f"the truth pass called {call}, which raised "
-                                                     f"{type(exc).__name__}: {str(exc).splitlines()[0][:200] if str(exc) else ''}") from None
-            reading = tool.finding.read(answer)
-            if not reading.found:
-                continue
-            severity = reading.severity or tool.fixed_severity
-            if severity not in schema.severities:
-                raise TaskFileError(task.source, f"{at}.finding", f"{call} answered severity {severity!r}, not in "
-                                                                 f"the scale {', '.join(schema.severities)}")
-            findings.setdefault(tool.name, {})[check.key] = Entry(severity, _details(answer))
+            entry = _finding_of(task, run_tools, check)
+            if entry is not None:
+                findings.setdefault(check.tool, {})[check.key] = entry
     finally:
         run_tools.close()
     progress(f"Ground truth read from the tools: {len(checks)} checks, "
@@ -61,3 +48,23 @@ def read_truth(user_tools: UserTools, progress: Callable[[str], None]) -> Task:
              f"(before the runs, in none of their times)")
     return replace(task, data=replace(task.data, findings=findings))
 
+
+def _finding_of(task: Task, run_tools: RunTools, check: Check) -> Entry | None:
+    """The finding one check's answer states, by its tool's matcher; None for a clear answer."""
+    tool = task.schema.tool(check.tool)
+    at = f"tools[{task.schema.tools.index(tool)}]"
+    call = f"{tool.name}({', '.join(check.args.values())})"
+    try:
+        answer = run_tools.answer(tool, check.args)
+    except Exception as exc:  # noqa: BLE001  (the user's code: any error stops the pass)
+        why = (str(exc).splitlines() or [""])[0][:200]
+        raise TaskFileError(task.source, at, f"the truth pass called {call}, which raised "
+                                             f"{type(exc).__name__}: {why}") from None
+    reading = tool.finding.read(answer)
+    if not reading.found:
+        return None
+    severity = reading.severity or tool.fixed_severity
+    if severity not in task.schema.severities:
+        raise TaskFileError(task.source, f"{at}.finding", f"{call} answered severity {severity!r}, not in the "
+                                                         f"scale {', '.join(task.schema.severities)}")
+    return Entry(severity, _details(answer))
