@@ -40,6 +40,7 @@ from rlmbench.agents.rlm_batch import CALL_MANY
 from rlmbench.lm.adapter_text import is_json_request
 from rlmbench.lm.settings import ORACLE_MODEL_NAME
 from rlmbench.lm.tokens import count_tokens, load_encoding
+from rlmbench.results.traces import TOOL_ERROR
 from rlmbench.tasks.task import RISK_FIELD, TaskSchema, ToolSpec, check_key, check_scope, required_checks
 from rlmbench.tasks.tools import ToolUnavailableError, can_fail, describe_finding
 
@@ -256,7 +257,7 @@ def _call_answers(text: str):
         except ValueError:
             continue
         answer = m.group(4)
-        yield m.start(), m.group(2), args, answer, answer.startswith("Execution error in")
+        yield m.start(), m.group(2), args, answer, answer.startswith(TOOL_ERROR)
     calls, turn, decoder = {}, 0, json.JSONDecoder()
     for m in _V2_BLOCK.finditer(text):
         try:
@@ -326,7 +327,7 @@ def answer_in(schema: TaskSchema, text: str, said: list[Statement] | None = None
 
 
 def _results_seen(said: list[Statement]) -> bool:
-    """Whether the finding tools have answered yet (found or clear statements among `said`)."""
+    """Whether the finding tools have answered yet (found, clear or answered statements among `said`)."""
     return any(s.tool.has_findings and s.kind in ("found", "clear", "answered") for s in said)
 
 
