@@ -29,7 +29,7 @@ from rlmbench.lm.settings import ModelSettings
 from rlmbench.sandbox.interpreter import SandboxSupply, check_deno
 from rlmbench.sandbox.snapshot import SnapshotStore
 from rlmbench.scoring.ledger import ToolCall
-from rlmbench.tasks.backends import UserTools, uses_user_code
+from rlmbench.tasks.backends import UserTools
 from rlmbench.tasks.backends.truth import read_truth
 from rlmbench.tasks.task import Task, normalised_inputs, required_checks
 from rlmbench.tasks.task_file import TaskFileError
@@ -101,7 +101,7 @@ def run(settings: CompileSettings) -> int:
         return EXIT_CONFIG
     user_tools = None
     try:
-        if uses_user_code(settings.task):  # your functions or server, with the truth read from them
+        if settings.task.schema.user_code:  # your functions or server, with the truth read from them
             user_tools = UserTools.open(settings.task)
             user_tools.task = read_truth(user_tools, lambda line: print(line, file=sys.stderr, flush=True))
             settings = replace(settings, task=user_tools.task)

@@ -237,7 +237,7 @@ def statements(schema: TaskSchema, text: str) -> list[Statement]:
         line = describe_finding(tool, args, severity, str(answer.get("details", ""))) if severity else ""
         value = str(answer["value"]) if kind == "value" else None
         found.append((at, Statement(tool, kind, args, severity, line, value)))
-    if any(tool.user_code for tool in schema.tools):
+    if schema.user_code:
         found += _matched_statements(schema, text)
     return [statement for _, statement in sorted(found, key=lambda pair: pair[0])]
 
@@ -497,7 +497,7 @@ def check_code(schema: TaskSchema) -> str:
     """The RLM's first cell: every required check in loops, the typed answer built in variables."""
     patterns = _patterns(schema)
     lines = [_imports(schema), "_severities, _lines, _made = [], [], 0"]
-    retries = can_fail(schema) or any(tool.user_code for tool in schema.tools)  # the user's code may raise
+    retries = can_fail(schema) or schema.user_code  # the user's code may raise
     if retries:  # a call that raises is retried; a check that never answers is left out, not guessed
         lines += ["def _call(_tool, **_args):",
                   f"    for _attempt in range({_RETRY_LIMIT}):",

@@ -38,7 +38,7 @@ from rlmbench.run.runner import ModelRun, run_benchmark
 from rlmbench.run.sweep import run_sweep
 from rlmbench.sandbox.interpreter import SandboxSupply, check_deno
 from rlmbench.sandbox.snapshot import SnapshotStore
-from rlmbench.tasks.backends import UserTools, uses_user_code
+from rlmbench.tasks.backends import UserTools
 from rlmbench.tasks.backends.truth import read_truth
 from rlmbench.tasks.behaviour import Latency, ToolSettings
 from rlmbench.tasks.sizes import Size
@@ -113,7 +113,7 @@ def run(settings: BenchmarkSettings) -> int:
         problem = missing_keys_message(list(settings.models))
         if problem:  # before any server of the user's starts
             raise SetupError(problem.removeprefix("error: "))
-        if uses_user_code(settings.task):
+        if settings.task.schema.user_code:
             user_tools = open_user_tools(settings)
             settings = replace(settings, task=user_tools.task)
         meta = build_header(settings, dt.datetime.now().astimezone())

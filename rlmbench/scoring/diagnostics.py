@@ -82,7 +82,7 @@ def diagnose(schema: TaskSchema, kind: TraceKind, uses_sandbox: bool, trace: dic
     diagnostics.repeated_tool_calls, diagnostics.invalid_tool_calls = _ledger(schema, calls)
     diagnostics.lost_to_failures = lost_to_failures(schema, calls) if failures_injected else None
     diagnostics.user_tool_errors = ([i for i, call in enumerate(calls, 1) if call.outcome == "tool_error"]
-                                    if any(tool.user_code for tool in schema.tools) else None)
+                                    if schema.user_code else None)
     diagnostics.truncated_replies = [c.index for c in lm_calls if c.finish_reason == "length"]
     diagnostics.reasked = reasked(lm_calls)
     diagnostics.dropped_tool_calls = kind.dropped_calls(trace, lm_calls)

@@ -210,6 +210,11 @@ class TaskSchema:
     def follow_up_tools(self) -> tuple[ToolSpec, ...]:
         return tuple(t for t in self.tools if t.follow_up is not None)
 
+    @property
+    def user_code(self) -> bool:
+        """Some tool is answered by the user's function or server (tasks.backends), not by the task's tables."""
+        return any(t.user_code for t in self.tools)
+
 
 @dataclass(frozen=True)
 class Entry:

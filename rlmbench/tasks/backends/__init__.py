@@ -22,11 +22,7 @@ from rlmbench.tasks.backends.python_tools import FunctionError, docstring, load_
 from rlmbench.tasks.task import Task, ToolSpec
 from rlmbench.tasks.task_file import TaskFileError, check_arg_count
 
-__all__ = ["RunTools", "ServerError", "ToolCallError", "UserTools", "uses_user_code"]
-
-
-def uses_user_code(task: Task) -> bool:
-    return any(tool.user_code for tool in task.schema.tools)
+__all__ = ["RunTools", "ServerError", "ToolCallError", "UserTools"]
 
 
 def _one_line(text: str) -> str:
