@@ -2,6 +2,7 @@
 truth read from their answers, the oracle playing them as the built-in tasks, every bad input one line."""
 
 import json
+import re
 import shutil
 
 import pytest
@@ -16,6 +17,7 @@ from helpers import (
 )
 from user_tasks import EXAMPLES, PAIR_MODULE, covered, records, servers, user_task
 
+from rlmbench.tasks.matcher import FindingMatcher
 from rlmbench.tasks.task_file import load_task
 
 DRUG_FIGURES = {"react": 37, "rlm": 2, "hybrid": 39, "react_v2": 2}
@@ -206,3 +208,25 @@ def test_an_answer_read_as_a_severity_outside_the_scale_stops_the_truth_pass_in_
     assert result.returncode == 2
     assert result.stderr.strip() == (f"error: {path}: tools[0].finding: check_pair(alpha, gamma) answered severity "
                                      f"'severe', not in the scale high, low")
+
+
+@pytest.mark.parametrize("matcher", [
+    FindingMatcher(pattern=r"CLASH \((\w+)\)", severity_group=1),
+    FindingMatcher(pattern=r"^CONTRAINDICATED"),
+    FindingMatcher(field="severity", clear=("none",), severity_field="severity"),
+    FindingMatcher(field="contraindicated", clear=("False",)),
+])
+def test_the_oracle_code_reads_an_answer_as_the_truth_pass_does(matcher):
+    """One rule, two forms: FindingMatcher.read (truth pass, scoring) and .code (the oracle's sandboxed RLM code)."""
+    answers = ["CLASH (high) between the two", "fine", "CONTRAINDICATED: x", {"severity": "major"},
+               {"severity": "none"}, '{"severity": "minor"}', "{not json", {"contraindicated": False},
+               {"contraindicated": True}, {"other": 1}]
+    lines, found, severity = matcher.code("_result")
+    for answer in answers:
+        namespace = {"json": json, "re": re, "_result": answer}
+        exec("\n".join(lines + [f"_found_now = bool({found})"] + ([f"_severity = {severity} if _found_now else None"]
+                                                                  if severity else [])), namespace)
+        reading = matcher.read(answer)
+        assert namespace["_found_now"] == reading.found, answer
+        if severity and reading.found:
+            assert namespace["_severity"] == reading.severity, answer

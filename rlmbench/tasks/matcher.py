@@ -62,9 +62,12 @@ class FindingMatcher:
         oracle's sandboxed code; the same rule as `read`."""
         if self.reads_dicts:
             lines = [f"_d = {var} if isinstance({var}, dict) else None",
-                     "if _d is None and isinstance(" + var + ", str) and " + var + ".lstrip().startswith('{'):",
-                     f"    _d = json.loads({var})",
-                     f"_found = _d is not None and str(_d.get({self.field!r})) not in {list(self.clear)!r}"]
+                     f"if _d is None and isinstance({var}, str) and {var}.lstrip().startswith('{{'):",
+                     "    try:",
+                     f"        _d = json.loads({var})",
+                     "    except ValueError:",
+                     "        _d = None",
+                     f"_found = isinstance(_d, dict) and str(_d.get({self.field!r})) not in {list(self.clear)!r}"]
             severity = "" if self.severity_field is None else f"str(_d.get({self.severity_field!r}, '')).lower()"
             return lines, "_found", severity
         lines = [f"_m = re.search({self.pattern!r}, {var} if isinstance({var}, str) else json.dumps({var}))"]
