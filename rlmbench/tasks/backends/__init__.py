@@ -99,9 +99,15 @@ class UserTools:
         schema = self.task.schema
         server_tools: dict[str, Any] = {}
         if schema.server is not None:
-            connection = self._new_connection()
-            self._shared = connection
+            try:
+                connection = self._connection()
+            except ServerError as exc:
+                raise self._fail("server", str(exc)) from None
             server_tools = connection.tools
+            if schema.server.per_run:  # it listed the tools; every run starts its own
+                connection.stop()
+            else:
+                self._shared = connection
         specs = []
         for i, tool in enumerate(schema.tools):
             at = f"tools[{i}]"
@@ -131,12 +137,10 @@ class UserTools:
             raise self._fail(at, "has no docstring (description): give the tool a `doc`")
         return replace(tool, args=tuple(names), doc=tool.doc or doc.strip())
 
-    def _new_connection(self) -> McpConnection:
+    def _connection(self) -> McpConnection:
+        """A started connection to the task's server (ServerError if it does not come up)."""
         connection = McpConnection(self.task.schema.server, self.folder, self.loop)
-        try:
-            connection.start()
-        except ServerError as exc:
-            raise self._fail("server", str(exc)) from None
+        connection.start()
         return connection
 
     def for_run(self, on_lost: Callable[[], None] = lambda: None) -> RunTools:
@@ -146,15 +150,13 @@ class UserTools:
         if server is None:
             return RunTools(self, None, False, on_lost)
         if server.per_run:
-            connection = McpConnection(server, self.folder, self.loop)
-            connection.start()
-            return RunTools(self, connection, True, on_lost)
+            return RunTools(self, self._connection(), True, on_lost)
         with self._lock:
             if self._shared is None or not self._shared.alive:
                 if self._shared is not None:
                     self._shared.stop()
-                self._shared = McpConnection(server, self.folder, self.loop)
-                self._shared.start()
+                self._shared = None  # and stays so if the new one does not start
+                self._shared = self._connection()
             return RunTools(self, self._shared, False, on_lost)
 
     def close(self) -> None:

@@ -139,14 +139,14 @@ class McpConnection:
 
     # -- calls -----------------------------------------------------------------------------------------------
 
-    def call(self, name: str, args: dict[str, Any], timeout: float | None = None) -> str | dict:
+    def call(self, name: str, args: dict[str, Any]) -> str | dict:
         """The tool's answer: its structured content when it is a dict, else its text; ToolCallError for an
         `isError` answer, ServerError when the server is gone."""
         session = self._session
         if session is None or self.lost is not None:
             raise ServerError(self._why(self.lost, "is not running"))
         try:
-            result = self.loop.run(session.call_tool(name, args), timeout=timeout)
+            result = self.loop.run(session.call_tool(name, args))  # a hung server is ended by the run's --timeout
         except Exception as exc:  # noqa: BLE001
             if not _connection_lost(exc) and self.loop.run(self._still_serving()):
                 raise ToolCallError(f"{type(exc).__name__}: {exc}") from None
