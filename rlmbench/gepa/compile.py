@@ -30,7 +30,7 @@ from rlmbench.sandbox.interpreter import SandboxSupply, check_deno
 from rlmbench.sandbox.snapshot import SnapshotStore
 from rlmbench.scoring.ledger import ToolCall
 from rlmbench.tasks.backends import UserTools
-from rlmbench.tasks.backends.truth import read_truth
+from rlmbench.tasks.backends.truth import open_with_truth
 from rlmbench.tasks.task import Task, normalised_inputs, required_checks
 from rlmbench.tasks.task_file import TaskFileError
 from rlmbench.words import counted
@@ -102,8 +102,7 @@ def run(settings: CompileSettings) -> int:
     user_tools = None
     try:
         if settings.task.schema.user_code:  # your functions or server, with the truth read from them
-            user_tools = UserTools.open(settings.task)
-            user_tools.task = read_truth(user_tools, lambda line: print(line, file=sys.stderr, flush=True))
+            user_tools = open_with_truth(settings.task, lambda line: print(line, file=sys.stderr, flush=True))
             settings = replace(settings, task=user_tools.task)
         splits = split_cases(settings.task, settings.seed)
     except (ValueError, TaskFileError) as exc:

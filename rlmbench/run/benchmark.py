@@ -39,7 +39,7 @@ from rlmbench.run.sweep import run_sweep
 from rlmbench.sandbox.interpreter import SandboxSupply, check_deno
 from rlmbench.sandbox.snapshot import SnapshotStore
 from rlmbench.tasks.backends import UserTools
-from rlmbench.tasks.backends.truth import read_truth
+from rlmbench.tasks.backends.truth import open_with_truth
 from rlmbench.tasks.behaviour import Latency, ToolSettings
 from rlmbench.tasks.sizes import Size
 from rlmbench.tasks.synthetic import checks_at
@@ -137,13 +137,7 @@ def open_user_tools(settings: BenchmarkSettings) -> UserTools:
     if settings.sweep is not None:
         raise SetupError("--scale generates items your tools do not know; a task of your own functions or server "
                          "runs on its own lists")
-    user_tools = UserTools.open(settings.task)
-    try:
-        user_tools.task = read_truth(user_tools, lambda line: print(line, file=sys.stderr, flush=True))
-    except BaseException:
-        user_tools.close()
-        raise
-    return user_tools
+    return open_with_truth(settings.task, lambda line: print(line, file=sys.stderr, flush=True))
 
 
 def skipped_for_size(settings: BenchmarkSettings, required: int) -> dict[str, str]:

@@ -25,6 +25,18 @@ def _details(answer: str | dict) -> str:
     return answer.strip()
 
 
+def open_with_truth(task: Task, progress: Callable[[str], None]) -> UserTools:
+    """The task's functions and server, ready, with the ground truth read from them when the task says so (the
+    benchmark and GEPA start the same way); closed again if either step fails."""
+    user_tools = UserTools.open(task)
+    try:
+        user_tools.task = read_truth(user_tools, progress)
+    except BaseException:
+        user_tools.close()
+        raise
+    return user_tools
+
+
 def read_truth(user_tools: UserTools, progress: Callable[[str], None]) -> Task:
     """The task with its findings read from the tools' answers; TaskFileError for an answer the matcher reads
     as a severity outside the scale, or a check whose call fails."""
