@@ -21,12 +21,12 @@ class FunctionError(Exception):
 def _module(name: str, folder: Path):
     """The module, from the task file's folder first (as the script beside it would import it), then the working
     folder and the path. The folders are on sys.path only while it is imported."""
-    added = [str(p) for p in (folder.resolve(), Path.cwd()) if str(p) not in sys.path]
+    added = [str(folder.resolve()), str(Path.cwd())]
     sys.path[:0] = added
     try:
         return importlib.import_module(name)
     finally:
-        for entry in added:
+        for entry in added:  # the first occurrence of each is the one put in front above
             sys.path.remove(entry)
 
 
