@@ -8,6 +8,7 @@ import importlib
 import io
 import os
 import re
+import signal
 import subprocess
 import sys
 import traceback
@@ -34,6 +35,21 @@ def run_process(args: list[str], cwd: Path, timeout: float = 240, script: Path =
         [sys.executable, str(script), *args],
         cwd=cwd, env=clean_env(**env), capture_output=True, text=True, timeout=timeout,
     )
+
+
+def _sigint_as_from_a_terminal() -> None:
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
+def start_script(args: list[str], cwd: Path, **env: str) -> subprocess.Popen:
+    """The benchmark started as a user starts it from a terminal, its output piped, to be stopped by the test.
+
+    Its SIGINT is the default, as a terminal's Ctrl-C finds it: a shell without job control starts a background
+    command with SIGINT ignored, a child inherits that, and Python then never raises KeyboardInterrupt; tests run
+    that way would see a benchmark that ignores Ctrl-C."""
+    return subprocess.Popen([sys.executable, str(SCRIPT), *args], cwd=cwd, env=clean_env(**env),
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            preexec_fn=_sigint_as_from_a_terminal)
 
 
 COMMANDS = {SCRIPT: "rlmbench.cli.run_cmd", GEPA_SCRIPT: "rlmbench.cli.gepa_cmd", REPORT_SCRIPT: "rlmbench.cli.report_cmd"}

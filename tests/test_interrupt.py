@@ -2,11 +2,9 @@
 
 import json
 import signal
-import subprocess
-import sys
 import time
 
-from helpers import SCRIPT, clean_env, deno_children, summary_row
+from helpers import deno_children, start_script, summary_row
 
 
 def _alive(pid: int) -> bool:
@@ -18,11 +16,7 @@ def _alive(pid: int) -> bool:
 
 
 def test_ctrl_c_keeps_finished_runs(tmp_path):
-    proc = subprocess.Popen(
-        [sys.executable, str(SCRIPT), "--model", "oracle", "--runs", "50", "--approaches", "rlm",
-         "--output", "r.json"],
-        cwd=tmp_path, env=clean_env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-    )
+    proc = start_script(["--model", "oracle", "--runs", "50", "--approaches", "rlm", "--output", "r.json"], tmp_path)
     seen = ""
     deadline = time.monotonic() + 120
     while "[RLM Direct 2/50]" not in seen and time.monotonic() < deadline:

@@ -9,7 +9,7 @@ import sys
 import time
 
 import pytest
-from helpers import SCRIPT, clean_env, run_script, summary_row
+from helpers import run_script, start_script, summary_row
 from user_tasks import DECLARED, EXAMPLES, covered, records, server_task, servers, user_task
 
 
@@ -59,9 +59,8 @@ def test_a_server_that_dies_mid_run_fails_that_run_only_and_the_next_gets_a_fres
 @pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGKILL], ids=["ctrl-c", "kill"])
 def test_stopping_the_benchmark_mid_run_leaves_no_server_process(sig, tmp_path):
     path = server_task(tmp_path, server_env='env = { CALL_SLEEP = "0.3" }')
-    proc = subprocess.Popen([sys.executable, str(SCRIPT), "--task", path, "--model", "oracle", "--runs", "20",
-                             "--approaches", "react", "--output", "r.json"], cwd=tmp_path, env=clean_env(),
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    proc = start_script(["--task", path, "--model", "oracle", "--runs", "20", "--approaches", "react",
+                         "--output", "r.json"], tmp_path)
     seen = ""
     while "] ok" not in seen and proc.poll() is None:
         seen += proc.stderr.readline()

@@ -2,13 +2,11 @@
 
 import json
 import signal
-import subprocess
-import sys
 import threading
 import time
 
 import pytest
-from helpers import SCRIPT, clean_env, run_script, summary_row
+from helpers import run_script, start_script, summary_row
 from html_page import read_page, text_tables
 
 from rlmbench.lm.models_file import ModelsFileError, model_list
@@ -77,8 +75,7 @@ def test_two_models_in_one_invocation_are_compared_priced_and_resumed(tmp_path):
     with OpenAICompatibleServer(held) as server:
         args = ["--model", "oracle", "--model", "openai/local", "--api-base", server.url, "--price-in", "0.15",
                 "--price-out", "0.6", "--runs", "2", "--approaches", "rlm,react_v2", "--output", "m.json"]
-        proc = subprocess.Popen([sys.executable, str(SCRIPT), *args], cwd=tmp_path, env=clean_env(),
-                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        proc = start_script(args, tmp_path)
         seen, deadline = "", time.monotonic() + 120
         while seen.count("] ok") < 3 and time.monotonic() < deadline:
             seen += proc.stderr.readline()
