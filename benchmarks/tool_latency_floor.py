@@ -34,7 +34,7 @@ from rlmbench.tasks.task_file import load_task
 
 def floors(latency_s: float) -> dict[str, float]:
     task = load_task("drugs")
-    checks = required_checks(task.schema, normalised_inputs(task.full_case()))
+    checks = required_checks(task.schema, task.full_case().inputs)
     per_tool = [sum(c.tool == t.name for c in checks) for t in task.schema.required_tools]
     return {"rlm": len(checks) * latency_s,
             "rlm_batch": sum(math.ceil(n / CALL_MANY_WORKERS) for n in per_tool) * latency_s}

@@ -10,7 +10,17 @@ import time
 
 import pytest
 from helpers import run_script, start_script, summary_row
-from user_tasks import DECLARED, EXAMPLES, covered, records, server_task, servers, user_task
+from user_tasks import (
+    DECLARED,
+    EXAMPLES,
+    check_spelled_run,
+    covered,
+    records,
+    server_task,
+    servers,
+    spelled_task,
+    user_task,
+)
 
 
 @pytest.mark.parametrize("server, expected", [
@@ -137,4 +147,12 @@ def test_a_server_that_never_answers_the_handshake_is_one_line_after_its_start_t
     assert result.returncode == 2
     assert result.stderr.strip() == (f"error: {path}: server: MCP server `python silent_server.py` did not start: "
                                      f"TimeoutError: no answer to the MCP handshake within 2 s (server.start_timeout_s)")
+    assert servers(tmp_path) == []
+
+
+def test_items_reach_your_server_exactly_as_the_file_spells_them_in_every_arm(tmp_path):
+    path = spelled_task(tmp_path, "mcp")
+    result = run_script(["--task", path, "--model", "oracle", "--runs", "1", "--output", "r.json",
+                         "--approaches", "react,rlm,hybrid,react_v2,rlm_batch"], tmp_path)
+    check_spelled_run(result, tmp_path)
     assert servers(tmp_path) == []

@@ -78,7 +78,9 @@ _DELETE = object()
     (_set("tools.0.kind", "matrix"), "mine.toml: tools[0].kind: unknown tool kind 'matrix'; one of pair, cross, attribute"),
     (_set("tools.0.findings.0.items", ["pad_thai", "walnut"]),
      "mine.toml: tools[0].findings[0].items[1]: 'walnut' is not in list allergens"),
-    (_set("lists.0.items", ["pad_thai", "Pad Thai"]), "mine.toml: lists[0].items: duplicate name 'pad_thai'"),
+    (_set("lists.0.items", ["pad_thai", "pad_thai"]), "mine.toml: lists[0].items: duplicate name 'pad_thai'"),
+    (_set("lists.0.items", ["Pad Thai", "pad-thai", "tiramisu"]),  # two items; the findings' 'pad_thai' names neither
+     "mine.toml: tools[0].findings[0].items[0]: 'pad_thai' is not in list dishes"),
     (_set("tools.1.name", "check_allergen"), "mine.toml: tools[1].name: duplicate tool name 'check_allergen'"),
     (_set("tools.0.findings.0.severity", "fatal"),
      "mine.toml: tools[0].findings[0].severity: severity 'fatal' is not in the scale declared, trace"),

@@ -6,7 +6,7 @@ import pytest
 
 from rlmbench.scoring.ledger import ToolLedger, measure_coverage
 from rlmbench.tasks.behaviour import Latency, ToolSettings
-from rlmbench.tasks.task import Case, normalised_inputs, required_checks
+from rlmbench.tasks.task import Case, required_checks
 from rlmbench.tasks.task_file import TASKS_DIR, load_task, parse_task
 from rlmbench.tasks.tools import ToolUnavailableError, make_tools
 
@@ -107,7 +107,7 @@ def test_a_tool_call_waits_its_latency_and_the_ledger_keeps_when_and_how(ledger_
 
 
 def _pairs(tool_name: str = "check_drug_interaction") -> list[tuple[str, str]]:
-    return [tuple(check.args.values()) for check in required_checks(DRUGS.schema, normalised_inputs(DRUGS.full_case()))
+    return [tuple(check.args.values()) for check in required_checks(DRUGS.schema, DRUGS.full_case().inputs)
             if check.tool == tool_name]
 
 
@@ -164,3 +164,20 @@ def test_a_json_tool_answers_a_dict_that_names_its_check_and_a_bad_call_with_an_
     assert drug_class("kcl")["value"] == "electrolyte supplement (potassium chloride)"
     refused = interaction("warfarin", "tylenol")
     assert set(refused) == {"check", "error"} and "Unknown drug 'tylenol'" in refused["error"]
+
+
+def test_items_keep_their_spelling_and_a_given_name_matches_one_item_or_none():
+    raw = tomllib.loads((TASKS_DIR / "drugs.toml").read_text())
+    raw["lists"][0]["items"] = ["Warfarin", "warfarin", "Aspirin/Low Dose", "metformin"]
+    raw["tools"] = [t for t in raw["tools"] if t["name"] == "check_drug_interaction"]
+    raw["tools"][0]["findings"] = [{"items": ["aspirin/low-dose", "Warfarin"], "severity": "major", "details": "x"}]
+    raw["aliases"] = {"asa": "Aspirin/Low Dose"}
+    task = parse_task(raw, "mine.toml")
+    assert task.data.items["medications"] == ("Warfarin", "warfarin", "Aspirin/Low Dose", "metformin")
+    assert set(task.data.findings["check_drug_interaction"]) == {("Aspirin/Low Dose", "Warfarin")}
+    assert [task.resolve(n) for n in ("Warfarin", "warfarin", "WARFARIN", "ASPIRIN/Low Dose", "ASA", "Metformin")] == [
+        "Warfarin", "warfarin", "WARFARIN", "Aspirin/Low Dose", "Aspirin/Low Dose", "metformin"]
+    interaction, = make_tools(task)
+    assert interaction("asa", "Warfarin").startswith("MAJOR")  # the table answers; the key is the items as spelled
+    assert "Unknown drug 'WARFARIN'" in interaction("WARFARIN", "metformin")  # two items differ only in case
+    assert "No known interaction between warfarin and Warfarin" in interaction("warfarin", "Warfarin")

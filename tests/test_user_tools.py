@@ -15,7 +15,7 @@ from helpers import (
     run_script,
     summary_row,
 )
-from user_tasks import EXAMPLES, PAIR_MODULE, covered, records, servers, user_task
+from user_tasks import EXAMPLES, PAIR_MODULE, check_spelled_run, covered, records, servers, spelled_task, user_task
 
 from rlmbench.tasks.matcher import FindingMatcher
 from rlmbench.tasks.task_file import load_task
@@ -230,3 +230,11 @@ def test_the_oracle_code_reads_an_answer_as_the_truth_pass_does(matcher):
         assert namespace["_found_now"] == reading.found, answer
         if severity and reading.found:
             assert namespace["_severity"] == reading.severity, answer
+
+
+def test_items_reach_your_function_exactly_as_the_file_spells_them_in_every_arm(tmp_path):
+    path = spelled_task(tmp_path, "function")
+    result = run_script(["--task", path, "--model", "oracle", "--runs", "1", "--output", "r.json",
+                         "--approaches", "react,rlm,hybrid,react_v2,rlm_batch"], tmp_path)
+    check_spelled_run(result, tmp_path)
+    assert "Ground truth read from the tools: 6 checks, 1 finding" in result.stderr

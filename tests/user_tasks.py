@@ -99,3 +99,69 @@ def servers(folder) -> list[int]:
     out = subprocess.run(["ps", "-eo", "pid=,args="], capture_output=True, text=True).stdout
     pids = [int(line.split()[0]) for line in out.splitlines() if "server.py" in line]
     return [pid for pid in pids if os.path.realpath(f"/proc/{pid}/cwd") == os.path.realpath(folder)]
+
+
+SPELLED_ITEMS = ["SKU-a1", "SKU-A1", "Bin 7/Shelf C", "bin-7/shelf-c"]
+"""Keys as a real service has them: two pairs differ only in case (or in case and spacing), one has a space and a
+slash. A tool that received them lower-cased or with underscores would raise on every call."""
+
+SPELLED_LOOKUP = '''
+STOCK = {"SKU-a1": 3, "SKU-A1": 0, "Bin 7/Shelf C": 12, "bin-7/shelf-c": 5}
+
+
+def check_pair(a: str, b: str) -> str:
+    """Whether two stock keys clash (case-sensitive keys)."""
+    for key in (a, b):
+        if key not in STOCK:
+            raise KeyError(f"no such key {key!r}")
+    return "CLASH (high)" if {a, b} == {"SKU-a1", "Bin 7/Shelf C"} else "fine"
+'''
+
+SPELLED_SERVER = '''
+from mcp.server.mcpserver import MCPServer
+from spelled_lookup import check_pair as lookup
+
+server = MCPServer("stock")
+
+
+@server.tool()
+def check_pair(a: str, b: str) -> str:
+    """Whether two stock keys clash (case-sensitive keys)."""
+    return lookup(a, b)
+
+
+if __name__ == "__main__":
+    server.run()
+'''
+
+SPELLED_MATCHER = 'finding = { pattern = "^CLASH \\\\((high|low)\\\\)", severity_group = 1 }'
+
+
+def spelled_task(folder, backend: str) -> str:
+    """A pair task over SPELLED_ITEMS answered by the user's function (`function`) or MCP server (`mcp`)."""
+    (folder / "spelled_lookup.py").write_text(SPELLED_LOOKUP)
+    items = ", ".join(f'"{item}"' for item in SPELLED_ITEMS)
+    if backend == "mcp":
+        (folder / "stock_server.py").write_text(SPELLED_SERVER)
+        path = user_task(folder, f"mcp = true\n{SPELLED_MATCHER}",
+                         extra='[server]\ncommand = ["python", "stock_server.py"]\n')
+    else:
+        path = user_task(folder, f'function = "spelled_lookup:check_pair"\n{SPELLED_MATCHER}')
+    text = (folder / "task.toml").read_text().replace('["alpha", "beta", "gamma"]', f"[{items}]")
+    (folder / "task.toml").write_text(text)
+    return path
+
+
+def check_spelled_run(result, folder) -> None:
+    """Every arm made all six checks, exactly as spelled, with no tool error; the summary and page print them so."""
+    assert result.returncode == 0, result.stderr[-3000:]
+    data = records(folder / "r.json")
+    assert {r["approach"] for r in data["records"]} == {"react", "rlm", "hybrid", "react_v2", "rlm_batch"}
+    for record in data["records"]:
+        assert record["ok"] and covered(record) == (6, 6), record["approach"]
+        assert record["answer_score"]["tools"][0]["found"] == 1, record["approach"]
+    for line in (folder / "r.traces.jsonl").read_text().splitlines():
+        calls = json.loads(line)["tool_calls"]
+        assert {c["outcome"] for c in calls} == {"answered"}
+        assert {v for c in calls for v in c["args"].values()} == set(SPELLED_ITEMS)
+    assert "Bin 7/Shelf C" in (folder / "r.html").read_text()

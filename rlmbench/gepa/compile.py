@@ -31,7 +31,7 @@ from rlmbench.sandbox.snapshot import SnapshotStore
 from rlmbench.scoring.ledger import ToolCall
 from rlmbench.tasks.backends import UserTools
 from rlmbench.tasks.backends.truth import open_with_truth
-from rlmbench.tasks.task import Task, normalised_inputs, required_checks
+from rlmbench.tasks.task import Task, required_checks
 from rlmbench.tasks.task_file import TaskFileError
 from rlmbench.words import counted
 
@@ -74,7 +74,7 @@ def _budget(settings: CompileSettings, test_size: int) -> list[str]:
 def _hand_made_prediction(task: Task, example: dspy.Example) -> dspy.Prediction:
     """A prediction that made every required check but the first, and one with a misspelt name:
     shows what the metric says."""
-    first, *rest = required_checks(task.schema, normalised_inputs(case_of(example, task)))
+    first, *rest = required_checks(task.schema, case_of(example, task).inputs)
     calls = [ToolCall(c.tool, c.args, "answered") for c in rest]
     misspelt = {name: value + ("e" if i == 0 else "") for i, (name, value) in enumerate(first.args.items())}
     calls.append(ToolCall(first.tool, misspelt, "invalid"))

@@ -21,7 +21,7 @@ from rlmbench.agents.approach import ApproachConfig
 from rlmbench.agents.rlm import build_rlm
 from rlmbench.agents.signatures import signatures_for
 from rlmbench.scoring.ledger import ToolCall, ToolLedger, measure_coverage
-from rlmbench.tasks.task import Case, Task, normalised_inputs, required_checks
+from rlmbench.tasks.task import Case, Task, required_checks
 from rlmbench.tasks.tools import Answerer, CallOutcome, describe_finding, make_tools
 
 _CURRENT_LEDGER: contextvars.ContextVar[ToolLedger | None] = contextvars.ContextVar("rlmbench_ledger", default=None)
@@ -84,7 +84,7 @@ def split_cases(task: Task, seed: int, train: int = 6, val: int = 3, test: int =
 def reference_answer(example: dspy.Example, task: Task) -> str:
     """The ground-truth findings for a case, as the tools state them (the reference for semantic_f1)."""
     lines = []
-    for check in required_checks(task.schema, normalised_inputs(case_of(example, task))):
+    for check in required_checks(task.schema, case_of(example, task).inputs):
         found = task.finding(check.tool, check.key)
         if found:
             lines.append(describe_finding(task.schema.tool(check.tool), check.args, found.severity, found.details))

@@ -272,7 +272,7 @@ class Diagnostics(_Model):
     1-based positions where it happened: tool calls in ledger order, LM calls, steps or code cells."""
 
     repeated_tool_calls: list[int] = []
-    """Tool calls identical (tool and normalised arguments) to an earlier call of the run."""
+    """Tool calls identical (tool and the items its arguments name) to an earlier call of the run."""
     invalid_tool_calls: list[int] = []
     """Tool calls with a name the task does not know (or the same item twice for a pair tool)."""
     lost_to_failures: list[int] | None = None

@@ -23,7 +23,6 @@ from rlmbench.tasks.task import (
     ToolSpec,
     check_key,
     expected_risk,
-    normalised_inputs,
     required_checks,
     required_follow_ups,
 )
@@ -68,7 +67,7 @@ class ToolFindings:
 
 def answer_findings(answer: dict, task: Task, case: Case, calls: list[ToolCall]) -> list[ToolFindings]:
     """The answer's findings against the ground truth, one entry per tool with findings."""
-    checks = required_checks(task.schema, normalised_inputs(case))
+    checks = required_checks(task.schema, case.inputs)
     made = checks_made(task.schema, calls)
     out = []
     for tool in task.schema.finding_tools:

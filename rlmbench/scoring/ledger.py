@@ -2,7 +2,7 @@
 
 Coverage is counted from the calls the tools received, never from what a model says it did:
 a report that claims a check is clear does not count unless that check was looked up. It is
-the set of required checks (tool, normalised key) intersected with the ledger's valid calls.
+the set of required checks (tool, key of items as spelled) intersected with the ledger's valid calls.
 """
 
 from __future__ import annotations
@@ -17,7 +17,6 @@ from rlmbench.tasks.task import (
     Task,
     TaskSchema,
     check_key,
-    normalised_inputs,
     required_checks,
     required_follow_ups,
 )
@@ -110,7 +109,7 @@ def measure_coverage(task: Task, case: Case, calls: list[ToolCall], failures_inj
     made = checks_made(schema, calls)
     by_tool: dict[str, ToolCoverage] = {t.name: ToolCoverage(tool=t.name, required=0, covered=0)
                                         for t in schema.required_tools}
-    for check in required_checks(schema, normalised_inputs(case)):
+    for check in required_checks(schema, case.inputs):
         entry = by_tool[check.tool]
         entry.required += 1
         if (check.tool, check.key) in made:

@@ -7,12 +7,16 @@ A task has two halves, kept apart on purpose:
 - `TaskData`: the items of each list and the ground truth (which checks are findings, with
   what severity and details; attribute values; aliases). Only the tools and the scorer read it.
 
-The rules that every module shares are stated here once: how a name is normalised, what key
-a check has, which checks a case requires, and the overall risk a set of findings implies.
+The rules that every module shares are stated here once: how a name the agent gives is matched to
+an item, what key a check has, which checks a case requires, and the overall risk a set of findings
+implies. Items are kept exactly as the task file spells them: that spelling is what a tool receives,
+what a key holds and what a report prints (real services have case-sensitive keys: time zones, paths,
+tickers, SKUs). Normalising is only a way to match a name the agent gives to one item.
 """
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import itertools
 import json
@@ -38,8 +42,30 @@ RISK_FIELD = "overall_risk"
 
 
 def normalise_name(name: object) -> str:
-    """Case, spaces, hyphens and underscores do not matter: 'Chronic Kidney-Disease' == 'chronic_kidney_disease'."""
+    """The form a name is matched in, never the form it is kept in: case, spaces, hyphens and underscores do not
+    matter ('Chronic Kidney-Disease' matches 'chronic_kidney_disease')."""
     return re.sub(r"[\s\-_]+", "_", str(name).strip().lower()).strip("_")
+
+
+def match_index(items: Iterable[str]) -> dict[str, str | None]:
+    """Normalised form -> the one item that has it; None where two items differ only in case or spacing (then only
+    the exact spelling names either)."""
+    index: dict[str, str | None] = {}
+    for item in items:
+        key = normalise_name(item)
+        index[key] = None if key in index and index[key] != item else item
+    return index
+
+
+def resolve_item(given: object, exact: frozenset[str] | set[str], index: dict[str, str | None],
+                 aliases: dict[str, str]) -> str:
+    """The item a given name means: itself when it is one, else the item an alias names, else the one item it
+    matches normalised. A name that matches none (or two) comes back as given, and is not an item."""
+    text = str(given)
+    if text in exact:
+        return text
+    key = normalise_name(text)
+    return aliases.get(key) or index.get(key) or text
 
 
 @dataclass(frozen=True)
@@ -227,13 +253,13 @@ class Entry:
 @dataclass(frozen=True)
 class TaskData:
     items: dict[str, tuple[str, ...]]
-    """List name -> its items, normalised."""
+    """List name -> its items, exactly as the task file spells them."""
     findings: dict[str, dict[CheckKey, Entry]]
     """Tool name -> check key -> finding; a key that is absent is clear."""
     values: dict[str, dict[str, str]]
     """Attribute tool name -> item -> value."""
     aliases: dict[str, str] = field(default_factory=dict)
-    """Normalised alias -> normalised item name."""
+    """Normalised alias -> the item it names (as spelled)."""
     follow_ups: dict[str, dict[CheckKey, str]] = field(default_factory=dict)
     """Follow-up tool name -> check key -> the exact value it answers."""
     truth: TruthSource = "declared"
@@ -258,9 +284,15 @@ class Task:
         return Case({spec.name: list(self.data.items[spec.name]) for spec in self.schema.lists})
 
     def resolve(self, name: object) -> str:
-        """A name as the task knows it: normalised, then an alias replaced by its item."""
-        key = normalise_name(name)
-        return self.data.aliases.get(key, key)
+        """The item a name the agent gives means (tasks.task.resolve_item): what the tools, the ledger and the scorer
+        key a call by."""
+        exact, index = self._matching
+        return resolve_item(name, exact, index, self.data.aliases)
+
+    @functools.cached_property
+    def _matching(self) -> tuple[frozenset[str], dict[str, str | None]]:
+        items = [item for names in self.data.items.values() for item in names]
+        return frozenset(items), match_index(items)
 
     def finding(self, tool: str, key: CheckKey) -> Entry | None:
         return self.data.findings.get(tool, {}).get(key)
@@ -331,7 +363,7 @@ class Case:
 
 @dataclass(frozen=True)
 class Check:
-    """One required lookup: the tool, its key (normalised), and the arguments that make it."""
+    """One required lookup: the tool, its key (items as spelled), and the arguments that make it."""
 
     tool: str
     key: CheckKey
@@ -339,14 +371,14 @@ class Check:
 
 
 def check_key(tool: ToolSpec, args: dict) -> CheckKey:
-    """The key of a call: normalised argument values, sorted for a pair tool (order does not matter)."""
+    """The key of a call: its argument values (items, as resolved), sorted for a pair tool (order does not matter)."""
     return key_of(tool.kind, [args.get(name, "") for name in tool.args])
 
 
 def key_of(kind: str, values: Iterable[object]) -> CheckKey:
     """The key of a check from its argument values in order (a tool whose argument names its code gives later)."""
-    normalised = tuple(normalise_name(v) for v in values)
-    return tuple(sorted(normalised)) if kind == "pair" else normalised
+    given = tuple(str(v) for v in values)
+    return tuple(sorted(given)) if kind == "pair" else given
 
 
 def tool_keys(tool: ToolSpec, inputs: dict[str, list[str]]) -> list[tuple[str, ...]]:
@@ -382,7 +414,7 @@ def required_checks(schema: TaskSchema, inputs: dict[str, list[str]]) -> list[Ch
 def required_follow_ups(task: Task, case: Case) -> list[Check]:
     """The follow-ups a case requires: one for each finding of a follow-up tool's `after` tool, among the case's
     required checks, whose severity is in its `when`; same key, the follow-up's own argument names."""
-    checks = required_checks(task.schema, normalised_inputs(case))
+    checks = required_checks(task.schema, case.inputs)
     out = []
     for tool in task.schema.follow_up_tools:
         rule = tool.follow_up
@@ -406,10 +438,7 @@ def required_check_count(schema: TaskSchema, lengths: dict[str, int]) -> int:
 
 def expected_risk(task: Task, case: Case) -> str:
     """The level the task's rule gives for the findings among the case's required checks."""
-    severities = [found.severity for check in required_checks(task.schema, normalised_inputs(case))
+    severities = [found.severity for check in required_checks(task.schema, case.inputs)
                   if (found := task.finding(check.tool, check.key))]
     return task.schema.risk.level(severities, task.schema.severities)
 
-
-def normalised_inputs(case: Case) -> dict[str, list[str]]:
-    return {name: [normalise_name(item) for item in items] for name, items in case.inputs.items()}

@@ -32,7 +32,9 @@ from rlmbench.tasks.task import (
     ToolSpec,
     check_key,
     key_of,
+    match_index,
     normalise_name,
+    resolve_item,
 )
 from rlmbench.tasks.task_doc import (
     AnswerDoc,
@@ -136,8 +138,8 @@ def _lists(doc: TaskDoc, fail: Fail) -> tuple[tuple[ListSpec, ...], dict[str, tu
     for i, entry in enumerate(doc.lists):
         if entry.name in items:
             raise fail(f"lists[{i}].name", f"duplicate list name {entry.name!r}")
-        names = [normalise_name(s) for s in entry.items]
-        if any(not n for n in names):
+        names = list(entry.items)  # as spelled: what the tools receive and the report prints
+        if any(not n.strip() for n in names):
             raise fail(f"lists[{i}].items", "an item has no name")
         _unique(fail, f"lists[{i}].items", names, "name")
         specs.append(ListSpec(entry.name, entry.description, entry.entity or entry.name))
@@ -146,12 +148,15 @@ def _lists(doc: TaskDoc, fail: Fail) -> tuple[tuple[ListSpec, ...], dict[str, tu
 
 
 def _aliases(doc: TaskDoc, items: dict[str, tuple[str, ...]], fail: Fail) -> dict[str, str]:
-    known = {item for names in items.values() for item in names}
+    known = [item for names in items.values() for item in names]
+    exact, index = frozenset(known), match_index(known)
     aliases = {}
     for alias, target in (doc.aliases or {}).items():
-        if normalise_name(target) not in known:
-            raise fail(f"aliases.{alias}", f"{normalise_name(target)!r} is not an item of any list")
-        aliases[normalise_name(alias)] = normalise_name(target)
+        item = resolve_item(target, exact, index, {})
+        if item not in exact:
+            raise fail(f"aliases.{alias}", f"{target!r} is not an item of any list" if index.get(
+                normalise_name(target), "") == "" else f"{target!r} matches several items; spell one exactly")
+        aliases[normalise_name(alias)] = item
     return aliases
 
 
@@ -412,9 +417,9 @@ def _server(doc: ServerDoc | None, tools: list[ToolSpec], fail: Fail) -> ServerS
 
 def _item(fail: Fail, where: str, given: str, list_name: str, lists: dict[str, tuple[str, ...]],
           aliases: dict[str, str]) -> str:
-    item = normalise_name(given)
-    item = aliases.get(item, item)
-    if item not in lists[list_name]:
+    names = lists[list_name]
+    item = resolve_item(given, frozenset(names), match_index(names), aliases)
+    if item not in names:
         raise fail(where, f"{given!r} is not in list {list_name}")
     return item
 

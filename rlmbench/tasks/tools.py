@@ -24,7 +24,6 @@ from rlmbench.tasks.task import (
     TaskSchema,
     ToolSpec,
     check_key,
-    normalised_inputs,
     required_checks,
     required_follow_ups,
 )
@@ -82,7 +81,7 @@ def as_invoked(schema: TaskSchema, settings: ToolSettings) -> TaskSchema:
 def calls_needed(task: Task, case: Case, settings: ToolSettings) -> int:
     """The tool calls a perfect agent makes for the case: each required check and follow-up once, and once more
     for each drawn to fail on its first call. A step limit sized on this leaves headroom for recovery, not less."""
-    checks = required_checks(task.schema, normalised_inputs(case)) + required_follow_ups(task, case)
+    checks = required_checks(task.schema, case.inputs) + required_follow_ups(task, case)
     failing = sum(settings.fails_first(settings.failure_rate_of(task.schema.tool(c.tool).transient_failure_rate),
                                        c.tool, c.key) for c in checks)
     return len(checks) + failing
@@ -134,8 +133,9 @@ def make_tool(task: Task, tool: ToolSpec, record: ToolRecorder = _no_record,
     valid names, never an exception: a tool error must not end a run, and a model can recover
     from a clear message. A call waits its latency (real time, as a service's round trip) whether
     or not its input is valid; a check drawn to fail raises ToolUnavailableError on its first call.
-    A tool backed by the user's code gets only valid checks, with the items as the task's lists name
-    them (normalised), and what it raises reaches the agent as any tool error does.
+    A tool backed by the user's code gets only valid checks, with the items exactly as the task's lists
+    spell them (a name the agent gives is matched to its item first), and what it raises reaches the
+    agent as any tool error does.
     """
     draws = draws or FailureDraws(ToolSettings())
     settings = draws.settings

@@ -15,7 +15,7 @@ from dataclasses import replace
 from typing import Callable
 
 from rlmbench.tasks.backends import RunTools, UserTools
-from rlmbench.tasks.task import Check, Entry, Task, normalised_inputs, required_checks
+from rlmbench.tasks.task import Check, Entry, Task, required_checks
 from rlmbench.tasks.task_file import TaskFileError
 
 
@@ -44,7 +44,7 @@ def read_truth(user_tools: UserTools, progress: Callable[[str], None]) -> Task:
     if task.data.truth != "tools":
         return task
     started = time.perf_counter()
-    checks = [c for c in required_checks(task.schema, normalised_inputs(task.full_case()))
+    checks = [c for c in required_checks(task.schema, task.full_case().inputs)
               if task.schema.tool(c.tool).finding is not None]
     findings = {name: dict(found) for name, found in task.data.findings.items()}
     run_tools: RunTools = user_tools.for_run()
