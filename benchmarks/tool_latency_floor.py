@@ -28,7 +28,7 @@ from rlmbench.lm.settings import ModelSettings
 from rlmbench.run.runner import run_once
 from rlmbench.sandbox.interpreter import SandboxSupply
 from rlmbench.tasks.behaviour import Latency, ToolSettings
-from rlmbench.tasks.task import normalised_inputs, required_checks
+from rlmbench.tasks.task import required_checks
 from rlmbench.tasks.task_file import load_task
 
 
