@@ -135,8 +135,8 @@ def test_no_ground_truth_leaves_the_findings_rows_na_and_everything_else_measure
     result = run_script(["--task", path, "--model", "oracle", "--runs", "1", "--approaches", "rlm,react_v2",
                          "--output", "r.json"], tmp_path)
     assert result.returncode == 0, result.stderr[-2000:]
-    assert summary_row(result.stdout, "Check pair findings: recall / precision") == ["n/a (no ground truth)"] * 2
-    assert summary_row(result.stdout, "Overall risk level right") == ["n/a (no ground truth)"] * 2
+    assert summary_row(result.stdout, "Findings and overall risk (no ground truth)") == ["n/a", "n/a"]
+    assert "recall / precision" not in result.stdout and "Overall risk level right" not in result.stdout
     assert summary_row(result.stdout, "Coverage, items pairs") == ["3/3", "3/3"]
     assert records(tmp_path / "r.json")["task"]["truth"] == "none"
     assert "Your tools: check_pair answered by your code; no ground truth" in result.stdout

@@ -165,3 +165,60 @@ def check_spelled_run(result, folder) -> None:
         assert {c["outcome"] for c in calls} == {"answered"}
         assert {v for c in calls for v in c["args"].values()} == set(SPELLED_ITEMS)
     assert "Bin 7/Shelf C" in (folder / "r.html").read_text()
+
+
+def lookup_task(folder, backend: str) -> str:
+    """A task of lookups alone (no findings, no severities, no risk rule): one required attribute tool, answered by
+    the task's table (`table`), the user's function (`function`) or MCP server (`mcp`)."""
+    source = {"table": 'args = ["city"]\ndoc = "The UTC offset of a city."\n'
+                       'values = { Berlin = "+1", Tokyo = "+9", "New York" = "-5" }',
+              "function": 'function = "offsets:get_offset"',
+              "mcp": "mcp = true"}[backend]
+    (folder / "offsets.py").write_text(OFFSETS)
+    (folder / "offsets_server.py").write_text(OFFSETS_SERVER)
+    server = '[server]\ncommand = ["python", "offsets_server.py"]\n' if backend == "mcp" else ""
+    (folder / "task.toml").write_text(f'''
+name = "lookups"
+description = "Look up each city."
+instructions = "Look up the UTC offset of each of these cities with the tool, and report them."
+{server}
+[[lists]]
+name = "cities"
+description = "the cities"
+items = ["Berlin", "Tokyo", "New York"]
+
+[[tools]]
+name = "get_offset"
+kind = "attribute"
+lists = ["cities"]
+required = true
+{source}
+''')
+    return str(folder / "task.toml")
+
+
+OFFSETS = '''
+OFFSET = {"Berlin": "+1", "Tokyo": "+9", "New York": "-5"}
+
+
+def get_offset(city: str) -> str:
+    """The UTC offset of a city (its name exactly)."""
+    return f"{city}: UTC{OFFSET[city]}"
+'''
+
+OFFSETS_SERVER = '''
+from mcp.server.mcpserver import MCPServer
+from offsets import get_offset as offset
+
+server = MCPServer("offsets")
+
+
+@server.tool()
+def get_offset(city: str) -> str:
+    """The UTC offset of a city (its name exactly)."""
+    return offset(city)
+
+
+if __name__ == "__main__":
+    server.run()
+'''

@@ -79,6 +79,8 @@ def _outputs(schema: TaskSchema, answer_form: str) -> dict[str, tuple]:
             outputs[tool.clear_field] = (list[key_model(tool)], dspy.OutputField(desc=tool.clear_description))
     for tool in schema.follow_up_tools:
         outputs[tool.answer_field] = (list[follow_up_model(tool)], dspy.OutputField(desc=tool.answer_description))
+    if not schema.finding_tools:  # lookups alone: no finding, so no overall risk to report
+        return outputs
     rule = f"{schema.risk.description} ({schema.risk.describe(schema.severities)})"
     outputs[RISK_FIELD] = (Literal[schema.risk.levels], dspy.OutputField(desc=rule))  # type: ignore[valid-type]
     return outputs

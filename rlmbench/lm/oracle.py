@@ -113,6 +113,10 @@ def _escape(literal: str) -> str:
     return re.sub(r"([.^$*+?{}\[\]\\|()])", r"\\\1", literal)
 
 
+_NAME = r'[^\n"]+?'
+"""An argument in a tool's answer: an item as spelled, up to the literal that follows it in the template."""
+
+
 def template_pattern(template: str, tool: ToolSpec, severities: tuple[str, ...]) -> str:
     """A regex for what `template` produces, with a named group per argument and `severity`.
 
@@ -134,15 +138,15 @@ def template_pattern(template: str, tool: ToolSpec, severities: tuple[str, ...])
             name = "severity"
         elif name in ("details", "value"):
             pieces.append((f"(?P<{name}>.*?)", False))
-        else:
-            pieces.append((f"(?P<{name}>\\S+?)", True))
+        else:  # a name runs to the literal after it: items may hold spaces ("New York"), never a line break
+            pieces.append((f"(?P<{name}>{_NAME})", True))
         seen.add(name)
     last = max(i for i, (_, named) in enumerate(pieces) if named)
     kept = pieces[:last + 1]
     if last + 1 < len(pieces) and not pieces[last + 1][0].startswith("(?P<"):
         kept.append(pieces[last + 1])  # the literal after the last argument anchors its lazy group
-    elif kept[-1][0].endswith("\\S+?)"):
-        kept[-1] = (kept[-1][0][:-2] + ")", True)  # nothing follows: the argument runs to the end of the name
+    elif kept[-1][0].endswith(f"{_NAME})"):
+        kept[-1] = (kept[-1][0][:-2] + ")", True)  # nothing follows: the argument runs to the end of its line
     return "".join(regex for regex, _ in kept)
 
 
@@ -171,7 +175,7 @@ def _value_pattern(template: str) -> str:
     for literal, name, _, _ in string.Formatter().parse(template):
         regex += _escape(literal)
         if name is not None:
-            regex += r'(?P<value>[^\n"\\]+?)' if name == "value" else f"(?P<{name}>\\S+?)"
+            regex += r'(?P<value>[^\n"\\]+?)' if name == "value" else f"(?P<{name}>{_NAME})"
     return regex + r'(?=[\n"\\]|$)'
 
 
@@ -327,8 +331,9 @@ def answer_in(schema: TaskSchema, text: str, said: list[Statement] | None = None
 
 
 def _results_seen(said: list[Statement]) -> bool:
-    """Whether the finding tools have answered yet (found, clear or answered statements among `said`)."""
-    return any(s.tool.has_findings and s.kind in ("found", "clear", "answered") for s in said)
+    """Whether the required tools have answered yet (found, clear, value or answered statements among `said`): a
+    task of lookups alone has no finding tool to wait for."""
+    return any(s.tool.required and s.kind in ("found", "clear", "value", "answered") for s in said)
 
 
 def follow_ups_due(schema: TaskSchema, said: list[Statement]) -> list[dict]:

@@ -21,6 +21,7 @@ NOT_EXERCISED = "not exercised"
 NO_FOLLOW_UP = f"{NOT_EXERCISED}: no follow-up tool in this task"
 NO_LATENCY = f"{NOT_EXERCISED}: the tools answer at once (give them a latency_ms, or --tool-latency)"
 NO_FAULTS = f"{NOT_EXERCISED}: no tool fails (give them a transient_failure_rate, or --tool-faults)"
+NO_FINDINGS = f"{NOT_EXERCISED}: no findings in this task (its tools look things up)"
 
 
 @dataclass(frozen=True)
@@ -41,6 +42,8 @@ def enumeration(runs: list[RunRecord], ctx: Context) -> str:
 
 
 def aggregation(runs: list[RunRecord], ctx: Context) -> str:
+    if not ctx.schema.finding_tools:
+        return NO_FINDINGS
     scored = [r.answer_score for r in runs if r.ok and r.answer_score is not None]
     if not scored:
         return "n/a (no typed answer)"

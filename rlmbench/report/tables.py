@@ -276,8 +276,10 @@ def cost_cell(records: list[RunRecord], priced: bool) -> str:
     return interval_cell(mean_interval([r.cost_usd for r in records if r.cost_usd is not None]), "$")
 
 
-NO_TRUTH = "n/a (no ground truth)"
-"""A findings cell of a task whose tools are the user's code with neither declared findings nor a matcher."""
+UNSCORED = {"none": "Findings and overall risk (no ground truth)",
+            "no_findings": "Findings and overall risk (no findings in this task)"}
+"""The one row that stands for every row scoring an answer, by the task's truth source, where nothing can be scored:
+the user's tools with neither declared findings nor a matcher, or a task of lookups alone."""
 
 
 def summary_rows(records: list[RunRecord], approaches: list[str], schema: TaskSchema,
@@ -345,8 +347,8 @@ def summary_rows(records: list[RunRecord], approaches: list[str], schema: TaskSc
     if schema.follow_up_tools:  # state: the follow-ups' values carried from the tools into the answer, exactly
         rows.append(("Follow-up values exact", each(lambda a: _percent(_scored(ok[a]),
                                                                        lambda r: r.answer_score.values_share))))
-    if truth == "none":
-        rows[scored_from:] = [(label, [NO_TRUTH] * len(approaches)) for label, _ in rows[scored_from:]]
+    if truth in UNSCORED:  # one row says why, instead of an n/a in every scoring row
+        rows[scored_from:] = [(UNSCORED[truth], ["n/a"] * len(approaches))]
     rows += diagnostic_rows(by, approaches)
     rows += [
         ("Failures by category", each(lambda a: failure_counts(by[a]))),

@@ -51,7 +51,8 @@ class TaskInfo(_Model):
             return None
         truth = {"tools": f"ground truth read from their answers before the runs (fingerprint {self.truth_fingerprint})",
                  "none": "no ground truth (no findings declared, no `finding` matcher): findings not scored",
-                 "declared": "ground truth declared in the task file"}[self.truth]
+                 "declared": "ground truth declared in the task file",
+                 "no_findings": "no findings in this task (lookups alone): runs measured on coverage"}[self.truth]
         return f"{', '.join(self.code_tools)} answered by your code; {truth}"
 
     def load_argument(self) -> str:

@@ -69,6 +69,8 @@ class BenchmarkSettings:
     html: Path | None = None  # the HTML report's path; None: next to the results JSON
 
 
+NO_FINDINGS_NOTICE = ("No findings in this task: its tools look things up, so coverage, tool calls, tokens, time and "
+                      "diagnostics are measured, and the rows that score findings and the overall risk read n/a.")
 PROSE_NOTICE = ("Answer form prose (--answer prose): the agents wrote the narrative only, so the findings rows are "
                 "n/a; coverage, tokens and diagnostics are measured as usual.")
 CONCURRENCY_NOTICE = ("Runs of {names} were executed several at a time (--concurrency): their wall times include "
@@ -234,6 +236,8 @@ def open_files(settings: BenchmarkSettings, meta: RunMeta) -> tuple[ResultsFiles
 def notices(settings: BenchmarkSettings, meta: RunMeta) -> list[str]:
     """What the reader must know before reading a figure, most specific first; the task's data notice last."""
     out = []
+    if not settings.task.schema.finding_tools:
+        out.append(NO_FINDINGS_NOTICE)
     if settings.approach_config.answer_form == "prose":
         out.append(PROSE_NOTICE)
     out += [REGISTRY[a].notice for a in meta.approaches if REGISTRY[a].notice]

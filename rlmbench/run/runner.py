@@ -137,7 +137,7 @@ class _RunState:
             sandbox_wait_s=sum(i.wait_seconds for i in boots) if boots else None,
             pacing_wait_s=self.control.pacing_wait_s,
             answer_score=(score_answer(output.answer, self.task, self.case, calls)
-                          if output and output.answer and self.task.data.truth != "none" else None),
+                          if output and output.answer and self.task.data.scored else None),
             case=self.case_label,
             diagnostics=diagnose(self.task.schema, approach.trace, approach.uses_sandbox, trace, self.step_limit,
                                  calls, lm_calls, cells, self.failures_injected),

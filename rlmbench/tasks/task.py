@@ -34,7 +34,7 @@ combination required; attribute: one list, every item required only where the ta
 
 CheckKey = tuple[str, ...]
 ToolReturns = Literal["text", "json"]
-TruthSource = Literal["declared", "tools", "none"]
+TruthSource = Literal["declared", "tools", "none", "no_findings"]
 TOOL_RETURNS: tuple[str, ...] = ("text", "json")
 
 RISK_FIELD = "overall_risk"
@@ -179,6 +179,10 @@ class RiskRule:
         return "; ".join(parts) + f"; {self.none} if there is no finding"
 
 
+NO_RISK = RiskRule(levels=(), by_severity=(), none="", description="")
+"""The risk rule of a task without findings: it has no overall risk to report (no answer field asks for one)."""
+
+
 @dataclass(frozen=True)
 class ServerSpec:
     """The task's MCP server (`[server]`): started once per invocation (or per run), stopped at its end."""
@@ -264,7 +268,13 @@ class TaskData:
     """Follow-up tool name -> check key -> the exact value it answers."""
     truth: TruthSource = "declared"
     """Where `findings` come from: declared in the task file, read from the tools' answers by their matchers
-    (the truth pass, tasks.backends.truth), or none: a task whose findings nobody can score."""
+    (the truth pass, tasks.backends.truth), none: a task whose findings nobody can score, or no_findings: a task
+    of lookups alone, whose runs are measured on coverage."""
+
+    @property
+    def scored(self) -> bool:
+        """Whether an answer's findings and risk can be scored against a ground truth."""
+        return self.truth in ("declared", "tools")
 
 
 @dataclass(frozen=True)

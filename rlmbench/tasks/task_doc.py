@@ -171,8 +171,10 @@ class TaskDoc(_Table):
     instructions: Text
     notice: Text | None = None
     report: ReportDoc | None = None
-    severities: Texts
-    risk: RiskDoc
+    severities: Texts | None = None
+    """Required where a tool has findings; a task of lookups alone has none."""
+    risk: RiskDoc | None = None
+    """Required where a tool has findings."""
     lists: Annotated[list[ListDoc], Field(min_length=1)]
     tools: Annotated[list[ToolDoc], Field(min_length=1)]
     aliases: dict[str, Text] | None = None

@@ -18,6 +18,7 @@ from rlmbench.tasks.behaviour import Latency
 from rlmbench.tasks.matcher import FindingMatcher, matcher_problem
 from rlmbench.tasks.sizes import parse_sizes
 from rlmbench.tasks.task import (
+    NO_RISK,
     RISK_FIELD,
     TOOL_KINDS,
     TOOL_RETURNS,
@@ -499,11 +500,11 @@ def parse_task(raw: dict, source: str) -> Task:
         return TaskFileError(source, where, problem)
 
     doc = document_of(raw, fail)
-    severities = tuple(doc.severities)
+    severities = tuple(doc.severities or ())
     _unique(fail, "severities", list(severities), "severity")
     list_specs, items = _lists(doc, fail)
     aliases = _aliases(doc, items, fail)
-    risk = _risk(doc, severities, fail)
+    risk = _risk(doc, severities, fail) if _declares_findings(doc, fail) else NO_RISK
     tools, findings, values = [], {}, {}
     follow_ups: dict = {}
     for i, tool in enumerate(doc.tools):
@@ -524,9 +525,9 @@ def parse_task(raw: dict, source: str) -> Task:
             values[spec.name] = given
     _distinct_answers(tools, values, fail)
     server = _server(doc.server, tools, fail)
-    if not any(t.has_findings for t in tools):
-        raise fail("tools", "no tool has findings: a task needs at least one pair or cross tool, or an attribute "
-                            "tool with findings")
+    if not any(t.required for t in tools):
+        raise fail("tools", "no tool has required checks: a task needs a pair or cross tool, or an attribute tool "
+                            "with required = true")
     narrative_field = (doc.report.field if doc.report else None) or "report"
     _one_namespace(list_specs, tools, narrative_field, fail)
     if doc.sweep is not None:
@@ -546,10 +547,23 @@ def parse_task(raw: dict, source: str) -> Task:
                                  values, aliases, follow_ups, truth=_truth_source(doc, tools)), source)
 
 
+def _declares_findings(doc: TaskDoc, fail: Fail) -> bool:
+    """Whether some tool has findings (then the file needs its severity scale and risk rule), or the task is
+    lookups alone, scored on coverage (tasks.task.TruthSource `no_findings`)."""
+    has = any(t.kind in ("pair", "cross") or t.findings is not None or t.answer_field for t in doc.tools
+              if t.kind != FOLLOW_UP)
+    for name in ("severities", "risk"):
+        if has and getattr(doc, name) is None:
+            raise fail(name, "missing: a tool with findings needs the task's severity scale and risk rule")
+    return has
+
+
 def _truth_source(doc: TaskDoc, tools: list[ToolSpec]) -> str:
     """declared: the file's findings are the truth (a tool without any has none); tools: every user tool with
     findings has a matcher, and the truth pass reads the truth from the answers; none: a user tool with findings
-    has neither, so nobody can score the answers."""
+    has neither, so nobody can score the answers; no_findings: no tool has findings (lookups alone)."""
+    if not any(t.has_findings for t in tools):
+        return "no_findings"
     users = [(t, d) for t, d in zip(tools, doc.tools) if t.user_code and t.has_findings]
     if any(t.finding is None and d.findings is None for t, d in users):
         return "none"
