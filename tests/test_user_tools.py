@@ -124,7 +124,7 @@ def test_a_user_function_that_raises_is_a_tool_error_the_agent_sees_and_the_run_
     recorded = records(tmp_path / "r.json")["records"]
     assert all(r["ok"] and covered(r)[0] == 2 for r in recorded)  # the failed check is not counted
     assert summary_row(result.stdout, "Calls your tools answered with an error") == [
-        "1 in 1 / 1 runs", "4 in 1 / 1 runs"]  # ReActV2's oracle asks again in each of its 3 later turns
+        "3 in 1 / 1 runs", "3 in 1 / 1 runs"]  # each oracle tries a check 3 times, then gives it up
     react = next(t for t in traces if t["approach"] == "react")
     assert "the lookup service refused beta/gamma" in json.dumps(react)  # what the agent was shown
 
@@ -238,3 +238,20 @@ def test_items_reach_your_function_exactly_as_the_file_spells_them_in_every_arm(
                          "--approaches", "react,rlm,hybrid,react_v2,rlm_batch"], tmp_path)
     check_spelled_run(result, tmp_path)
     assert "Ground truth read from the tools: 6 checks, 1 finding" in result.stderr
+
+
+def test_every_arm_gives_up_on_a_check_your_tool_always_rejects_and_names_it(tmp_path):
+    (tmp_path / "rejecting_tools.py").write_text(PAIR_MODULE)
+    path = user_task(tmp_path, 'function = "rejecting_tools:check_pair"\nfindings = [{ items = ["alpha", '
+                                '"gamma"], severity = "high", details = "clash" }]')
+    result = run_script(["--task", path, "--model", "oracle", "--runs", "1", "--output", "r.json",
+                         "--approaches", "react,rlm,hybrid,react_v2,rlm_batch"], tmp_path, PAIR_RAISES="1")
+    assert result.returncode == 0, result.stderr[-2000:]
+    for record in records(tmp_path / "r.json")["records"]:
+        assert record["ok"] and covered(record) == (2, 3), record["approach"]
+        assert record["narrative"].endswith("Checks not made (every try failed): check_pair(beta, gamma)."), \
+            record["approach"]
+    for line in (tmp_path / "r.traces.jsonl").read_text().splitlines():
+        trace = json.loads(line)
+        rejected = [c for c in trace["tool_calls"] if set(c["args"].values()) == {"beta", "gamma"}]
+        assert [c["outcome"] for c in rejected] == ["tool_error"] * 3, trace["approach"]

@@ -40,19 +40,21 @@ from rlmbench.agents.rlm_batch import CALL_MANY
 from rlmbench.lm.adapter_text import is_json_request
 from rlmbench.lm.settings import ORACLE_MODEL_NAME
 from rlmbench.lm.tokens import count_tokens, load_encoding
-from rlmbench.results.traces import TOOL_ERROR
+from rlmbench.results.traces import REACHED_THE_TOOL, TOOL_ERROR
 from rlmbench.tasks.task import RISK_FIELD, TaskSchema, ToolSpec, check_key, check_scope, required_checks
-from rlmbench.tasks.tools import ToolUnavailableError, can_fail, describe_finding
+from rlmbench.tasks.tools import can_fail, describe_finding
 
 ORACLE_NOTICE = (
     "Offline oracle model: these numbers measure each architecture's own cost "
     "(LM calls, prompt growth, sandbox and harness time), not any model's quality."
 )
 
-_UNAVAILABLE = ToolUnavailableError.__name__
-"""In a tool's observation: its call failed transiently, and a retry answers."""
 _RETRY_LIMIT = 3
-"""Calls the oracle makes of one check before it gives up on it (a transient failure fails the first only)."""
+"""Calls the oracle makes of one check before it gives up on it, in every role: a transient failure fails the first
+call only, and a check the tool rejects every time (the user's server refusing an argument) is given up, named in
+the answer as not made, never guessed."""
+NOT_MADE = "Checks not made (every try failed): "
+"""How the oracle's answer names the checks it gave up on, in every role."""
 _MORE_CALLS = "Calls still to make (failed checks again, follow-ups of findings)"
 _EXTRA_TURNS = 3
 """Turns ReActV2's oracle takes after its first: follow-ups, then retries of whatever failed in the turn before."""
@@ -323,17 +325,24 @@ def answer_in(schema: TaskSchema, text: str, said: list[Statement] | None = None
         answer[tool.answer_field] = list(given.values())
         lines += [tool.value.format(**v) for v in given.values()]
     answer[RISK_FIELD] = schema.risk.level(severities, schema.severities)
+    not_made = [f"{name}({', '.join(key)})" for (name, key), failed in call_tries(schema, text).items() if all(failed)]
     answer[schema.narrative_field] = "\n".join(
         [f"Assessment from the checks made: overall risk {answer[RISK_FIELD]}."]
         + [f"- {line}" for line in lines]
-        + ["No other findings in the checks above."])
+        + ["No other findings in the checks above."] + ([NOT_MADE + ", ".join(not_made) + "."] if not_made else []))
     return answer
 
 
-def _results_seen(said: list[Statement]) -> bool:
-    """Whether the required tools have answered yet (found, clear, value or answered statements among `said`): a
-    task of lookups alone has no finding tool to wait for."""
-    return any(s.tool.required and s.kind in ("found", "clear", "value", "answered") for s in said)
+def call_tries(schema: TaskSchema, text: str) -> dict[tuple[str, tuple], list[bool]]:
+    """(tool, key) -> whether each call of that check the conversation shows failed, in order: how many times a
+    check was tried, and whether it ever answered (ReAct's trajectory and ReActV2's turns alike)."""
+    tries: dict[tuple[str, tuple], list[bool]] = {}
+    for _, name, args, _, failed in _call_answers(text):
+        tool = schema.tool(str(name))
+        if tool is not None and isinstance(args, dict):
+            tries.setdefault((tool.name, check_key(tool, {a: str(args.get(a, "")) for a in tool.args})), []).append(
+                failed)
+    return tries
 
 
 def follow_ups_due(schema: TaskSchema, said: list[Statement]) -> list[dict]:
@@ -369,6 +378,11 @@ def _done_key(schema: TaskSchema, name: str, args: dict) -> tuple:
     return (name, check_key(tool, args)) if tool else (name, tuple(sorted(map(str, args.values()))))
 
 
+def _reached_and_failed(observation: str) -> bool:
+    """Whether a ReAct observation is the tool's own failure (transient, or the user's tool raising): worth a retry."""
+    return observation.startswith(TOOL_ERROR) and any(name in observation for name in REACHED_THE_TOOL)
+
+
 def _react_step(schema: TaskSchema, sections: dict[str, str], system: str, user: str) -> dict[str, Any]:
     todo = _load_list(sections["plan"], "plan") if "plan" in sections else planned_checks(
         schema, _inputs(schema, sections))
@@ -382,9 +396,10 @@ def _react_step(schema: TaskSchema, sections: dict[str, str], system: str, user:
         except json.JSONDecodeError:
             args = {}
         key = _done_key(schema, sections[f"tool_name_{i}"], args if isinstance(args, dict) else {})
-        if _UNAVAILABLE in sections.get(f"observation_{i}", ""):  # a call that failed is made again, a few times
+        failed = _reached_and_failed(sections.get(f"observation_{i}", ""))
+        if failed:  # a call the tool failed is made again, a few times
             failures[key] = failures.get(key, 0) + 1
-        if _UNAVAILABLE not in sections.get(f"observation_{i}", "") or failures[key] >= _RETRY_LIMIT:
+        if not failed or failures[key] >= _RETRY_LIMIT:
             done.add(key)
         i += 1
     for step in todo:
@@ -481,14 +496,17 @@ def _answer_lists(schema: TaskSchema) -> list[str]:
     return lines + [f"{tool.answer_field} = []" for tool in schema.follow_up_tools]
 
 
-def _answer_lines(schema: TaskSchema) -> list[str]:
-    """The cell's last lines: the overall risk by the task's rule, the narrative, a printed summary."""
+def _answer_lines(schema: TaskSchema, gives_up: bool) -> list[str]:
+    """The cell's last lines: the overall risk by the task's rule, the narrative, a printed summary. `gives_up`:
+    the cell keeps the checks it gave up on in `_unmade`, and the narrative names them."""
     rank = dict(schema.risk.by_severity)
+    not_made = f' + ([{NOT_MADE!r} + ", ".join(_unmade) + "."] if _unmade else [])' if gives_up else ""
     return [
         f"{RISK_FIELD} = next(({rank!r}[s] for s in {list(schema.severities)!r} if s in _severities), "
         f"{schema.risk.none!r})",
         f'{schema.narrative_field} = "\\n".join([f"Checked {{_made}} combinations with the tools; overall risk '
-        f'{{{RISK_FIELD}}}."] + [f"- {{line}}" for line in _lines] + ["No other findings in the checks above."])',
+        f'{{{RISK_FIELD}}}."] + [f"- {{line}}" for line in _lines] + ["No other findings in the checks above."]'
+        f'{not_made})',
         f'print(f"{{len(_lines)}} findings in {{_made}} checks; overall risk {{{RISK_FIELD}}}")',
     ]
 
@@ -503,25 +521,27 @@ def check_code(schema: TaskSchema) -> str:
     patterns = _patterns(schema)
     lines = [_imports(schema), "_severities, _lines, _made = [], [], 0"]
     retries = can_fail(schema) or schema.user_code  # the user's code may raise
-    if retries:  # a call that raises is retried; a check that never answers is left out, not guessed
-        lines += ["def _call(_tool, **_args):",
+    if retries:  # a call that raises is retried; a check that never answers is named as not made, not guessed
+        lines += ["_unmade = []",
+                  "def _call(_tool, **_args):",
                   f"    for _attempt in range({_RETRY_LIMIT}):",
                   "        try:",
                   "            return _tool(**_args)",
                   "        except Exception as _error:",
                   '            print(f"retrying {_tool.__name__}: {_error}")',
+                  '    _unmade.append(_tool.__name__ + "(" + ", ".join(map(str, _args.values())) + ")")',
                   "    return None"]
     lines += _answer_lists(schema)
     for tool in schema.required_tools:
         header, values = _loop(tool)
         call = ", ".join(f"{a}={v}" for a, v in zip(tool.args, values))
         item = "{" + ", ".join(f"{a!r}: {v}" for a, v in zip(tool.args, values))
-        body = ["_made += 1"] + ([f"_result = _call({tool.name}, {call})", "if _result is None:", "    continue"]
-                                 if retries else [f"_result = {tool.name}({call})"])
+        body = ([f"_result = _call({tool.name}, {call})", "if _result is None:", "    continue", "_made += 1"]
+                if retries else ["_made += 1", f"_result = {tool.name}({call})"])
         if tool.has_findings:
             body += _reading(tool, patterns.get(tool.name, {}), item, values, _following(schema, tool, values, retries))
         lines += header + ["    " * len(header) + line for line in body]
-    lines += _answer_lines(schema)
+    lines += _answer_lines(schema, retries)
     return "\n".join(lines)
 
 
@@ -537,7 +557,7 @@ def batch_code(schema: TaskSchema) -> str:
     """The batch arm's first cell: each tool's checks in one call_many, the failed ones again in another, the
     follow-ups of the findings in a third; the answer built in variables as in check_code."""
     patterns = _patterns(schema)
-    lines = [_imports(schema), "_severities, _lines, _made = [], [], 0",
+    lines = [_imports(schema), "_severities, _lines, _made = [], [], 0", "_unmade = []",
              "def _batch(_tool, _calls):",
              f"    _results = {CALL_MANY}(_tool, _calls)",
              f"    for _attempt in range({_RETRY_LIMIT - 1}):",
@@ -546,7 +566,9 @@ def batch_code(schema: TaskSchema) -> str:
              "            break",
              f"        for _i, _r in zip(_again, {CALL_MANY}(_tool, [_calls[_i] for _i in _again])):",
              "            _results[_i] = _r",
-             '    return [(_c, _r) for _c, _r in zip(_calls, _results) if not (isinstance(_r, dict) and set(_r) == {"error"})]']
+             '    _failed = [isinstance(_r, dict) and set(_r) == {"error"} for _r in _results]',
+             '    _unmade.extend(_tool + "(" + ", ".join(map(str, _c.values())) + ")" for _c, _f in zip(_calls, _failed) if _f)',
+             "    return [(_c, _r) for _c, _r, _f in zip(_calls, _results, _failed) if not _f]"]
     lines += _answer_lists(schema) + [f"_due_{follow.name} = []" for follow in schema.follow_up_tools]
     for tool in schema.required_tools:
         values = [f"_a{i}" for i in range(len(tool.args))]
@@ -564,7 +586,7 @@ def batch_code(schema: TaskSchema) -> str:
     for follow in schema.follow_up_tools:
         lines.append(f"for _args, _follow in _batch({follow.name!r}, _due_{follow.name}):")
         lines += ["    " + line for line in _value_read(follow, "**_args")]
-    lines += _answer_lines(schema)
+    lines += _answer_lines(schema, gives_up=True)
     return "\n".join(lines)
 
 
@@ -616,14 +638,16 @@ def _react_v2_turn(schema: TaskSchema, system: str, conversation: str) -> dict[s
         if tool.name not in system and tool.name not in conversation:
             raise OracleError(f"oracle needs tool {tool.name!r} but the prompt does not offer it")
     checks = required_checks(schema, _inputs(schema, parse_sections(conversation)))
-    said = statements(schema, conversation)  # read once: the conversation grows with every turn
-    if not _results_seen(said):
+    tries = call_tries(schema, conversation)  # read once each: the conversation grows with every turn
+    if not tries:
         return {"next_thought": f"Run all {len(checks)} checks at once.",
                 "tool_calls": {"tool_calls": [{"name": c.tool, "args": c.args} for c in checks]}}
-    answered = {(st.tool.name, check_key(st.tool, st.args)) for st in said}
-    again = [{"tool": c.tool, "args": c.args} for c in checks if (c.tool, c.key) not in answered]
+    said = statements(schema, conversation)
+    settled = {(st.tool.name, check_key(st.tool, st.args)) for st in said}  # answered, or given up on:
+    settled |= {check for check, failed in tries.items() if not all(failed) or len(failed) >= _RETRY_LIMIT}
+    again = [{"tool": c.tool, "args": c.args} for c in checks if (c.tool, c.key) not in settled]
     again += [call for call in follow_ups_due(schema, said)
-              if (call["tool"], check_key(schema.tool(call["tool"]), call["args"])) not in answered]
+              if (call["tool"], check_key(schema.tool(call["tool"]), call["args"])) not in settled]
     if again and conversation.count(_MORE_CALLS) < _EXTRA_TURNS:
         return {"next_thought": f"{_MORE_CALLS}: {len(again)}.",
                 "tool_calls": {"tool_calls": [{"name": c["tool"], "args": c["args"]} for c in again]}}
