@@ -2,6 +2,8 @@
 
 import json
 import re
+import threading
+from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 from helpers import rlm_code_reply, run_against_server, summary_row
@@ -21,7 +23,8 @@ PAIRS = [{"drug_a": a, "drug_b": b} for i, a in enumerate(DRUGS.data.items["medi
 def test_call_many_keeps_the_order_and_puts_each_failed_calls_error_in_its_place():
     ledger = ToolLedger()
     tools = make_tools(DRUGS, ledger.record, ToolSettings(seed=0, failure_rate=0.3, latency=Latency(10, 10)))
-    results = make_call_many(tools)("check_drug_interaction", PAIRS)
+    with ThreadPoolExecutor(8) as pool:
+        results = make_call_many(tools, pool)("check_drug_interaction", PAIRS)
     assert len(results) == len(PAIRS) == len(ledger.calls)
     failed = [i for i, r in enumerate(results) if isinstance(r, dict)]
     assert failed and all(results[i]["error"].startswith("ToolUnavailableError: ") for i in failed)
@@ -33,7 +36,7 @@ def test_call_many_keeps_the_order_and_puts_each_failed_calls_error_in_its_place
 
 
 def test_call_many_refuses_an_unknown_tool_and_arguments_that_are_not_a_list_of_dicts():
-    call_many = make_call_many(make_tools(DRUGS))
+    call_many = make_call_many(make_tools(DRUGS), ThreadPoolExecutor(1))
     with pytest.raises(ValueError, match="no tool named 'nope'; tools: check_drug_interaction"):
         call_many("nope", [])
     with pytest.raises(ValueError, match="list_of_kwargs must be a list of dicts"):
@@ -58,3 +61,20 @@ def test_a_bad_call_many_is_an_error_inside_the_sandbox_and_the_run_goes_on(tmp_
     assert "no tool named 'check_everything'" in trace["code_cells"][0]["error"]
     assert summary_row(result.stdout, "Coverage, medications pairs") == ["21/21"]
     assert "not DSPy's" in result.stdout
+    assert not [t for t in threading.enumerate() if t.name.startswith("call_many")]  # the run's pool ended with it
+
+
+def test_a_runs_batches_share_one_pool_of_eight_threads_started_once():
+    """A batch pays its tools' waiting, not a pool's start-up: the run's threads serve every later batch."""
+    seen = []
+
+    def check(drug_a: str, drug_b: str) -> str:
+        seen.append(threading.current_thread())
+        return "fine"
+
+    check.__name__ = "check"
+    with ThreadPoolExecutor(8, thread_name_prefix="call_many") as pool:
+        call_many = make_call_many([check], pool)
+        for _ in range(4):
+            call_many("check", PAIRS)
+    assert len(seen) == 4 * len(PAIRS) and len(set(seen)) <= 8

@@ -6,7 +6,8 @@ cannot start inside Pyodide, so `[check(a, b) for a, b in pairs]` waits for each
 runs the calls on the host in a bounded pool (8 at once, as DSPy's own `llm_query_batched` bounds its
 sub-LM calls) and returns their results in order, a failed call's error in its place. Every call goes
 through the same tool functions and the same ledger as every other arm's. It is the benchmark's, not
-DSPy's: the arm's label says so.
+DSPy's: the arm's label says so. The pool is the run's: its threads start with the first batch and serve
+every later one, so a batch pays no thread start-up on top of its tools' waiting.
 """
 
 from __future__ import annotations
@@ -24,8 +25,8 @@ CALL_MANY_WORKERS = 8
 CALL_MANY = "call_many"
 
 
-def make_call_many(tools: list[Callable], workers: int = CALL_MANY_WORKERS) -> Callable[..., list]:
-    """The batch function the sandbox gets, over the run's own tools."""
+def make_call_many(tools: list[Callable], pool: ThreadPoolExecutor) -> Callable[..., list]:
+    """The batch function the sandbox gets, over the run's own tools, running them in the run's `pool`."""
     by_name = {tool.__name__: tool for tool in tools}
 
     def call_many(tool_name: str, list_of_kwargs: list[dict]) -> list:
@@ -45,10 +46,7 @@ def make_call_many(tools: list[Callable], workers: int = CALL_MANY_WORKERS) -> C
             except Exception as exc:  # in place, as the issue's contract says: the batch goes on
                 return {"error": f"{type(exc).__name__}: {exc}"}
 
-        if not list_of_kwargs:
-            return []
-        with ThreadPoolExecutor(max_workers=min(workers, len(list_of_kwargs))) as pool:
-            return list(pool.map(one, list_of_kwargs))
+        return list(pool.map(one, list_of_kwargs))
 
     call_many.__name__ = CALL_MANY
     return call_many
@@ -56,4 +54,5 @@ def make_call_many(tools: list[Callable], workers: int = CALL_MANY_WORKERS) -> C
 
 def run_rlm_batch(signatures: TaskSignatures, case: Case, tools: list[Callable],
                   config: ApproachConfig) -> ApproachOutput:
-    return run_rlm(signatures, case, [*tools, make_call_many(tools)], config)
+    with ThreadPoolExecutor(max_workers=CALL_MANY_WORKERS, thread_name_prefix="call_many") as pool:
+        return run_rlm(signatures, case, [*tools, make_call_many(tools, pool)], config)

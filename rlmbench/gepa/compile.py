@@ -27,7 +27,6 @@ from rlmbench.lm.models import build_lm, missing_key_message
 from rlmbench.lm.oracle import ORACLE_NOTICE
 from rlmbench.lm.settings import ModelSettings
 from rlmbench.sandbox.interpreter import SandboxSupply, check_deno
-from rlmbench.sandbox.snapshot import SnapshotStore
 from rlmbench.scoring.ledger import ToolCall
 from rlmbench.tasks.backends import UserTools
 from rlmbench.tasks.backends.truth import open_with_truth
@@ -122,7 +121,7 @@ def run(settings: CompileSettings) -> int:
 
 def _run_program(settings: CompileSettings, splits, user_tools: UserTools | None) -> _CompileResult | None:
     """The dry run (None) or the compile, with the sandboxes (and your tools' connection) closed after."""
-    supply = SandboxSupply(warm=True, snapshots=SnapshotStore(lambda line: print(line, file=sys.stderr)))
+    supply = SandboxSupply.for_benchmark(cold=False, notice=lambda line: print(line, file=sys.stderr))
     config = ApproachConfig(rlm_max_iters=settings.rlm_max_iters, rlm_max_llm_calls=settings.rlm_max_llm_calls,
                             interpreter_factory=supply)
     run_tools = user_tools.for_run() if user_tools is not None else None

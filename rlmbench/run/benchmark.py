@@ -37,7 +37,6 @@ from rlmbench.run.live_progress import LiveProgress
 from rlmbench.run.runner import ModelRun, run_benchmark
 from rlmbench.run.sweep import run_sweep
 from rlmbench.sandbox.interpreter import SandboxSupply, check_deno
-from rlmbench.sandbox.snapshot import SnapshotStore
 from rlmbench.tasks.backends import UserTools
 from rlmbench.tasks.backends.truth import open_with_truth
 from rlmbench.tasks.behaviour import Latency, ToolSettings
@@ -301,8 +300,7 @@ def execute(settings: BenchmarkSettings, meta: RunMeta, files: ResultsFiles, rec
           f"with {', '.join(m.name for m in models)}; results: {files.json_path}"
           + (f" ({counted(len(done), 'run')} already recorded, skipped)" if settings.resume else ""), file=sys.stderr, flush=True)
     # Warm boots restore a Pyodide memory snapshot (made on first use); --cold-sandbox keeps DSPy's stock boot.
-    sandboxes = (SandboxSupply(warm=not settings.cold_sandbox,
-                               snapshots=None if settings.cold_sandbox else SnapshotStore(progress.finished))
+    sandboxes = (SandboxSupply.for_benchmark(settings.cold_sandbox, progress.finished)
                  if meta.cold_sandbox is not None else None)
     try:
         with progress, CommandLineWords(files.traces_path):

@@ -22,6 +22,7 @@ import subprocess
 import threading
 import time
 from pathlib import Path
+from typing import Callable
 
 from dspy.primitives.python_interpreter import (
     CodeInterpreterError,
@@ -336,3 +337,10 @@ class SandboxSupply:
 
     def __exit__(self, *exc) -> None:
         self.close()
+
+    @classmethod
+    def for_benchmark(cls, cold: bool, notice: Callable[[str], None]) -> "SandboxSupply":
+        """The pool the benchmark runs its sandboxes from: warm boots restore a Pyodide memory snapshot (made on first
+        use, `notice` tells the user); `cold` keeps DSPy's stock boot inside each run. Measurements of the harness
+        (benchmarks/) use this same pool, so they measure what a run pays."""
+        return cls(warm=not cold, snapshots=None if cold else SnapshotStore(notice))

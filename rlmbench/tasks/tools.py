@@ -131,8 +131,8 @@ def make_tool(task: Task, tool: ToolSpec, record: ToolRecorder = _no_record,
 
     Bad input (an unknown name, the same item twice) is answered with a message listing the
     valid names, never an exception: a tool error must not end a run, and a model can recover
-    from a clear message. A call waits its latency (real time, as a service's round trip) whether
-    or not its input is valid; a check drawn to fail raises ToolUnavailableError on its first call.
+    from a clear message. A call takes its latency (real time from its start, as a service's round
+    trip) whether or not its input is valid; a check drawn to fail raises ToolUnavailableError on its first call.
     A tool backed by the user's code gets only valid checks, with the items exactly as the task's lists
     spell them (a name the agent gives is matched to its item first), and what it raises reaches the
     agent as any tool error does.
@@ -154,8 +154,8 @@ def make_tool(task: Task, tool: ToolSpec, record: ToolRecorder = _no_record,
         raw = {a: bound.arguments[a] for a in tool.args}
         args = {a: task.resolve(v) for a, v in raw.items()}
         key = check_key(tool, args)
-        if not latency.none:
-            time.sleep(latency.seconds(settings.seed, tool.name, key))
+        if not latency.none:  # the round trip counts from the call's start: the harness's own work is inside it
+            time.sleep(max(0.0, latency.seconds(settings.seed, tool.name, key) - (time.perf_counter() - started)))
         if not _valid(args):
             record(tool.name, args, "invalid", started, time.perf_counter())
             refusal = _refusal(raw, args)
