@@ -94,6 +94,11 @@ class ResultsFiles:
     def mark_resumed(self, at: str) -> None:
         _append_line(self.log_path, {"kind": "resumed", "at": at})
 
+    def mark_ended(self, state: str, at: str) -> None:
+        """How the invocation ended (finished, interrupted): the log is appended to, never rewritten, so its meta
+        line keeps the state it started in and this line says the state it ended in."""
+        _append_line(self.log_path, {"kind": "ended", "state": state, "at": at})
+
     def add_run(self, record: RunRecord, trace: dict) -> None:
         _append_line(self.log_path, {"kind": "record", **record.to_dict()})
         _append_line(self.traces_path, {**dict(zip(TRACE_KEY, record_key(record))), **trace})
@@ -139,6 +144,8 @@ class ResultsFiles:
                 records[record_key(record)] = record
             elif kind == "resumed":
                 meta.resumed_at.append(entry.get("at"))
+            elif kind == "ended":
+                meta.state = entry.get("state", meta.state)
         return meta, list(records.values())
 
 

@@ -8,8 +8,10 @@ settings to the header (`RunMeta`), to the records, to the summary.
 from __future__ import annotations
 
 import datetime as dt
+import os
 import platform
 import re
+import shlex
 import sys
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -32,6 +34,7 @@ from rlmbench.results.files import ResultsFiles, ResumeError, check_resumable, r
 from rlmbench.results.meta import AgentSettings, ModelRecord, RunMeta, SweepInfo, TaskInfo, ToolInfo
 from rlmbench.results.records import RunRecord
 from rlmbench.run.dspy_messages import CommandLineWords
+from rlmbench.run.interrupts import hold_interrupts, interrupts_restored
 from rlmbench.run.latency_sweep import run_latency_sweep
 from rlmbench.run.live_progress import LiveProgress
 from rlmbench.run.runner import ModelRun, run_benchmark
@@ -124,12 +127,16 @@ def run(settings: BenchmarkSettings) -> int:
             user_tools.close()
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_CONFIG
-    try:
-        interrupted = execute(settings, meta, files, records, user_tools)
-    finally:  # Ctrl-C or a harness bug included: the user's server never outlives the benchmark
-        if user_tools is not None:
-            user_tools.close()
-    finish(settings, meta, files, records, interrupted)
+    with interrupts_restored():
+        try:
+            interrupted = execute(settings, meta, files, records, user_tools)
+        except KeyboardInterrupt:  # between runs, or while the sandboxes stop: every finished run is saved
+            interrupted = True
+        finally:  # Ctrl-C or a harness bug included: the user's server never outlives the benchmark
+            hold_interrupts()
+            if user_tools is not None:
+                user_tools.close()
+        finish(settings, meta, files, records, interrupted)
     return EXIT_INTERRUPTED if interrupted else EXIT_OK
 
 
@@ -325,12 +332,18 @@ def execute(settings: BenchmarkSettings, meta: RunMeta, files: ResultsFiles, rec
             sandboxes.close()
 
 
+def resume_command(log: Path) -> str:
+    """The command that continues this invocation, to paste as it is: the log holds every other setting."""
+    prefix = "uv run " if os.environ.get("UV") else ""  # started through `uv run`, as the README does
+    return f"{prefix}rlmbench run --resume {shlex.quote(str(log))}"
+
+
 def finish(settings: BenchmarkSettings, meta: RunMeta, files: ResultsFiles, records: list[RunRecord],
            interrupted: bool) -> None:
     """Save the final document, print the summary, write the page (and the chart with --plot)."""
     if interrupted:
         meta.notices.append(f"Interrupted (Ctrl-C): summary of the {counted(len(records), 'run')} that finished."
-                            + ("" if settings.sweep else f" Continue with --resume {files.log_path}"))
+                            + ("" if settings.sweep else f" Continue with: {resume_command(files.log_path)}"))
     sizes = meta.sweep.sizes if meta.sweep else []
     order = {a: i for i, a in enumerate(meta.approaches)}
     model_order = {name: i for i, name in enumerate(meta.labels)}
@@ -340,6 +353,7 @@ def finish(settings: BenchmarkSettings, meta: RunMeta, files: ResultsFiles, reco
         meta.sweep.fits = growth_fits(records, meta.approaches, meta.labels)
     meta.state = "interrupted" if interrupted else "finished"
     files.rewrite_document(meta, records)
+    files.mark_ended(meta.state, dt.datetime.now().astimezone().isoformat())
     print(summarise(meta, records, settings.task.schema).text())
     try:
         report = write_page(settings.html or files.page_path, meta, records,

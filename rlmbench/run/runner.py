@@ -32,6 +32,7 @@ from rlmbench.lm.settings import Price
 from rlmbench.results.records import CallUsage, Failure, IdleWait, RunRecord, TimeSplit
 from rlmbench.run.control import RunControl
 from rlmbench.run.failures import failure_of
+from rlmbench.run.interrupts import hold_interrupts
 from rlmbench.run.live_progress import RunView
 from rlmbench.sandbox.interpreter import SandboxSupply, TimedInterpreter
 from rlmbench.scoring.diagnostics import diagnose
@@ -361,6 +362,7 @@ def run_benchmark(
             for result in scheduler.cut_overdue():
                 emit(result)
     except KeyboardInterrupt:
+        hold_interrupts()  # a second Ctrl-C must not cut the stopping, the summary or the page
         scheduler.stop_all()
         return records, True
     return records, False
