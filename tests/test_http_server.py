@@ -124,6 +124,7 @@ def test_a_timeout_closes_the_request_and_the_next_run_waits_for_the_server_to_f
     wait = healthy["idle_wait"]
     assert wait["confirmed"] and wait["after"] == ["ReActV2 1"] and wait["waited_s"] > 0
     assert summary_row(result.stdout, "Waited for the server (not in wall time)")[0].startswith("1 run,")
+    assert "cut at max_tokens" not in result.stderr  # the probe's one token is its request, not a cut reply
     # Had the server not answered within the bound, the row names the run that may have shared it.
     _, records = read_results(tmp_path / "r.json")
     gave_up = records[1].idle_wait.model_copy(update={"confirmed": False, "problem": "no answer within 420 s"})

@@ -159,7 +159,8 @@ class OpenAICompatibleServer:
                 if isinstance(reply, dict):
                     reply, finish_reason = reply["content"], reply["finish_reason"]
                 if reply is None and not system:  # not a DSPy request: the benchmark's idle check, say
-                    reply = "ok"
+                    reply = "ok"  # a real server allowed one token stops for that reason, whatever it said
+                    finish_reason = "length" if body.get("max_tokens") == 1 else finish_reason
                 if reply is None:
                     conversation = "\n\n".join(_content(m) for m in messages
                                                  if m.get("role") not in ("system", "developer"))

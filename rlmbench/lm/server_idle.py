@@ -10,6 +10,7 @@ Hosted providers serve requests side by side and are not probed.
 
 from __future__ import annotations
 
+import contextvars
 import threading
 import time
 
@@ -18,6 +19,13 @@ import dspy
 from rlmbench.results.records import IdleWait
 
 PROBE_MESSAGES = [{"role": "user", "content": "Reply with the single word: ok"}]
+_probing: contextvars.ContextVar[bool] = contextvars.ContextVar("rlmbench_idle_probe", default=False)
+
+
+def probing() -> bool:
+    """Whether this thread is sending the idle probe: its one-token reply is cut by design, not a truncation that
+    DSPy should warn of (run.dspy_messages drops that warning)."""
+    return _probing.get()
 
 
 class ServerWatch:
@@ -50,11 +58,15 @@ class ServerWatch:
     def _probe(self, started: float) -> tuple[bool, str | None]:
         """Retried until the bound: a server still generating may refuse or drop a request meanwhile."""
         problem = None
-        while (left := self.bound_s - (time.perf_counter() - started)) > 0:
-            try:
-                self.lm.forward(messages=PROBE_MESSAGES, max_tokens=1, timeout=max(left, 0.05))
-                return True, None
-            except Exception as exc:
-                problem = f"{type(exc).__name__}: {str(exc)[:200]}"
-                time.sleep(min(1.0, max(self.bound_s - (time.perf_counter() - started), 0)))
-        return False, problem or f"no answer within {self.bound_s:g} s"
+        marked = _probing.set(True)
+        try:
+            while (left := self.bound_s - (time.perf_counter() - started)) > 0:
+                try:
+                    self.lm.forward(messages=PROBE_MESSAGES, max_tokens=1, timeout=max(left, 0.05))
+                    return True, None
+                except Exception as exc:
+                    problem = f"{type(exc).__name__}: {str(exc)[:200]}"
+                    time.sleep(min(1.0, max(self.bound_s - (time.perf_counter() - started), 0)))
+            return False, problem or f"no answer within {self.bound_s:g} s"
+        finally:
+            _probing.reset(marked)

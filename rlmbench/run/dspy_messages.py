@@ -12,6 +12,8 @@ import logging
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from rlmbench.lm.server_idle import probing
+
 LM_LOGGER = "dspy.clients.lm"
 
 
@@ -26,6 +28,8 @@ class CommandLineWords(logging.Filter):
         message = record.getMessage()
         if not message.startswith("LM response was truncated"):
             return True
+        if probing():  # the idle probe asks for one token: its cut reply is no truncation, and said once it
+            return False  # would hide a real one later
         if "truncated" in self.said:
             return False
         self.said.add("truncated")
