@@ -62,8 +62,8 @@ def test_a_fault_without_retries_is_a_failed_run_with_its_category(fault, catego
     assert record.coverage.tool_calls == 0
     if category == "parse_error":  # the reply arrived and was paid for: its usage is counted
         assert record.lm_calls >= 1 and record.prompt_tokens > 0
-    else:
-        assert record.lm_calls == 0
+    else:  # the request was sent and failed: it counts, marked failed, with no tokens
+        assert record.lm_calls == record.lm_calls_failed == 1 and record.prompt_tokens == 0
 
 
 @pytest.mark.parametrize("fault", ["rate_limited", "server_error"])
@@ -73,7 +73,7 @@ def test_a_transient_fault_is_retried_and_the_run_recovers(fault):
         assert server.faults_served == [fault]
     assert record.ok, record.failure
     assert _covered(record) == 3 and _covered(record, "check_contraindication") == 3
-    assert len(server.requests) == record.lm_calls + 1  # the failed request was retried once
+    assert len(server.requests) == record.lm_calls and record.lm_calls_failed == 1  # every request counts
 
 
 def test_half_the_requests_failing_still_accounts_for_every_run():

@@ -125,6 +125,8 @@ def test_a_timeout_closes_the_request_and_the_next_run_waits_for_the_server_to_f
     assert wait["confirmed"] and wait["after"] == ["ReActV2 1"] and wait["waited_s"] > 0
     assert summary_row(result.stdout, "Waited for the server (not in wall time)")[0].startswith("1 run,")
     assert "cut at max_tokens" not in result.stderr  # the probe's one token is its request, not a cut reply
+    page = (tmp_path / "r.html").read_text()  # the cut call says so, and prints no None for what it never got
+    assert "<td>cut at --timeout</td>" in page and "<td>None</td>" not in page
     # Had the server not answered within the bound, the row names the run that may have shared it.
     _, records = read_results(tmp_path / "r.json")
     gave_up = records[1].idle_wait.model_copy(update={"confirmed": False, "problem": "no answer within 420 s"})
@@ -143,6 +145,11 @@ def test_a_run_that_made_every_check_and_then_timed_out_is_not_complete_anywhere
     assert summary_row(result.stdout, "Complete runs (no error, every check made)") == ["0 / 1 [0%, 79%]"]
     assert summary_row(result.stdout, "Complete on all of k tries (pass^k)") == ["k=1 0%"]
     assert summary_row(result.stdout, "All checks made, no answer") == ["1 / 1"]
+    # Both requests count, the one cut at the budget marked so, in the figures and the call list alike.
+    assert record["lm_calls"] == 2 and record["lm_calls_cut"] == 1 and len(record["usage_per_call"]) == 1
+    assert summary_row(result.stdout, "Of these, failed / cut at --timeout") == ["0 / 1"]
+    (trace,) = [json.loads(line) for line in (tmp_path / "r.traces.jsonl").read_text().splitlines()]
+    assert [c["cancelled"] for c in trace["lm_calls"]] == [False, True]
     page = (tmp_path / "r.html").read_text()
     assert "0 complete" in page and "1 all checks made, no answer" in page
     assert 'data-outcome="no_answer"' in page

@@ -140,12 +140,9 @@ class TokenPacer:
                 self._completions.append(completion_tokens)
 
 
-def _usage_totals() -> tuple[int, int, int]:
-    """(LM calls, prompt tokens, completion tokens) in the run's own usage tracker (one per run and thread)."""
-    tracker = dspy.settings.usage_tracker
-    entries = [u for lists in tracker.usage_data.values() for u in lists] if tracker is not None else []
-    return (len(entries), sum(int(u.get("prompt_tokens") or 0) for u in entries),
-            sum(int(u.get("completion_tokens") or 0) for u in entries))
+_reported: contextvars.ContextVar[dict | None] = contextvars.ContextVar("rlmbench_reported_usage", default=None)
+"""The usage the provider reported for the call under way in this context (set by GatedLM.update_history): what the
+pacer books, read from the same answer the call log records."""
 
 
 class GatedLM(dspy.LM):
@@ -164,32 +161,35 @@ class GatedLM(dspy.LM):
         self.closes_at_budget = closes_at_budget
         self.request_timeout: float | None = kwargs.get("timeout")
 
-    def _before(self, prompt: str | None, messages: list[dict] | None) -> tuple[list, tuple[int, int, int]] | None:
+    def _before(self, prompt: str | None, messages: list[dict] | None) -> list | None:
         control = current_run()
         if control is not None:
             control.check()
+        _reported.set(None)
         if self.pacer is None:
             return None
         booking, waited = self.pacer.book(self.pacer.estimate(messages, prompt))
         if control is not None:
             control.pacing_wait_s += waited
             control.check()
-        return booking, _usage_totals()
+        return booking
 
-    def _after(self, state: tuple[list, tuple[int, int, int]] | None) -> None:
-        if state is None:
+    def _after(self, booking: list | None) -> None:
+        if booking is None:
             return
-        booking, (calls_before, prompt_before, completion_before) = state
-        calls, prompt, completion = _usage_totals()
-        reported = calls > calls_before
-        completion -= completion_before
-        self.pacer.settle(booking, (prompt - prompt_before) + completion, completion if reported else None)
+        usage = _reported.get()
+        if usage is None:  # failed, or cut: booked as estimated
+            self.pacer.settle(booking, None, None)
+            return
+        prompt, completion = int(usage.get("prompt_tokens") or 0), int(usage.get("completion_tokens") or 0)
+        self.pacer.settle(booking, prompt + completion, completion)
 
     def update_history(self, entry: dict) -> None:
         """DSPy records every answered call here: log it into the current run as well."""
         control = current_run()
+        usage = entry.get("usage") or {}
+        _reported.set(usage)
         if control is not None:
-            usage = entry.get("usage") or {}
             control.log_call(entry.get("messages"), entry.get("prompt"),
                              prompt_tokens=usage.get("prompt_tokens"), completion_tokens=usage.get("completion_tokens"),
                              finish_reason=_finish_reason(entry.get("response")),

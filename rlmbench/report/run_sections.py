@@ -266,18 +266,35 @@ def _ledger_html(calls: list, repeated: set[int]) -> str:
             f'<tbody>{_listing(calls, draw, "tool calls")}</tbody></table>')
 
 
+CUT_AT_BUDGET = "cut at --timeout"
+"""An LM call's finish when the run's budget ran out with it in flight: closed, no reply read, no usage reported."""
+
+
+def _lm_call_ending(c: dict) -> str:
+    """How a call ended, in its table's Finish cell: the provider's reason, or why there is none."""
+    if c.get("finish_reason"):
+        return str(c["finish_reason"])
+    return CUT_AT_BUDGET if c.get("cancelled") else "failed" if c.get("error") else "n/a"
+
+
 def _lm_calls_html(calls: list) -> str:
+    def tokens(c: dict, name: str) -> str:
+        value = c.get(name)
+        return f"{value:,}" if isinstance(value, int) else "none reported"
+
     def draw(_: int, c: dict) -> str:
         if c.get("reply") is not None:
             reply = (f"<details><summary>reply, {len(c['reply']):,} characters</summary>{_pre(c['reply'])}"
                      "</details>")
+        elif c.get("cancelled"):
+            reply = '<span class="bad">closed at the run\'s budget; no reply was read</span>'
         else:
             reply = f'<span class="bad">{esc(c.get("error") or "")}</span>'
-        cut = " class=bad" if c.get("finish_reason") == "length" else ""
-        return (f"<tr{cut}><td>{esc(c.get('index', ''))}</td><td>{float(c.get('at_s') or 0):.2f} s</td>"
+        bad = " class=bad" if c.get("finish_reason") == "length" or c.get("cancelled") else ""
+        return (f"<tr{bad}><td>{esc(c.get('index', ''))}</td><td>{float(c.get('at_s') or 0):.2f} s</td>"
                 f"<td>{esc(c.get('request_format', ''))}</td><td>{int(c.get('request_chars') or 0):,}</td>"
-                f"<td>{esc(c.get('prompt_tokens', 'n/a'))}</td><td>{esc(c.get('completion_tokens', 'n/a'))}</td>"
-                f"<td>{esc(c.get('finish_reason') or '')}</td><td>{reply}</td></tr>")
+                f"<td>{tokens(c, 'prompt_tokens')}</td><td>{tokens(c, 'completion_tokens')}</td>"
+                f"<td>{esc(_lm_call_ending(c))}</td><td>{reply}</td></tr>")
     return ('<table class="list"><thead><tr><th>#<th>At<th>Format<th>Request chars<th>Prompt tokens'
             f'<th>Completion tokens<th>Finish<th>Reply</thead><tbody>{_listing(calls, draw, "LM calls")}</tbody>'
             "</table>")

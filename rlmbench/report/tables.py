@@ -276,6 +276,12 @@ def cost_cell(records: list[RunRecord], priced: bool) -> str:
     return interval_cell(mean_interval([r.cost_usd for r in records if r.cost_usd is not None]), "$")
 
 
+def unanswered_cell(records: list[RunRecord]) -> str:
+    """LM requests of an arm's runs that got no answer: failed ones, and ones cut at the budget (the call log's)."""
+    failed, cut = sum(r.lm_calls_failed for r in records), sum(r.lm_calls_cut for r in records)
+    return f"{failed} / {cut}" + (f" in {len(records)} runs" if len(records) > 1 else "")
+
+
 UNSCORED = {"none": "Findings and overall risk (no ground truth)",
             "no_findings": "Findings and overall risk (no findings in this task)"}
 """The one row that stands for every row scoring an answer, by the task's truth source, where nothing can be scored:
@@ -320,6 +326,8 @@ def summary_rows(records: list[RunRecord], approaches: list[str], schema: TaskSc
         ("Hit iteration limit", each(lambda a: hit_limit_cell(by[a]))),
         ("Tool calls per run", each(lambda a: _mean_int([r.coverage.tool_calls for r in by[a]]))),
         ("LM calls per run", each(lambda a: _mean_int([r.lm_calls for r in by[a]]))),
+        *([("Of these, failed / cut at --timeout", each(lambda a: unanswered_cell(by[a])))]
+          if any(r.lm_calls_failed or r.lm_calls_cut for r in records) else []),
         ("Prompt tokens per run", each(lambda a: _mean_int([r.prompt_tokens for r in by[a]]))),
         ("Completion tokens per run", each(lambda a: _mean_int([r.completion_tokens for r in by[a]]))),
         ("Largest prompt of a run", each(lambda a: _largest_prompt(by[a]))),

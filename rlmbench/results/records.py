@@ -349,11 +349,17 @@ class RunRecord(_Model):
     coverage: Coverage
     """The required checks against the tool calls really made."""
     lm_calls: int
-    """LM calls the usage tracker saw (retried requests count once; re-asks by an adapter count)."""
+    """Every LM request the run sent, from its call log (the traces' `lm_calls`): answered, failed (each retry is a
+    request) and cut at --timeout; an adapter's re-ask is a request too."""
     prompt_tokens: int
+    """The prompt tokens the provider reported, over the run's answered calls."""
     completion_tokens: int
     usage_per_call: list[CallUsage] = []
-    """The tokens of every LM call, in order: a ReAct run's growing prompt is visible here."""
+    """The tokens of every answered LM call, in order: a ReAct run's growing prompt is visible here."""
+    lm_calls_failed: int = 0
+    """Of lm_calls, requests that failed (an error from the provider, a request timeout): no tokens reported."""
+    lm_calls_cut: int = 0
+    """Of lm_calls, the request in flight when the run's budget ran out: closed, no reply read, no tokens."""
     failure: Failure | None = None
     """Why the run failed; None for a run that completed."""
     narrative: str | None = None

@@ -21,7 +21,6 @@ from typing import Any, Callable
 
 import dspy
 from dspy.primitives.facade import SHIM_SETUP
-from dspy.utils.usage_tracker import track_usage
 
 from rlmbench.agents.approach import ApproachConfig
 from rlmbench.agents.registry import REGISTRY
@@ -29,7 +28,7 @@ from rlmbench.agents.signatures import signatures_for
 from rlmbench.lm.gated import RunCancelled, bind_run
 from rlmbench.lm.server_idle import ServerWatch
 from rlmbench.lm.settings import Price
-from rlmbench.results.records import CallUsage, Failure, IdleWait, RunRecord, TimeSplit
+from rlmbench.results.records import CallUsage, Failure, IdleWait, LMCall, RunRecord, TimeSplit
 from rlmbench.run.control import RunControl
 from rlmbench.run.failures import failure_of
 from rlmbench.run.interrupts import hold_interrupts
@@ -43,10 +42,10 @@ from rlmbench.tasks.task import Case, Task
 from rlmbench.tasks.tools import as_invoked, calls_needed, can_fail, make_tools
 
 
-def _usage(tracker) -> list[CallUsage]:
-    return [CallUsage(prompt_tokens=int(u.get("prompt_tokens") or 0),
-                      completion_tokens=int(u.get("completion_tokens") or 0))
-            for entries in tracker.usage_data.values() for u in entries]
+def _usage(calls: list[LMCall]) -> list[CallUsage]:
+    """The tokens of each answered call of a run's log, in order."""
+    return [CallUsage(prompt_tokens=c.prompt_tokens or 0, completion_tokens=c.completion_tokens or 0)
+            for c in calls if c.error is None and not c.cancelled]
 
 
 @dataclass(frozen=True)
@@ -71,7 +70,6 @@ class _RunState:
         self.case, self.case_label = case, case_label
         self.control = RunControl()
         self.ledger = ToolLedger()
-        self.tracker = None
         self.started: float | None = None
         self.step_limit: int | None = None
         self.planner_limit: int | None = None
@@ -109,11 +107,11 @@ class _RunState:
                          bridged_calls=sum(i.bridged_calls for i in boots) if uses_sandbox and boots else None)
 
     def record(self, wall: float, output=None, failure: Failure | None = None) -> tuple[RunRecord, dict]:
-        per_call = _usage(self.tracker) if self.tracker else []
         trace: dict[str, Any] = dict(output.trace) if output else {}
         approach = REGISTRY[self.approach]
         calls = self.ledger.calls
-        lm_calls, cells = self.control.lm_calls_to_now(), self.control.cells
+        lm_calls, cells = self.control.lm_calls_to_now(), self.control.cells  # every LM figure comes from this log
+        per_call = _usage(lm_calls)
         boots = [i for i in self.control.interpreters if isinstance(i, TimedInterpreter)]
         prompt_tokens = sum(c.prompt_tokens for c in per_call)
         completion_tokens = sum(c.completion_tokens for c in per_call)
@@ -126,7 +124,9 @@ class _RunState:
             ok=failure is None,
             wall_time_s=wall,
             coverage=measure_coverage(self.task, self.case, calls, self.failures_injected),
-            lm_calls=len(per_call),
+            lm_calls=len(lm_calls),
+            lm_calls_failed=sum(c.error is not None for c in lm_calls),
+            lm_calls_cut=sum(c.cancelled for c in lm_calls),
             prompt_tokens=prompt_tokens,
             completion_tokens=completion_tokens,
             cost_usd=price.cost(prompt_tokens, completion_tokens) if price else None,
@@ -212,8 +212,7 @@ def _execute(state: _RunState, config: ApproachConfig, sandboxes: SandboxSupply 
     signatures = signatures_for(state.task.schema, config.answer_form)
     output = None
     failure = None
-    with dspy.context(lm=state.model.lm), track_usage() as tracker:
-        state.tracker = tracker
+    with dspy.context(lm=state.model.lm):
         state.started = state.control.started = time.perf_counter()
         try:
             output = REGISTRY[state.approach].run(signatures, state.case, tools, config)
