@@ -2,7 +2,7 @@
 
 import json
 
-from helpers import record_checks, run_script, summary_row
+from helpers import record_checks, rlm_code_reply, run_script, summary_row
 
 from rlmbench.lm.oracle_server import OpenAICompatibleServer
 from rlmbench.report.plots import benchmark_panels, chart_png
@@ -67,6 +67,21 @@ def test_an_rlm_that_never_submits_is_marked_as_hitting_its_iteration_limit(tmp_
     (record,) = _records(tmp_path / "r.json")
     assert record["diagnostics"]["hit_step_limit"] is True
     assert record_checks(record, "check_drug_interaction") == (0, 21)
+    assert summary_row(result.stdout, "Hit iteration limit")[0] == "1 / 1"
+
+
+def test_an_rlm_cut_after_using_every_iteration_hit_its_limit(tmp_path):
+    # Every cell runs and never submits; the extract step after the last iteration never comes back.
+    extract = lambda n, body, system, user: "hang" if "`code`" not in system else None  # noqa: E731
+    with OpenAICompatibleServer(lambda body, system, user: rlm_code_reply("print(1)") if "`code`" in system
+                                else None, faults=extract) as server:
+        result = run_script(["--model", "openai/oracle", "--api-base", server.url, "--runs", "1", "--retries", "0",
+                             "--approaches", "rlm", "--rlm-max-iters", "2", "--timeout", "6", "--output", "r.json"],
+                            tmp_path)
+    assert result.returncode == 0, result.stderr[-2000:]
+    (record,) = _records(tmp_path / "r.json")
+    assert record["failure"]["category"] == "timeout"
+    assert (record["diagnostics"]["steps_used"], record["diagnostics"]["hit_step_limit"]) == (2, True)
     assert summary_row(result.stdout, "Hit iteration limit")[0] == "1 / 1"
 
 

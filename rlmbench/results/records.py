@@ -299,7 +299,8 @@ class Diagnostics(_Model):
     step_limit: int | None = None
     """The limit those steps count against."""
     hit_step_limit: bool | None = None
-    """True: the agent used up its steps instead of ending on its own; None: unknown (no trace)."""
+    """True: the agent used up its steps instead of ending on its own (or, without its trace, its log shows every
+    step used); None: unknown (no trace, and steps left)."""
     code_cells: int | None = None
     """Cells the sandbox ran; None for an approach without one."""
     cells_shadowing_tools: list[int] = []

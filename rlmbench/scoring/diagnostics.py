@@ -75,10 +75,12 @@ def diagnose(schema: TaskSchema, kind: TraceKind, uses_sandbox: bool, trace: dic
     """Everything the run's trace says went wrong; its shape is read by its approach's TraceKind."""
     ended = kind.ended_by_agent(trace)
     steps = kind.steps_used(trace)
-    diagnostics = Diagnostics(steps_used=steps if steps is not None else kind.steps_from_log(len(calls), lm_calls,
-                                                                                             len(cells)),
-                              steps_from_log=steps is None, step_limit=step_limit,
-                              hit_step_limit=None if ended is None else not ended)
+    used = steps if steps is not None else kind.steps_from_log(len(calls), lm_calls, len(cells))
+    # Without its trace (a run cut at --timeout) a run's end is unknown, unless its log shows every step used.
+    hit = (not ended) if ended is not None else (
+        True if step_limit is not None and used is not None and used >= step_limit else None)
+    diagnostics = Diagnostics(steps_used=used, steps_from_log=steps is None, step_limit=step_limit,
+                              hit_step_limit=hit)
     diagnostics.repeated_tool_calls, diagnostics.invalid_tool_calls = _ledger(schema, calls)
     diagnostics.lost_to_failures = lost_to_failures(schema, calls) if failures_injected else None
     diagnostics.user_tool_errors = ([i for i, call in enumerate(calls, 1) if call.outcome == "tool_error"]
