@@ -19,6 +19,7 @@ from rlmbench.lm.settings import ModelSettings
 from rlmbench.report.tables import model_section
 from rlmbench.run.runner import ModelRun, run_benchmark
 from rlmbench.scoring.diagnostics import assigned_names
+from rlmbench.tasks.behaviour import ToolSettings
 from rlmbench.tasks.task import Case
 from rlmbench.tasks.task_file import load_task
 
@@ -34,10 +35,11 @@ for drug in []:
 print("done")'''
 
 
-def _bench(server, approaches, config):
+def _bench(server, approaches, config, tool_settings=ToolSettings()):
     lm = build_lm(ModelSettings(model="openai/qwen", api_base=server.url, retries=0), DRUGS.schema)
     with dspy.context(lm=lm, track_usage=True):
-        records, _ = run_benchmark(DRUGS, approaches, 1, [ModelRun("qwen", lm)], config, case=CASE)
+        records, _ = run_benchmark(DRUGS, approaches, 1, [ModelRun("qwen", lm)], config, case=CASE,
+                                   tool_settings=tool_settings)
     return records
 
 
@@ -202,4 +204,17 @@ def test_a_code_cell_that_is_not_python_is_a_recorded_diagnostic_not_a_crash():
         (record,) = _bench(server, ["rlm"], ApproachConfig(rlm_max_iters=2))
     assert record.ok and record.diagnostics.code_cells == 2
     assert record.diagnostics.cells_failed == [1, 2] and record.diagnostics.cells_repeated == [2]
-    assert summary_row(_summary([record], ["rlm"]), "Code cells that raised") == ["2 in 1 / 1 runs"]
+    summary = _summary([record], ["rlm"])
+    assert summary_row(summary, "Code cells that raised") == ["2 in 1 / 1 runs"]
+    assert summary_row(summary, "Code cells that shadow a tool") == ["n/a"]  # no cell parsed: nothing to read
+    assert record.diagnostics.cells_shadowing_tools is None
+
+
+def test_an_arm_that_made_no_tool_call_shows_no_recovery_figure_where_tools_can_fail():
+    with OpenAICompatibleServer(_rlm_that_shadows_its_tools) as server:
+        (record,) = _bench(server, ["rlm"], ApproachConfig(rlm_max_iters=2), ToolSettings(failure_rate=0.5))
+    assert record.coverage.tool_calls == 0
+    summary = _summary([record], ["rlm"])
+    assert summary_row(summary, "Transient failures: failed / recovered / lost") == ["not exercised: no call failed"]
+    assert summary_row(summary, "Failed calls never retried to an answer") == ["n/a"]
+    assert summary_row(summary, "Code cells that shadow a tool") == ["2 in 1 / 1 runs"]

@@ -77,8 +77,9 @@ def parallelism(runs: list[RunRecord], ctx: Context) -> str:
 
 
 def error_recovery(runs: list[RunRecord], ctx: Context) -> str:
-    cell = recovery_cell(runs)
-    return NO_FAULTS if cell.startswith("not exercised") else cell
+    if all(r.coverage.recovery is None for r in runs):
+        return NO_FAULTS
+    return recovery_cell(runs)
 
 
 def state(runs: list[RunRecord], ctx: Context) -> str:

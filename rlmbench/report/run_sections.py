@@ -364,7 +364,8 @@ def run_html(page: RunPage, anchor: str) -> str:
                ("Sandbox boot", "n/a (no sandbox)" if r.sandbox_boot_s is None else
                 f"{r.sandbox_boot_s:.2f} s, {'in' if r.sandbox_boot_in_wall_time else 'not in'} wall time"),
                ("LM calls", f"{r.lm_calls:,}"), ("Prompt / completion tokens",
-                                                  f"{r.prompt_tokens:,} / {r.completion_tokens:,}"),
+                                                  f"{r.prompt_tokens:,} / {r.completion_tokens:,}"
+                                                  if r.usage_per_call else "none reported (no LM call answered)"),
                ("Cost", "n/a (no price)" if r.cost_usd is None else f"${r.cost_usd:.5f}"),
                ("Tool calls", f"{r.coverage.tool_calls:,} ({len(r.diagnostics.invalid_tool_calls):,} invalid)"),
                (step_word.capitalize(), _steps_used(r))]

@@ -133,12 +133,19 @@ def follow_up_cell(records: list[RunRecord], tool: str) -> str:
     return runs_listed(cells)
 
 
+NO_FAILED_CALL = "not exercised: no call failed"
+"""Tools could fail, but these runs never called a check drawn to fail (no tool call at all, say): a 0 / 0 / 0 there
+would read as a perfect recovery."""
+
+
 def recovery_cell(records: list[RunRecord]) -> str:
     """Transient failures summed over the runs, `failed calls / checks recovered / checks lost`: `15 / 15 / 0`;
-    where no tool could fail, not exercised."""
+    where no tool could fail, or no call failed, not exercised."""
     seen = [r.coverage.recovery for r in records if r.coverage.recovery is not None]
     if not seen:
         return "not exercised: no tool fails"
+    if not any(s.failures for s in seen):
+        return NO_FAILED_CALL
     return f"{sum(s.failures for s in seen)} / {sum(s.recovered for s in seen)} / {sum(len(s.lost) for s in seen)}"
 
 

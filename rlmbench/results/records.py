@@ -303,8 +303,9 @@ class Diagnostics(_Model):
     step used); None: unknown (no trace, and steps left)."""
     code_cells: int | None = None
     """Cells the sandbox ran; None for an approach without one."""
-    cells_shadowing_tools: list[int] = []
-    """Cells that redefine, reassign or import over a tool's name, so later calls miss the real tool."""
+    cells_shadowing_tools: list[int] | None = []
+    """Cells that redefine, reassign or import over a tool's name, so later calls miss the real tool; None where no
+    cell parsed as Python, so nothing could be read."""
     shadowed_tools: list[str] = []
     cells_repeated: list[int] = []
     """Cells identical to the cell before them."""

@@ -13,11 +13,22 @@ from rlmbench.scoring.ledger import ToolCall, checks_made
 from rlmbench.tasks.task import TaskSchema, check_key
 
 
+def _tree(code: str) -> ast.AST | None:
+    """A cell's syntax tree (top-level await allowed, as in the sandbox); None for a cell that is not Python."""
+    try:
+        return compile(code, "<cell>", "exec", flags=ast.PyCF_ONLY_AST | ast.PyCF_ALLOW_TOP_LEVEL_AWAIT)
+    except (SyntaxError, ValueError):
+        return None
+
+
+def parses(code: str) -> bool:
+    return _tree(code) is not None
+
+
 def assigned_names(code: str) -> set[str]:
     """Names a code cell binds at any level: def, class, assignment, loop target, import."""
-    try:
-        tree = compile(code, "<cell>", "exec", flags=ast.PyCF_ONLY_AST | ast.PyCF_ALLOW_TOP_LEVEL_AWAIT)
-    except (SyntaxError, ValueError):
+    tree = _tree(code)
+    if tree is None:
         return set()
     names = set()
     for node in ast.walk(tree):
@@ -54,11 +65,13 @@ def lost_to_failures(schema: TaskSchema, calls: list[ToolCall]) -> list[int]:
 
 def _cells(diagnostics: Diagnostics, cells: list[CodeCell], tool_names: set[str]) -> None:
     diagnostics.code_cells = len(cells)
+    if not any(parses(cell.code) for cell in cells):  # shadowing is read from parsed code: with none, unknown
+        diagnostics.cells_shadowing_tools = None
     shadowed: set[str] = set()
     previous = None
     for cell in cells:
         hits = assigned_names(cell.code) & tool_names
-        if hits:
+        if hits and diagnostics.cells_shadowing_tools is not None:
             diagnostics.cells_shadowing_tools.append(cell.index)
             shadowed |= hits
         if previous is not None and cell.code.strip() == previous:
@@ -82,7 +95,8 @@ def diagnose(schema: TaskSchema, kind: TraceKind, uses_sandbox: bool, trace: dic
     diagnostics = Diagnostics(steps_used=used, steps_from_log=steps is None, step_limit=step_limit,
                               hit_step_limit=hit)
     diagnostics.repeated_tool_calls, diagnostics.invalid_tool_calls = _ledger(schema, calls)
-    diagnostics.lost_to_failures = lost_to_failures(schema, calls) if failures_injected else None
+    failed = any(c.outcome == "transient_failure" for c in calls)  # else nothing could be lost: not a 0
+    diagnostics.lost_to_failures = lost_to_failures(schema, calls) if failures_injected and failed else None
     diagnostics.user_tool_errors = ([i for i, call in enumerate(calls, 1) if call.outcome == "tool_error"]
                                     if schema.user_code else None)
     diagnostics.truncated_replies = [c.index for c in lm_calls if c.finish_reason == "length"]
