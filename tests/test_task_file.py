@@ -222,3 +222,31 @@ def test_a_follow_up_is_required_by_each_finding_at_its_severities_and_a_sweep_d
     generated = required_follow_ups(big, big.full_case())
     assert generated and all(big.data.follow_ups["get_management"][c.key] in
                              set(task.data.follow_ups["get_management"].values()) for c in generated)
+
+
+def test_the_run_help_states_the_built_in_tasks_figures_as_they_are():
+    from rlmbench.agents.approach import STEP_HEADROOM
+    from rlmbench.cli.run_cmd import build_parser
+    from rlmbench.tasks.behaviour import ToolSettings
+    from rlmbench.tasks.tools import calls_needed
+
+    text = " ".join(build_parser().format_help().split())
+    steps = {name: calls_needed(task, task.full_case(), ToolSettings()) + STEP_HEADROOM
+             for name in ("drugs", "drugs_realistic") for task in [load_task(name)]}
+    assert f"{steps['drugs']} for drugs, {steps['drugs_realistic']} for drugs_realistic" in text
+    realistic = load_task("drugs_realistic").schema.tools[0]
+    assert f"drugs_realistic has {realistic.transient_failure_rate:.0%}, the other built-in tasks none" in text
+    assert f"drugs_realistic has {realistic.latency.text()}, the other built-in tasks none" in text
+    assert all(not t.transient_failure_rate and t.latency.none for name in builtin_names() if name != "drugs_realistic"
+               for t in load_task(name).schema.tools)
+
+
+def test_the_summary_header_counts_the_follow_ups_a_complete_run_makes():
+    from helpers import header
+
+    from rlmbench.lm.settings import ModelSettings
+    from rlmbench.report.tables import task_line
+
+    meta = header(load_task("drugs_realistic"), ["rlm"], ModelSettings(model="oracle"))
+    assert task_line(meta).startswith("Task: drugs_realistic (7 medications x 2 conditions; 35 required checks and "
+                                      "4 follow-ups)")

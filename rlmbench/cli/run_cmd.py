@@ -77,8 +77,10 @@ def build_parser(prog: str | None = None, description: str = __doc__) -> argpars
                              f"{','.join(DEFAULT_APPROACHES)}; rlm_batch adds a batch primitive that is not "
                              f"DSPy's)")
     parser.add_argument("--react-max-iters", type=positive_int,
-                        help=f"ReAct step limit (default: the task's required checks + {STEP_HEADROOM}, which is 40 "
-                             "for drugs; DSPy's own default is 20)")
+                        help="the step limit of every step-wise arm: ReAct's steps, ReActV2's turns, the hybrid "
+                             "executor's steps (default: the tool calls a perfect agent makes, each required check "
+                             "and follow-up once and each check drawn to fail once more, plus "
+                             f"{STEP_HEADROOM}: 40 for drugs, 51 for drugs_realistic; DSPy's own default is 20)")
     parser.add_argument("--react-limit", "--sweep-react-limit", dest="react_limit", type=positive_int,
                         default=DEFAULT_REACT_LIMIT, metavar="CHECKS",
                         help="skip approaches that make one LM call per check (ReAct, hybrid) on a task or sweep "
@@ -119,7 +121,7 @@ def build_parser(prog: str | None = None, description: str = __doc__) -> argpars
     parser.add_argument("--tool-faults", type=failure_rate, metavar="RATE",
                         help="the share of checks (0 to below 1, drawn by --seed) whose first call fails with a "
                              "transient error, as a real service's timeout or 503, instead of the task's own rate "
-                             "(default: the task's; the built-in tasks have none)")
+                             "(default: the task's; drugs_realistic has 10%%, the other built-in tasks none)")
     parser.add_argument("--plot", action="store_true", help="also write PNG charts next to the results file")
     parser.add_argument("--html", type=Path, metavar="PATH",
                         help="the HTML report's path (default: next to the results JSON, .html); rebuild the page "

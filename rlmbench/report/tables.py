@@ -424,7 +424,8 @@ def lists_described(sizes: dict[str, int]) -> str:
 
 def task_line(meta: RunMeta) -> str:
     task = meta.task
-    line = f"Task: {task.name} ({lists_described(task.lists)}; {task.required_checks:,} required checks)"
+    follow_ups = f" and {counted(task.required_follow_ups, 'follow-up')}" if task.required_follow_ups else ""
+    line = f"Task: {task.name} ({lists_described(task.lists)}; {task.required_checks:,} required checks{follow_ups})"
     if task.user_tools_text():
         line += f"\nYour tools: {task.user_tools_text()}"
     return line if meta.tools.none else f"{line}\nTools: {meta.tools.text()}"

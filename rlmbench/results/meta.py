@@ -33,6 +33,8 @@ class TaskInfo(_Model):
     """Each input list and its length."""
     required_checks: int
     """Checks the task's own lists require."""
+    required_follow_ups: int = 0
+    """Follow-ups the findings among those checks require: a complete run makes these too."""
     truth: str = "declared"
     """Where the ground truth came from: declared in the task file, read from the tools' answers (the truth
     pass), or none (findings not scored)."""

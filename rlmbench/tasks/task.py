@@ -343,6 +343,7 @@ class Task:
         return {"name": self.name, "source": self.source, "fingerprint": self.fingerprint(),
                 "lists": {name: len(items) for name, items in self.data.items.items()},
                 "required_checks": len(required_checks(self.schema, self.full_case().inputs)),
+                "required_follow_ups": len(required_follow_ups(self, self.full_case())),
                 "truth": self.data.truth, "truth_fingerprint": self.truth_fingerprint() if from_tools else None,
                 "findings": ({t: [[*k, e.severity, e.details] for k, e in f.items()]
                               for t, f in self.data.findings.items()} if from_tools else None),
