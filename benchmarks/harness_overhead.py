@@ -32,7 +32,7 @@ import rlmbench  # noqa: E402,F401
 from rlmbench.agents.approach import ApproachConfig  # noqa: E402
 from rlmbench.agents.registry import REGISTRY
 from rlmbench.agents.signatures import signatures_for  # noqa: E402
-from rlmbench.lm.oracle import OracleEngine  # noqa: E402
+from rlmbench.oracle.engine import OracleEngine  # noqa: E402
 from rlmbench.sandbox.interpreter import SandboxSupply, SnapshotInterpreter, TimedInterpreter, process_cpu_seconds  # noqa: E402
 from rlmbench.sandbox.snapshot import SnapshotStore  # noqa: E402
 from rlmbench.tasks.task import Task, required_checks  # noqa: E402

@@ -9,7 +9,7 @@ import pytest
 from helpers import rlm_code_reply, run_against_server, summary_row
 
 from rlmbench.agents.rlm_batch import make_call_many
-from rlmbench.lm.oracle import batch_code
+from rlmbench.oracle.code import batch_code
 from rlmbench.scoring.ledger import ToolLedger
 from rlmbench.tasks.behaviour import Latency, ToolSettings
 from rlmbench.tasks.task_file import load_task
@@ -47,7 +47,7 @@ def _bad_batch_first(body, system, user):
     """The sandboxed code first calls call_many wrongly, then does the work: the run must go on."""
     steps = len(re.findall(r"=== Step \d+ ===", user))
     if "`code`" in system and steps < 2:
-        code = 'call_many("check_everything", [{}])' if steps == 0 else batch_code(DRUGS.schema)
+        code = 'call_many("check_everything", [{}])' if steps == 0 else batch_code(DRUGS.schema, "call_many")
         return rlm_code_reply(code)
     return None
 

@@ -4,7 +4,7 @@ import json
 
 from helpers import record_checks, rlm_code_reply, run_script, summary_row
 
-from rlmbench.lm.oracle_server import OpenAICompatibleServer
+from rlmbench.oracle.server import OpenAICompatibleServer
 from rlmbench.report.plots import benchmark_panels, chart_png
 from rlmbench.report.tables import idle_wait_cell
 from rlmbench.results.files import read_results

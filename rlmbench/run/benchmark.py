@@ -23,10 +23,10 @@ from rlmbench.agents.approach import DEFAULT_REACT_LIMIT, STEP_HEADROOM, Approac
 from rlmbench.agents.registry import REGISTRY, fits, reference_arm
 from rlmbench.exits import EXIT_CONFIG, EXIT_INTERRUPTED, EXIT_OK
 from rlmbench.lm.models import build_lm, missing_keys_message
-from rlmbench.lm.oracle import ORACLE_NOTICE
 from rlmbench.lm.pricing import price_of
 from rlmbench.lm.server_idle import ServerWatch
 from rlmbench.lm.settings import ModelSettings
+from rlmbench.oracle import ORACLE_NOTICE
 from rlmbench.report.growth import growth_fits
 from rlmbench.report.page import write_page
 from rlmbench.report.summary import summarise
