@@ -163,3 +163,35 @@ def test_concurrent_runs_each_get_their_own_record_and_sandbox():
     records = _bench(None, ["rlm"], runs=2, lm=lm, concurrency=2)
     assert sorted(r.run for r in records) == [1, 2]
     assert all(r.ok and _covered(r) == 3 for r in records)
+
+
+def test_a_providers_rate_limit_wrapped_by_another_framework_is_still_rate_limited():
+    from dspy.utils.exceptions import LMRateLimitError
+
+    from rlmbench.run.failures import classify_failure
+
+    class AgentGenerationError(Exception):
+        """As a framework wraps the model's error in its own."""
+
+    try:
+        try:
+            raise LMRateLimitError("429 Too Many Requests", model="m")
+        except LMRateLimitError as inner:
+            raise AgentGenerationError("Error in generating model output") from inner
+    except AgentGenerationError as outer:
+        assert classify_failure(outer) == "rate_limited"
+    assert classify_failure(RuntimeError("x")) == "error"
+    assert classify_failure(KeyError("x"), own=(("mine", (KeyError,)),)) == "mine"  # an arm's own, first
+
+
+def test_a_tool_call_started_after_the_runs_budget_raises_at_once():
+    from rlmbench.lm.gated import RunCancelled
+    from rlmbench.run.control import RunControl
+
+    control, calls = RunControl(), []
+    tool = control.timed_tool(lambda drug: calls.append(drug) or "fine")
+    assert tool("warfarin") == "fine"
+    control.cancel()
+    with pytest.raises(RunCancelled):
+        tool("aspirin")
+    assert calls == ["warfarin"]

@@ -63,12 +63,16 @@ def output_of(pred: dspy.Prediction, signatures: TaskSignatures, trace: dict[str
 RunApproach = Callable[[TaskSignatures, Case, list[Callable], ApproachConfig], ApproachOutput]
 
 
-def react_steps(config: ApproachConfig) -> int | None:
-    return config.react_max_iters
+def react_steps(config: ApproachConfig) -> tuple[int | None]:
+    return (config.react_max_iters,)
 
 
-def rlm_iterations(config: ApproachConfig) -> int:
-    return config.rlm_max_iters
+def rlm_iterations(config: ApproachConfig) -> tuple[int]:
+    return (config.rlm_max_iters,)
+
+
+FailureCategories = tuple[tuple[str, tuple[type[BaseException], ...]], ...]
+"""(category, exception types): how an arm's own exceptions are counted (run.failures tries them first)."""
 
 
 @dataclass(frozen=True)
@@ -78,20 +82,29 @@ class Approach:
     label: str
     """What the summary calls it."""
     run: RunApproach
-    uses_sandbox: bool
-    """Needs a Deno/Pyodide interpreter (from the warm pool, or cold)."""
+    runs_code: bool
+    """The model writes code that the arm runs: its cells are logged and diagnosed (shadowed tools, repeats)."""
+    needs_sandbox: bool
+    """Needs a Deno/Pyodide interpreter from the benchmark's pool (warm or cold) for that code."""
     one_call_per_check: bool
     """Spends an LM call on every check: skipped above DEFAULT_REACT_LIMIT (--react-limit) checks."""
     trace: TraceKind
     """The shape of its trace: how its steps are counted, diagnosed and drawn."""
-    step_limit: Callable[[ApproachConfig], int | None]
-    """The limit its steps are counted against."""
+    limits: Callable[[ApproachConfig], tuple[int | None, ...]]
+    """Its step limits under a config, the one its steps are counted against first; its TraceKind names the rest
+    (the hybrid's planner iterations)."""
     reference: bool = False
     """The arm the differences table compares the others with (one entry has it)."""
     by_default: bool = True
     """Runs when --approaches is not given; False: on request only."""
     notice: str | None = None
     """Said under every summary of an invocation that ran it: what a reader must know about the arm."""
+    failure_categories: FailureCategories = ()
+    """Its own exceptions' failure categories (the hybrid's PlanError is `plan_invalid`)."""
+
+    def step_limit(self, config: ApproachConfig) -> int | None:
+        """The limit its steps are counted against (diagnostics, the summary's steps used / limit)."""
+        return self.limits(config)[0]
 
     def __post_init__(self) -> None:
         if not isinstance(self.trace, TraceKind):
@@ -99,5 +112,5 @@ class Approach:
 
     def arm(self) -> Arm:
         """How the results header records it, for a report that has no registry."""
-        return Arm(name=self.name, label=self.label, uses_sandbox=self.uses_sandbox,
+        return Arm(name=self.name, label=self.label, uses_sandbox=self.needs_sandbox, runs_code=self.runs_code,
                    one_call_per_check=self.one_call_per_check, trace_kind=self.trace.name)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from rlmbench.agents.approach import Approach, react_steps, rlm_iterations
-from rlmbench.agents.hybrid import run_hybrid
+from rlmbench.agents.hybrid import PlanError, run_hybrid
 from rlmbench.agents.react import run_react
 from rlmbench.agents.react_v2 import run_react_v2
 from rlmbench.agents.rlm import run_rlm
@@ -11,16 +11,18 @@ from rlmbench.agents.rlm_batch import CALL_MANY_WORKERS, run_rlm_batch
 from rlmbench.results.traces import TRACE_KINDS
 
 REGISTRY: dict[str, Approach] = {a.name: a for a in (
-    Approach("react", "ReAct", run_react, uses_sandbox=False, one_call_per_check=True,
-             trace=TRACE_KINDS["react"], step_limit=react_steps),
-    Approach("rlm", "RLM Direct", run_rlm, uses_sandbox=True, one_call_per_check=False,
-             trace=TRACE_KINDS["rlm"], step_limit=rlm_iterations, reference=True),
-    Approach("hybrid", "RLM planner + ReAct executor", run_hybrid, uses_sandbox=True, one_call_per_check=True,
-             trace=TRACE_KINDS["plan_then_react"], step_limit=react_steps),
-    Approach("react_v2", "ReActV2", run_react_v2, uses_sandbox=False, one_call_per_check=False,
-             trace=TRACE_KINDS["tool_turns"], step_limit=react_steps),
-    Approach("rlm_batch", "RLM Direct + call_many", run_rlm_batch, uses_sandbox=True, one_call_per_check=False,
-             trace=TRACE_KINDS["rlm"], step_limit=rlm_iterations, by_default=False,
+    Approach("react", "ReAct", run_react, runs_code=False, needs_sandbox=False, one_call_per_check=True,
+             trace=TRACE_KINDS["react"], limits=react_steps),
+    Approach("rlm", "RLM Direct", run_rlm, runs_code=True, needs_sandbox=True, one_call_per_check=False,
+             trace=TRACE_KINDS["rlm"], limits=rlm_iterations, reference=True),
+    Approach("hybrid", "RLM planner + ReAct executor", run_hybrid, runs_code=True, needs_sandbox=True,
+             one_call_per_check=True, trace=TRACE_KINDS["plan_then_react"],
+             limits=lambda config: (config.react_max_iters, config.rlm_max_iters),
+             failure_categories=(("plan_invalid", (PlanError,)),)),
+    Approach("react_v2", "ReActV2", run_react_v2, runs_code=False, needs_sandbox=False, one_call_per_check=False,
+             trace=TRACE_KINDS["tool_turns"], limits=react_steps),
+    Approach("rlm_batch", "RLM Direct + call_many", run_rlm_batch, runs_code=True, needs_sandbox=True,
+             one_call_per_check=False, trace=TRACE_KINDS["rlm"], limits=rlm_iterations, by_default=False,
              notice=(f"RLM Direct + call_many is DSPy's RLM plus a batch primitive of this benchmark's, not DSPy's: "
                      f"call_many(tool_name, list_of_kwargs) runs up to {CALL_MANY_WORKERS} calls at once on the "
                      f"host (DSPy 3.4.1 runs an RLM's tool calls one at a time). It shows what the parallelism "

@@ -79,7 +79,7 @@ def time_split_table(records: list[RunRecord], meta: RunMeta) -> Table | None:
     """Where the time of each code-orchestrating arm goes at each size (mean seconds per run without error):
     the model, DSPy's tool path on the host, the sandbox's side of the bridge, the task's tool functions, the
     rest (DSPy's modules and adapters, the harness). None when no such arm ran."""
-    arms = [a.name for a in meta.arms if a.uses_sandbox and not a.one_call_per_check]
+    arms = [a.name for a in meta.arms if a.runs_code and not a.one_call_per_check]
     sizes, models = meta.sweep.sizes, meta.labels
     several = len(models) > 1
     rows = []

@@ -391,7 +391,7 @@ def run_html(page: RunPage, anchor: str) -> str:
     if page.trace is None:
         parts.append('<p class="note">No trace line for this run in the traces file.</p>')
     elif r.failure and not sections:
-        logs = "LM calls, sandbox cells and tool ledger" if page.arm and page.arm.uses_sandbox else "LM calls and tool ledger"
+        logs = "LM calls, sandbox cells and tool ledger" if page.arm and page.arm.runs_code else "LM calls and tool ledger"
         parts.append(f'<p class="note">The run ended without returning its steps: what it did is in the {logs} '
                      'below, as they were recorded.</p>')
     for section in sections:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, model_validator
 
 from rlmbench.lm.settings import ModelSettings, Price
 from rlmbench.results.records import SCHEMA_VERSION
@@ -90,7 +90,17 @@ class Arm(_Model):
     label: str
     """What the summary calls it (`RLM Direct`)."""
     uses_sandbox: bool
-    """Ran code in the Deno/Pyodide sandbox."""
+    """Needed the benchmark's Deno/Pyodide sandbox pool."""
+    runs_code: bool = False
+    """The model wrote code that the arm ran (its cells are in the traces); a file from before this field read
+    uses_sandbox for it."""
+
+    @model_validator(mode="before")
+    @classmethod
+    def _code_as_before(cls, data: Any) -> Any:
+        if isinstance(data, dict) and "runs_code" not in data:
+            return {**data, "runs_code": data.get("uses_sandbox", False)}
+        return data
     one_call_per_check: bool
     """Spends an LM call per check (skipped above --react-limit)."""
     trace_kind: str

@@ -109,10 +109,10 @@ class TraceKind(ABC):
         """Steps taken, counted from what the run logged as it went (tool ledger, LM calls, code cells): for a
         run whose trace did not come back, what it had done when it ended."""
 
-    def progress(self, tool_calls: int, lm_calls: list[LMCall], cells: int, step_limit: int | None,
-                 planner_limit: int | None) -> str:
-        """`steps 12/40`: the live progress line's count, in this shape's words and against its own limit."""
-        return f"{self.step_word} {self.steps_from_log(tool_calls, lm_calls, cells)}/{step_limit or '?'}"
+    def progress(self, tool_calls: int, lm_calls: list[LMCall], cells: int, limits: tuple[int | None, ...]) -> str:
+        """`steps 12/40`: the live progress line's count, in this shape's words and against the arm's limits
+        (agents.approach.Approach.limits: the step limit first)."""
+        return f"{self.step_word} {self.steps_from_log(tool_calls, lm_calls, cells)}/{limits[0] or '?'}"
 
     @abstractmethod
     def ended_by_agent(self, trace: dict) -> bool | None:
@@ -218,10 +218,10 @@ class PlanThenReActTrace(TraceKind):
     def steps_from_log(self, tool_calls: int, lm_calls: list[LMCall], cells: int) -> int:
         return tool_calls  # the planner calls no tool: each executor step that reached a tool is in the ledger
 
-    def progress(self, tool_calls: int, lm_calls: list[LMCall], cells: int, step_limit: int | None,
-                 planner_limit: int | None) -> str:
-        return (f"planner iterations {cells}/{planner_limit or '?'}, "
-                + super().progress(tool_calls, lm_calls, cells, step_limit, planner_limit))
+    def progress(self, tool_calls: int, lm_calls: list[LMCall], cells: int, limits: tuple[int | None, ...]) -> str:
+        """The executor's steps against its limit, and the planner's iterations against its own (the second)."""
+        return (f"planner iterations {cells}/{limits[1] or '?'}, "
+                + super().progress(tool_calls, lm_calls, cells, limits))
 
     def ended_by_agent(self, trace: dict) -> bool | None:
         return self._executor.ended_by_agent(trace)

@@ -171,7 +171,7 @@ def build_header(settings: BenchmarkSettings, started: dt.datetime) -> RunMeta:
         print(reason + "; raise --react-limit to run it anyway.", file=sys.stderr)
     if not approaches:
         raise SetupError("no approach left to run")
-    uses_sandbox = any(REGISTRY[a].uses_sandbox for a in approaches)
+    uses_sandbox = any(REGISTRY[a].needs_sandbox for a in approaches)
     try:
         deno_version = check_deno() if uses_sandbox else None
     except CodeInterpreterError as exc:

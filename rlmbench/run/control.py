@@ -1,7 +1,7 @@
 """What one run records as it goes, and how it is stopped: its LM call log, its code cells, the time
 each part took (records.TimeSplit), and its cancellation. A timed-out run is stopped where it can be:
-its sandboxes are shut down (which ends any code they were running) and its next LM call raises
-`RunCancelled` (lm.gated.GatedLM checks it).
+its sandboxes are shut down (which ends any code they were running), and its next LM call (lm.gated.GatedLM
+checks it) and its next tool call raise `RunCancelled`.
 """
 
 from __future__ import annotations
@@ -123,6 +123,7 @@ class RunControl:
         call was running, so the parts of a run's wall time still add up to it."""
         @functools.wraps(tool)
         def timed(*args: Any, **kwargs: Any) -> Any:
+            self.check()  # a call started after the run's budget ran out raises at once, as an LM call does
             with self._lock:
                 if self._tools_running == 0:
                     self._tools_since = time.perf_counter()

@@ -1,6 +1,8 @@
 """A failed run's cause as a stable category, so failures can be counted and compared across runs.
 
-One table, checked in order: the first row whose test matches the exception names the category.
+One table, checked in order: the first row whose test matches the exception, or any exception it was raised from
+(another framework may wrap a provider's rate limit or a timeout in its own error), names the category. An arm's own
+exceptions come first, from its registry entry (agents.approach.Approach.failure_categories).
 """
 
 from __future__ import annotations
@@ -19,7 +21,6 @@ from dspy.utils.exceptions import (
     LMTimeoutError,
 )
 
-from rlmbench.agents.hybrid import PlanError
 from rlmbench.lm.gated import RunCancelled
 from rlmbench.results.records import Failure
 from rlmbench.tasks.backends import ServerError
@@ -36,7 +37,6 @@ def _no_code(exc: BaseException) -> bool:
 
 FAILURE_CATEGORIES: tuple[tuple[str, Callable[[BaseException], bool]], ...] = (
     ("tool_server_error", _is(ServerError)),
-    ("plan_invalid", _is(PlanError)),
     ("timeout", _is(RunCancelled)),
     ("no_code", _no_code),
     ("rate_limited", _is(LMRateLimitError)),
@@ -52,10 +52,22 @@ FAILURE_CATEGORIES: tuple[tuple[str, Callable[[BaseException], bool]], ...] = (
 """(category, test), in the order they are tried; `error` takes anything else."""
 
 
-def classify_failure(exc: BaseException) -> str:
-    return next(category for category, test in FAILURE_CATEGORIES if test(exc))
+def cause_chain(exc: BaseException) -> list[BaseException]:
+    """The exception and those it was raised from (`raise ... from`, or during the handling of), outermost first."""
+    chain: list[BaseException] = []
+    while exc is not None and not any(exc is seen for seen in chain):
+        chain.append(exc)
+        exc = exc.__cause__ or (None if exc.__suppress_context__ else exc.__context__)
+    return chain
 
 
-def failure_of(exc: BaseException) -> Failure:
-    return Failure(category=classify_failure(exc), type=type(exc).__name__, message=str(exc)[:500],
+def classify_failure(exc: BaseException, own: tuple[tuple[str, tuple[type[BaseException], ...]], ...] = ()) -> str:
+    """The first category, the arm's own before the table, whose test matches any exception of the chain."""
+    chain = cause_chain(exc)
+    rows = [(category, _is(*types)) for category, types in own] + list(FAILURE_CATEGORIES)
+    return next(category for category, test in rows if any(test(e) for e in chain))
+
+
+def failure_of(exc: BaseException, own: tuple[tuple[str, tuple[type[BaseException], ...]], ...] = ()) -> Failure:
+    return Failure(category=classify_failure(exc, own), type=type(exc).__name__, message=str(exc)[:500],
                    traceback="".join(traceback.format_exception(exc))[-4000:])

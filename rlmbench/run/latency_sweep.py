@@ -28,7 +28,7 @@ def run_latency_sweep(task: Task, approaches: list[str], latencies: tuple[float,
                       tools: ToolSettings, timeout: float | None = None, watch=None) -> bool:
     """Every latency in turn; True when Ctrl-C cut it short."""
     if sandboxes is not None:
-        sandboxes.expect(len(models) * runs * len(latencies) * sum(REGISTRY[a].uses_sandbox for a in approaches))
+        sandboxes.expect(len(models) * runs * len(latencies) * sum(REGISTRY[a].needs_sandbox for a in approaches))
     for ms in latencies:
         def tagged(record, trace, ms=ms) -> None:
             record.tool_latency_ms = ms

@@ -71,8 +71,8 @@ class _RunState:
         self.control = RunControl()
         self.ledger = ToolLedger()
         self.started: float | None = None
-        self.step_limit: int | None = None
-        self.planner_limit: int | None = None
+        self.limits: tuple[int | None, ...] = (None,)
+        """The arm's step limits under this run's config (agents.approach.Approach.limits), the step limit first."""
         self.idle_wait: IdleWait | None = None
         self.failures_injected = False
         """Some tool can fail transiently in this run: its record measures the recovery."""
@@ -92,9 +92,8 @@ class _RunState:
                        case=self.case_label, elapsed_s=time.perf_counter() - self.started,
                        lm_calls=len(lm_calls), lm_call_in_flight_s=self.control.lm_call_in_flight_s(),
                        tool_calls=len(calls), covered=coverage.covered, required=coverage.required,
-                       cells=cells if approach.uses_sandbox else None,
-                       steps=approach.trace.progress(len(calls), lm_calls, cells, self.step_limit,
-                                                     self.planner_limit))
+                       cells=cells if approach.runs_code else None,
+                       steps=approach.trace.progress(len(calls), lm_calls, cells, self.limits))
 
     def _time_split(self, uses_sandbox: bool, boots: list[TimedInterpreter], calls: list[ToolCall]) -> TimeSplit:
         control = self.control
@@ -140,15 +139,15 @@ class _RunState:
             answer_score=(score_answer(output.answer, self.task, self.case, calls)
                           if output and output.answer and self.task.data.scored else None),
             case=self.case_label,
-            diagnostics=diagnose(self.task.schema, approach.trace, approach.uses_sandbox, trace, self.step_limit,
+            diagnostics=diagnose(self.task.schema, approach.trace, approach.runs_code, trace, self.limits[0],
                                  calls, lm_calls, cells, self.failures_injected),
-            time_split=self._time_split(approach.uses_sandbox, boots, calls),
+            time_split=self._time_split(approach.needs_sandbox, boots, calls),
             sandbox_boot_kind=boots[0].boot_kind if boots else None,
             idle_wait=self.idle_wait,
         )
         trace["tool_calls"] = [trace_entry(c, self.started or 0.0) for c in calls]
         trace["lm_calls"] = [c.model_dump() for c in lm_calls]
-        if approach.uses_sandbox:
+        if approach.runs_code:
             trace["code_cells"] = [c.model_dump() for c in cells]
         if output and output.answer:
             trace["answer"] = output.answer  # the typed answer itself: the report names each finding it scored
@@ -194,18 +193,17 @@ def _execute(state: _RunState, config: ApproachConfig, sandboxes: SandboxSupply 
     if state.model.server is not None:  # before the clock: another run's abandoned call is not this run's time
         state.idle_wait = state.model.server.settle()
     bind_run(state.control)
-    uses_sandbox = REGISTRY[state.approach].uses_sandbox
-    factory = sandboxes if sandboxes is not None and uses_sandbox else config.interpreter_factory
-    if sandboxes is not None and uses_sandbox:
+    approach = REGISTRY[state.approach]
+    factory = sandboxes if sandboxes is not None and approach.needs_sandbox else config.interpreter_factory
+    if sandboxes is not None and approach.needs_sandbox:
         sandboxes.reserve()
     config = replace(config.for_checks(calls_needed(state.task, state.case, tool_settings)), interpreter_factory=_TrackedFactory(factory, state.control))
-    state.step_limit = REGISTRY[state.approach].step_limit(config)
-    state.planner_limit = config.rlm_max_iters
+    state.limits = approach.limits(config)
     try:  # the user's functions and server: a server that died in an earlier run is started afresh first
         user_code = tool_settings.user_tools.for_run(state.control.cancel) if tool_settings.user_tools else None
     except Exception as exc:  # a per-run server that does not start fails this run only
         state.started = state.control.started = time.perf_counter()
-        return state.record(0.0, failure=failure_of(exc))
+        return state.record(0.0, failure=failure_of(exc, approach.failure_categories))
     tools = [state.control.timed_tool(tool) for tool in make_tools(state.task, state.ledger.record, tool_settings,
                                                                    user_code.answer if user_code else None)]
     state.failures_injected = can_fail(as_invoked(state.task.schema, tool_settings))
@@ -215,9 +213,9 @@ def _execute(state: _RunState, config: ApproachConfig, sandboxes: SandboxSupply 
     with dspy.context(lm=state.model.lm):
         state.started = state.control.started = time.perf_counter()
         try:
-            output = REGISTRY[state.approach].run(signatures, state.case, tools, config)
+            output = approach.run(signatures, state.case, tools, config)
         except Exception as exc:  # a failing run is recorded, never fatal
-            failure = failure_of(exc)
+            failure = failure_of(exc, approach.failure_categories)
         wall = time.perf_counter() - state.started
     if user_code is not None:
         user_code.close()
@@ -343,7 +341,7 @@ def run_benchmark(
     jobs = {m.name: deque((m, a, r) for a in approaches for r in range(1, runs + 1) if (m.name, a, r) not in skip)
             for m in models}
     if sandboxes is not None and expect_sandboxes:  # a caller running several batches sets the total itself
-        sandboxes.expect(sum(REGISTRY[a].uses_sandbox for queued in jobs.values() for _, a, _ in queued))
+        sandboxes.expect(sum(REGISTRY[a].needs_sandbox for queued in jobs.values() for _, a, _ in queued))
     scheduler = _Scheduler(task, jobs, models, case or task.full_case(), case_label, timeout)
     records: list[RunRecord] = []
 

@@ -82,7 +82,7 @@ def _cells(diagnostics: Diagnostics, cells: list[CodeCell], tool_names: set[str]
     diagnostics.shadowed_tools = sorted(shadowed)
 
 
-def diagnose(schema: TaskSchema, kind: TraceKind, uses_sandbox: bool, trace: dict, step_limit: int | None,
+def diagnose(schema: TaskSchema, kind: TraceKind, runs_code: bool, trace: dict, step_limit: int | None,
              calls: list[ToolCall], lm_calls: list[LMCall], cells: list[CodeCell],
              failures_injected: bool = False) -> Diagnostics:
     """Everything the run's trace says went wrong; its shape is read by its approach's TraceKind."""
@@ -105,7 +105,7 @@ def diagnose(schema: TaskSchema, kind: TraceKind, uses_sandbox: bool, trace: dic
     tool_names = {t.name for t in schema.tools}
     diagnostics.tool_errors = kind.tool_error_steps(trace)
     diagnostics.unknown_tools = kind.unknown_tools(trace, tool_names)
-    if uses_sandbox:
+    if runs_code:
         _cells(diagnostics, cells, tool_names)
         diagnostics.submitted = kind.submitted(trace)
     return diagnostics
