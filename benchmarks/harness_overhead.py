@@ -31,10 +31,10 @@ from dspy.primitives.python_interpreter import _find_deno_executable, _validate_
 import rlmbench  # noqa: E402,F401
 from rlmbench.agents.approach import ApproachConfig  # noqa: E402
 from rlmbench.agents.registry import REGISTRY
-from rlmbench.agents.signatures import signatures_for  # noqa: E402
 from rlmbench.oracle.engine import OracleEngine  # noqa: E402
 from rlmbench.sandbox.interpreter import SandboxSupply, SnapshotInterpreter, TimedInterpreter, process_cpu_seconds  # noqa: E402
 from rlmbench.sandbox.snapshot import SnapshotStore  # noqa: E402
+from rlmbench.tasks.prompt import task_prompt  # noqa: E402
 from rlmbench.tasks.task import Task, required_checks  # noqa: E402
 from rlmbench.tasks.task_file import load_task  # noqa: E402
 from rlmbench.tasks.tools import make_tools  # noqa: E402
@@ -159,27 +159,27 @@ def end_to_end(task: Task, approach: str, repeats: int, snapshots: SnapshotStore
     """overlap: one pool for every run, as the benchmark runs them: each hand-out starts the next boot,
     which overlaps the run. Without: each run's sandbox comes from a pool of its own that boots nothing more."""
     case = task.full_case()
-    signatures = signatures_for(task.schema)
+    prompt = task_prompt(task.schema, case)
     entry = REGISTRY[approach]
     rows = []
     shared = SandboxSupply(warm=True, snapshots=snapshots)
-    shared.expect(repeats + 1 if entry.uses_sandbox else 0)
+    shared.expect(repeats + 1 if entry.needs_sandbox else 0)
     with shared:
         for _ in range(repeats + 1):  # the first run warms DSPy's caches and is dropped
             supply = shared if overlap else SandboxSupply(warm=True, snapshots=snapshots)
             if not overlap:
-                supply.expect(1 if entry.uses_sandbox else 0)
+                supply.expect(1 if entry.needs_sandbox else 0)
             config = ApproachConfig(interpreter_factory=supply).for_checks(
                 len(required_checks(task.schema, case.inputs)))
             model, tool_time = Stopwatch(), Stopwatch()
             lm = dspy.LM("oracle/deterministic", engine=TimedOracleEngine(task.schema, model), cache=False,
                          num_retries=0)
             tools = [tool_time.timed(t) for t in make_tools(task)]
-            if entry.uses_sandbox:
+            if entry.needs_sandbox:
                 supply.reserve()
             with dspy.context(lm=lm), dspy.track_usage() as usage, _ReActFormatting() as formatting:
                 started = time.perf_counter()
-                entry.run(signatures, case, tools, config)
+                entry.run(prompt, tools, config)
                 wall = time.perf_counter() - started
             if not overlap:
                 supply.close()

@@ -250,3 +250,35 @@ def test_the_summary_header_counts_the_follow_ups_a_complete_run_makes():
     meta = header(load_task("drugs_realistic"), ["rlm"], ModelSettings(model="oracle"))
     assert task_line(meta).startswith("Task: drugs_realistic (7 medications x 2 conditions; 35 required checks and "
                                       "4 follow-ups)")
+
+
+def test_every_arm_gets_the_task_as_text_inputs_and_the_answers_json_schema_dspys_signature_is_built_from():
+    from rlmbench.agents.signatures import signatures_for
+    from rlmbench.tasks.prompt import task_prompt
+
+    task = load_task("drugs_realistic")
+    prompt = task_prompt(task.schema, task.full_case())
+    schema = prompt.answer_schema
+    signature = signatures_for(task.schema).answer
+    assert list(schema["properties"]) == list(signature.output_fields) and schema["required"] == list(schema["properties"])
+    assert schema["properties"]["overall_risk"]["enum"] == ["low", "moderate", "high"]
+    assert prompt.text.startswith(task.schema.instructions)
+    assert '- medications (the patient\'s current medications): ["warfarin", "amiodarone"' in prompt.text
+    assert "- management: for each major interaction, the management that get_management gave" in prompt.text
+    lookups = parse_task(tomllib.loads("""
+name = "lookups"
+description = "d"
+instructions = "Look up each city."
+[[lists]]
+name = "cities"
+description = "the cities"
+items = ["Berlin"]
+[[tools]]
+name = "get_offset"
+kind = "attribute"
+lists = ["cities"]
+required = true
+args = ["city"]
+doc = "The offset."
+"""), "l.toml")
+    assert list(task_prompt(lookups.schema, lookups.full_case()).answer_schema["properties"]) == ["report"]

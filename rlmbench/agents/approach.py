@@ -1,8 +1,9 @@
 """What an approach is: the seam every architecture under test plugs into (the built-ins too).
 
-An approach's `run(signatures, case, tools, config) -> ApproachOutput` only runs its DSPy modules;
-timing, usage and coverage are measured around it by the runner, so every approach is measured the
-same way. Its `Approach` entry says everything else the runner, the diagnostics and the report need:
+An approach's `run(task, tools, config) -> ApproachOutput` gets the task as any framework can take it
+(tasks.prompt.TaskPrompt: the text, the inputs, the answer's JSON schema; DSPy's arms build their signatures from
+it) and only runs its agent; timing, usage and coverage are measured around it by the runner, so every approach is
+measured the same way. Its `Approach` entry says everything else the runner, the diagnostics and the report need:
 its label, whether it needs a sandbox, whether it spends one LM call per check, the shape of its
 trace (`results.traces.TraceKind`: how to count its steps, diagnose them and draw them), its step
 limit, and whether it is the reference arm the others are compared with.
@@ -19,7 +20,7 @@ from rlmbench.agents.signatures import TaskSignatures, answer_of
 from rlmbench.results.meta import Arm
 from rlmbench.results.traces import TraceKind
 from rlmbench.sandbox.interpreter import OfflinePythonInterpreter
-from rlmbench.tasks.task import Case
+from rlmbench.tasks.prompt import TaskPrompt
 
 STEP_HEADROOM = 5
 """ReAct's default step limit is the required checks plus this (35 checks -> 40 steps)."""
@@ -60,7 +61,7 @@ def output_of(pred: dspy.Prediction, signatures: TaskSignatures, trace: dict[str
     return ApproachOutput(pred.get(signatures.narrative_field), trace, answer_of(pred, signatures))
 
 
-RunApproach = Callable[[TaskSignatures, Case, list[Callable], ApproachConfig], ApproachOutput]
+RunApproach = Callable[[TaskPrompt, list[Callable], ApproachConfig], ApproachOutput]
 
 
 def react_steps(config: ApproachConfig) -> tuple[int | None]:

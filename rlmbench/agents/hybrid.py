@@ -10,8 +10,8 @@ from dspy.utils.exceptions import AdapterParseError
 
 from rlmbench.agents.approach import ApproachConfig, ApproachOutput, output_of
 from rlmbench.agents.rlm import rlm_submitted
-from rlmbench.agents.signatures import TaskSignatures
-from rlmbench.tasks.task import Case
+from rlmbench.agents.signatures import signatures_for
+from rlmbench.tasks.prompt import TaskPrompt
 
 
 class PlanError(RuntimeError):
@@ -22,14 +22,14 @@ def _tool_signatures(tools: list[Callable]) -> str:
     return "\n".join(f"- {t.name}({', '.join(t.args)}): {t.desc}" for t in (dspy.Tool(t) for t in tools))
 
 
-def run_hybrid(signatures: TaskSignatures, case: Case, tools: list[Callable],
-               config: ApproachConfig) -> ApproachOutput:
+def run_hybrid(task: TaskPrompt, tools: list[Callable], config: ApproachConfig) -> ApproachOutput:
+    signatures = signatures_for(task.schema, task.answer_form)
     planner_sig = signatures.plan.with_instructions(
         signatures.plan.instructions + " Tools the executor has:\n" + _tool_signatures(tools))
     planner = dspy.RLM(planner_sig, max_iters=config.rlm_max_iters, max_llm_calls=config.rlm_max_llm_calls,
                        interpreter_factory=config.interpreter_factory)
     try:
-        planned = planner(**case.inputs)
+        planned = planner(**task.inputs)
     except AdapterParseError as exc:  # the planner's final answer could not be read as a plan
         raise PlanError(f"planner returned no usable plan: {exc}") from exc
     plan = getattr(planned, "plan", None)
@@ -39,6 +39,6 @@ def run_hybrid(signatures: TaskSignatures, case: Case, tools: list[Callable],
     trace["plan"] = [p.model_dump() for p in plan]
     # Same budget rule as the ReAct arm: a long plan does not buy the executor more steps.
     executor = dspy.ReAct(signatures.execute, tools=tools, max_iters=config.react_max_iters)
-    pred = executor(**case.inputs, plan=plan)
+    pred = executor(**task.inputs, plan=plan)
     trace["trajectory"] = pred.trajectory
     return output_of(pred, signatures, trace)

@@ -7,11 +7,12 @@ from typing import Callable
 import dspy
 
 from rlmbench.agents.approach import ApproachConfig, ApproachOutput, output_of
-from rlmbench.agents.signatures import TaskSignatures
-from rlmbench.tasks.task import Case
+from rlmbench.agents.signatures import signatures_for
+from rlmbench.tasks.prompt import TaskPrompt
 
 
-def run_react(signatures: TaskSignatures, case: Case, tools: list[Callable], config: ApproachConfig) -> ApproachOutput:
+def run_react(task: TaskPrompt, tools: list[Callable], config: ApproachConfig) -> ApproachOutput:
+    signatures = signatures_for(task.schema, task.answer_form)
     agent = dspy.ReAct(signatures.answer, tools=tools, max_iters=config.react_max_iters)
-    pred = agent(**case.inputs)
+    pred = agent(**task.inputs)
     return output_of(pred, signatures, {"trajectory": pred.trajectory})

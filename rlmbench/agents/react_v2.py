@@ -8,14 +8,14 @@ from typing import Callable
 import dspy
 
 from rlmbench.agents.approach import ApproachConfig, ApproachOutput, output_of
-from rlmbench.agents.signatures import TaskSignatures
-from rlmbench.tasks.task import Case
+from rlmbench.agents.signatures import signatures_for
+from rlmbench.tasks.prompt import TaskPrompt
 
 
-def run_react_v2(signatures: TaskSignatures, case: Case, tools: list[Callable],
-                 config: ApproachConfig) -> ApproachOutput:
+def run_react_v2(task: TaskPrompt, tools: list[Callable], config: ApproachConfig) -> ApproachOutput:
+    signatures = signatures_for(task.schema, task.answer_form)
     agent = dspy.ReActV2(signatures.answer, tools=tools, max_iters=config.react_max_iters)
-    pred = agent(**case.inputs)
+    pred = agent(**task.inputs)
     trace = {"turns": [_turn(m) for m in pred.history.messages if "tool_calls" in m],
              "termination_reason": pred.termination_reason}
     return output_of(pred, signatures, trace)

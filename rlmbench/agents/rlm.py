@@ -7,8 +7,8 @@ from typing import Callable
 import dspy
 
 from rlmbench.agents.approach import ApproachConfig, ApproachOutput, output_of
-from rlmbench.agents.signatures import TaskSignatures
-from rlmbench.tasks.task import Case
+from rlmbench.agents.signatures import TaskSignatures, signatures_for
+from rlmbench.tasks.prompt import TaskPrompt
 
 
 def build_rlm(signatures: TaskSignatures, tools: list[Callable], config: ApproachConfig) -> dspy.RLM:
@@ -21,6 +21,7 @@ def rlm_submitted(pred: dspy.Prediction) -> bool:
     return pred.get("final_reasoning") != "Extract forced final output"
 
 
-def run_rlm(signatures: TaskSignatures, case: Case, tools: list[Callable], config: ApproachConfig) -> ApproachOutput:
-    pred = build_rlm(signatures, tools, config)(**case.inputs)
+def run_rlm(task: TaskPrompt, tools: list[Callable], config: ApproachConfig) -> ApproachOutput:
+    signatures = signatures_for(task.schema, task.answer_form)
+    pred = build_rlm(signatures, tools, config)(**task.inputs)
     return output_of(pred, signatures, {"trajectory": pred.trajectory, "submitted": rlm_submitted(pred)})

@@ -17,8 +17,7 @@ from typing import Any, Callable
 
 from rlmbench.agents.approach import ApproachConfig, ApproachOutput
 from rlmbench.agents.rlm import run_rlm
-from rlmbench.agents.signatures import TaskSignatures
-from rlmbench.tasks.task import Case
+from rlmbench.tasks.prompt import TaskPrompt
 
 CALL_MANY_WORKERS = 8
 """Calls call_many runs at once: DSPy's llm_query_batched default for sub-LM calls."""
@@ -52,7 +51,6 @@ def make_call_many(tools: list[Callable], pool: ThreadPoolExecutor) -> Callable[
     return call_many
 
 
-def run_rlm_batch(signatures: TaskSignatures, case: Case, tools: list[Callable],
-                  config: ApproachConfig) -> ApproachOutput:
+def run_rlm_batch(task: TaskPrompt, tools: list[Callable], config: ApproachConfig) -> ApproachOutput:
     with ThreadPoolExecutor(max_workers=CALL_MANY_WORKERS, thread_name_prefix="call_many") as pool:
-        return run_rlm(signatures, case, [*tools, make_call_many(tools, pool)], config)
+        return run_rlm(task, [*tools, make_call_many(tools, pool)], config)

@@ -18,7 +18,6 @@ from dotenv import find_dotenv, load_dotenv
 
 from rlmbench.agents.approach import DEFAULT_REACT_LIMIT, STEP_HEADROOM, ApproachConfig
 from rlmbench.agents.registry import APPROACHES, DEFAULT_APPROACHES
-from rlmbench.agents.signatures import ANSWER_FORMS
 from rlmbench.cli.args import (
     add_provider_args,
     add_rlm_limit_args,
@@ -39,6 +38,7 @@ from rlmbench.lm.models_file import ModelsFileError, merge_models, model_list
 from rlmbench.lm.settings import DEFAULT_MODEL
 from rlmbench.results.files import ResumeError
 from rlmbench.run.benchmark import BenchmarkSettings, run
+from rlmbench.tasks.prompt import ANSWER_FORMS
 from rlmbench.tasks.synthetic import sweep_sizes
 
 BARE_SCALE = "default"

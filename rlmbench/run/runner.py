@@ -24,7 +24,6 @@ from dspy.primitives.facade import SHIM_SETUP
 
 from rlmbench.agents.approach import ApproachConfig
 from rlmbench.agents.registry import REGISTRY
-from rlmbench.agents.signatures import signatures_for
 from rlmbench.lm.gated import RunCancelled, bind_run
 from rlmbench.lm.server_idle import ServerWatch
 from rlmbench.lm.settings import Price
@@ -38,6 +37,7 @@ from rlmbench.scoring.diagnostics import diagnose
 from rlmbench.scoring.findings import score_answer
 from rlmbench.scoring.ledger import ToolCall, ToolLedger, measure_coverage, trace_entry
 from rlmbench.tasks.behaviour import ToolSettings
+from rlmbench.tasks.prompt import task_prompt
 from rlmbench.tasks.task import Case, Task
 from rlmbench.tasks.tools import as_invoked, calls_needed, can_fail, make_tools
 
@@ -207,13 +207,12 @@ def _execute(state: _RunState, config: ApproachConfig, sandboxes: SandboxSupply 
     tools = [state.control.timed_tool(tool) for tool in make_tools(state.task, state.ledger.record, tool_settings,
                                                                    user_code.answer if user_code else None)]
     state.failures_injected = can_fail(as_invoked(state.task.schema, tool_settings))
-    signatures = signatures_for(state.task.schema, config.answer_form)
     output = None
     failure = None
     with dspy.context(lm=state.model.lm):
         state.started = state.control.started = time.perf_counter()
         try:
-            output = approach.run(signatures, state.case, tools, config)
+            output = approach.run(task_prompt(state.task.schema, state.case, config.answer_form), tools, config)
         except Exception as exc:  # a failing run is recorded, never fatal
             failure = failure_of(exc, approach.failure_categories)
         wall = time.perf_counter() - state.started
