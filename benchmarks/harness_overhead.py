@@ -31,7 +31,7 @@ from dspy.primitives.python_interpreter import _find_deno_executable, _validate_
 import rlmbench  # noqa: E402,F401
 from rlmbench.agents.approach import ApproachConfig  # noqa: E402
 from rlmbench.agents.registry import REGISTRY
-from rlmbench.oracle.engine import OracleEngine  # noqa: E402
+from rlmbench.lm.oracle.engine import OracleEngine  # noqa: E402
 from rlmbench.sandbox.interpreter import SandboxSupply, SnapshotInterpreter, TimedInterpreter, process_cpu_seconds  # noqa: E402
 from rlmbench.sandbox.snapshot import SnapshotStore  # noqa: E402
 from rlmbench.tasks.prompt import task_prompt  # noqa: E402

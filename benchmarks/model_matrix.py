@@ -18,7 +18,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from rlmbench.oracle.server import OpenAICompatibleServer
+from rlmbench.lm.oracle.server import OpenAICompatibleServer
 
 
 def delayed(seconds: float):

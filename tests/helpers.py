@@ -131,7 +131,7 @@ def rlm_code_reply(code: str) -> str:
 def run_against_server(behaviour, args: list[str], cwd: Path):
     """The benchmark against a local OpenAI-compatible server whose replies `behaviour` scripts (the oracle's
     otherwise), one run, no retries: the run is what the script makes it."""
-    from rlmbench.oracle.server import OpenAICompatibleServer
+    from rlmbench.lm.oracle.server import OpenAICompatibleServer
 
     with OpenAICompatibleServer(behaviour) as server:
         return run_script(["--model", "openai/oracle", "--api-base", server.url, "--runs", "1", "--retries", "0",

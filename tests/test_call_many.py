@@ -9,7 +9,7 @@ import pytest
 from helpers import rlm_code_reply, run_against_server, summary_row
 
 from rlmbench.agents.rlm_batch import make_call_many
-from rlmbench.oracle.code import batch_code
+from rlmbench.lm.oracle.code import batch_code
 from rlmbench.scoring.ledger import ToolLedger
 from rlmbench.tasks.behaviour import Latency, ToolSettings
 from rlmbench.tasks.task_file import load_task

@@ -14,8 +14,8 @@ from helpers import header, run_script, summary_row
 
 from rlmbench.agents.approach import ApproachConfig
 from rlmbench.lm.models import build_lm
+from rlmbench.lm.oracle.server import OpenAICompatibleServer
 from rlmbench.lm.settings import ModelSettings
-from rlmbench.oracle.server import OpenAICompatibleServer
 from rlmbench.report.tables import model_section
 from rlmbench.run.runner import ModelRun, run_benchmark
 from rlmbench.scoring.diagnostics import assigned_names

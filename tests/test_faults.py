@@ -13,10 +13,11 @@ from helpers import deno_children, header, summary_row
 from rlmbench.agents.approach import ApproachConfig
 from rlmbench.lm.gated import TokenPacer
 from rlmbench.lm.models import build_lm
+from rlmbench.lm.oracle.roles import respond
+from rlmbench.lm.oracle.server import HANGING_RLM_REPLY, OpenAICompatibleServer, always, every_other
 from rlmbench.lm.settings import ModelSettings
-from rlmbench.oracle.roles import respond
-from rlmbench.oracle.server import HANGING_RLM_REPLY, OpenAICompatibleServer, always, every_other
-from rlmbench.report.tables import hit_limit_cell, model_section
+from rlmbench.report.cells import hit_limit_cell
+from rlmbench.report.tables import model_section
 from rlmbench.run.runner import ModelRun, run_benchmark
 from rlmbench.tasks.task import Case
 from rlmbench.tasks.task_file import load_task

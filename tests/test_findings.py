@@ -6,8 +6,8 @@ import dspy
 
 from rlmbench.agents.approach import ApproachConfig
 from rlmbench.lm.models import build_lm
+from rlmbench.lm.oracle.server import OpenAICompatibleServer
 from rlmbench.lm.settings import ModelSettings
-from rlmbench.oracle.server import OpenAICompatibleServer
 from rlmbench.run.runner import ModelRun, run_benchmark
 from rlmbench.scoring.findings import score_answer
 from rlmbench.scoring.ledger import ToolCall

@@ -7,7 +7,7 @@ import pytest
 from helpers import REPORT_SCRIPT, run_process, run_script
 from html_page import read_page
 
-from rlmbench.oracle.server import HANGING_RLM_REPLY, OpenAICompatibleServer
+from rlmbench.lm.oracle.server import HANGING_RLM_REPLY, OpenAICompatibleServer
 
 REBUILD = REPORT_SCRIPT
 HOSTILE_THOUGHT = "<script>alert(1)</script>"

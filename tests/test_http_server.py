@@ -4,9 +4,9 @@ import json
 
 from helpers import record_checks, rlm_code_reply, run_script, summary_row
 
-from rlmbench.oracle.server import OpenAICompatibleServer
+from rlmbench.lm.oracle.server import OpenAICompatibleServer
+from rlmbench.report.cells import idle_wait_cell
 from rlmbench.report.plots import benchmark_panels, chart_png
-from rlmbench.report.tables import idle_wait_cell
 from rlmbench.results.files import read_results
 from rlmbench.tasks.task_file import load_task
 

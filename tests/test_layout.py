@@ -16,8 +16,8 @@ from rlmbench.agents.approach import Approach, react_steps
 from rlmbench.agents.react import run_react
 from rlmbench.agents.registry import REGISTRY
 from rlmbench.cli.flags_doc import render
+from rlmbench.report.rows import DIAGNOSTIC_ITEMS, DIAGNOSTICS_SHOWN_APART
 from rlmbench.report.run_sections import SECTION_DRAWERS
-from rlmbench.report.tables import DIAGNOSTIC_ITEMS, DIAGNOSTICS_SHOWN_APART
 from rlmbench.results.records import Diagnostics
 from rlmbench.results.traces import TRACE_KINDS, SectionKind, TraceKind
 
@@ -70,16 +70,41 @@ def test_no_module_imports_itself_through_others():
             visit(module, [module])
 
 
+LAYERS = ("base", "tasks", "lm", "sandbox", "results", "scoring", "agents", "report", "gepa", "run", "cli")
+"""docs/architecture.md's order, lowest first: a module imports only from its own layer and the ones before it."""
+BASE = {"rlmbench", "rlmbench.words", "rlmbench.exits", "rlmbench.atomic_write", "rlmbench.__main__"}
+LARGEST_MODULE = 500
+"""Lines: a module past this holds more than one idea (docs/architecture.md)."""
+
+
+def _layer(module: str) -> int:
+    if module in BASE:
+        return 0 if module != "rlmbench.__main__" else LAYERS.index("cli")
+    return LAYERS.index(module.split(".")[1])
+
+
+def test_no_layer_imports_a_layer_above_it():
+    upward = [f"{module} -> {imported}" for module, imports in _module_imports().items() for imported in imports
+              if _layer(imported) > _layer(module)]
+    assert upward == [], "a lower layer imports a higher one (docs/architecture.md): " + "; ".join(upward)
+
+
+def test_no_module_is_larger_than_one_idea():
+    sizes = {p.relative_to(ROOT).as_posix(): len(p.read_text().splitlines()) for p in PACKAGE.rglob("*.py")}
+    assert {path: n for path, n in sizes.items() if n > LARGEST_MODULE} == {}
+
+
 def test_every_approach_names_a_trace_kind_the_report_can_draw():
     assert set(SECTION_DRAWERS) == set(typing.get_args(SectionKind))
     for approach in REGISTRY.values():
         assert isinstance(approach.trace, TraceKind) and TRACE_KINDS[approach.trace.name] is approach.trace
     assert sum(a.reference for a in REGISTRY.values()) == 1
     with pytest.raises(TypeError):  # an entry without a trace kind cannot be built
-        Approach("x", "X", run_react, uses_sandbox=False, one_call_per_check=True, step_limit=react_steps)
+        Approach("x", "X", run_react, runs_code=False, needs_sandbox=False, one_call_per_check=True,
+                 limits=react_steps)
     with pytest.raises(TypeError):  # nor with something that is not one
-        Approach("x", "X", run_react, uses_sandbox=False, one_call_per_check=True, trace="react",
-                 step_limit=react_steps)
+        Approach("x", "X", run_react, runs_code=False, needs_sandbox=False, one_call_per_check=True, trace="react",
+                 limits=react_steps)
 
     class Incomplete(TraceKind):  # a kind that cannot draw its steps cannot be instantiated
         name, step_word = "incomplete", "steps"

@@ -10,8 +10,8 @@ from helpers import run_script, start_script, summary_row
 from html_page import read_page, text_tables
 
 from rlmbench.lm.models_file import ModelsFileError, model_list
+from rlmbench.lm.oracle.server import OpenAICompatibleServer
 from rlmbench.lm.settings import ModelSettings
-from rlmbench.oracle.server import OpenAICompatibleServer
 
 
 def _file(tmp_path, text):
@@ -138,7 +138,7 @@ def test_runs_of_different_models_go_side_by_side(tmp_path):
 
 
 def test_a_model_whose_key_is_refused_fails_its_runs_and_the_other_model_goes_on(tmp_path):
-    from rlmbench.oracle.server import always
+    from rlmbench.lm.oracle.server import always
 
     with OpenAICompatibleServer(faults=always("unauthorized")) as refused:
         result = run_script(["--model", "oracle", "--model", "openai/refused", "--api-base", refused.url,

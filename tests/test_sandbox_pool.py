@@ -73,7 +73,7 @@ def test_a_sandbox_that_fails_to_boot_is_a_recorded_run_failure(oracle_lm, monke
 
 
 def test_a_timed_out_run_still_reports_the_boot_of_its_sandbox():
-    from rlmbench.oracle.server import HANGING_RLM_REPLY, OpenAICompatibleServer
+    from rlmbench.lm.oracle.server import HANGING_RLM_REPLY, OpenAICompatibleServer
     from rlmbench.run.runner import ModelRun, run_benchmark
 
     def loop_forever(body, system, user):

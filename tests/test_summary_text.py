@@ -1,6 +1,7 @@
 """The text summary as a terminal shows it: bounded width, long texts numbered under the table."""
 
-from rlmbench.report.tables import SUMMARY_WIDTH, render_table, runs_listed
+from rlmbench.report.cells import runs_listed
+from rlmbench.report.tables import SUMMARY_WIDTH, render_table
 
 FAILURE = "timeout x1: RunCancelled: the run passed its time budget of 420 s (--timeout)"
 

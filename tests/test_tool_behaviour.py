@@ -5,7 +5,7 @@ import re
 
 from helpers import header, record_checks, rlm_code_reply, run_against_server, run_script, summary_row
 
-from rlmbench.oracle.code import check_code
+from rlmbench.lm.oracle.code import check_code
 from rlmbench.tasks.task_file import load_task
 
 DRUGS = load_task("drugs")

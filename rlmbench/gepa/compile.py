@@ -24,8 +24,8 @@ from rlmbench.gepa.training import (
     split_cases,
 )
 from rlmbench.lm.models import build_lm, missing_key_message
+from rlmbench.lm.oracle import ORACLE_NOTICE
 from rlmbench.lm.settings import ModelSettings
-from rlmbench.oracle import ORACLE_NOTICE
 from rlmbench.sandbox.interpreter import SandboxSupply, check_deno
 from rlmbench.scoring.ledger import ToolCall
 from rlmbench.tasks.backends import UserTools

@@ -9,8 +9,8 @@ import os
 import dspy
 
 from rlmbench.lm.gated import GatedLM, TokenPacer
+from rlmbench.lm.oracle.engine import OracleEngine
 from rlmbench.lm.settings import ORACLE_MODEL_NAME, ModelSettings
-from rlmbench.oracle.engine import OracleEngine
 from rlmbench.tasks.task import TaskSchema
 
 

@@ -15,7 +15,7 @@ from pydantic import BaseModel, ConfigDict, Field
 DEFAULT_MODEL = "groq/openai/gpt-oss-120b"
 DEFAULT_MAX_TOKENS = 8192
 ORACLE_MODEL_NAME = "oracle"
-"""The offline deterministic model (rlmbench/oracle/): `--model oracle`."""
+"""The offline deterministic model (rlmbench/lm/oracle/): `--model oracle`."""
 
 SAME_ON_RESUME = {"same_on_resume": True}
 """Field marker: a resumed invocation must not change this setting of a model it already has."""

@@ -12,7 +12,9 @@ import statistics
 from dataclasses import dataclass
 from typing import Callable
 
-from rlmbench.report.tables import Row, Table, recovery_cell
+from rlmbench.report.cells import recovery_cell
+from rlmbench.report.rows import Row
+from rlmbench.report.tables import Table
 from rlmbench.results.meta import RunMeta
 from rlmbench.results.records import RunRecord
 from rlmbench.tasks.task import TaskSchema

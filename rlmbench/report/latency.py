@@ -9,8 +9,10 @@ from __future__ import annotations
 
 import itertools
 
+from rlmbench.report.cells import interval_cell
+from rlmbench.report.rows import Row
 from rlmbench.report.stats import difference_interval, mean_interval
-from rlmbench.report.tables import Row, Table, interval_cell
+from rlmbench.report.tables import Table
 from rlmbench.results.meta import RunMeta
 from rlmbench.results.records import RunRecord
 from rlmbench.tasks.behaviour import Latency

@@ -19,7 +19,7 @@ import tokenize
 from dataclasses import dataclass
 
 from rlmbench.report.coverage_grid import Grid, key_label
-from rlmbench.report.tables import DIAGNOSTIC_ITEMS
+from rlmbench.report.rows import DIAGNOSTIC_ITEMS
 from rlmbench.report.timeline import timeline_svg
 from rlmbench.results.meta import Arm
 from rlmbench.results.records import OUTCOMES, TIME_PARTS, RunRecord

@@ -13,13 +13,7 @@ from dataclasses import dataclass, replace
 from rlmbench.report.claims import claims_table
 from rlmbench.report.growth import fit_lines, sweep_heading, sweep_table, time_split_table
 from rlmbench.report.latency import crossover_table, latency_table
-from rlmbench.report.tables import (
-    SUMMARY_WIDTH,
-    Section,
-    comparison_table,
-    invocation_cost,
-    model_section,
-)
+from rlmbench.report.tables import SUMMARY_WIDTH, Section, comparison_table, invocation_cost, model_section
 from rlmbench.results.meta import ModelRecord, RunMeta
 from rlmbench.results.records import RunRecord
 from rlmbench.tasks.behaviour import Latency

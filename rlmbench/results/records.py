@@ -317,7 +317,7 @@ class Diagnostics(_Model):
 
 class IdleWait(_Model):
     """Before a run, the wait for the model's server to finish what a run cut at its budget left it doing
-    (lm.server_idle): outside this run's wall time and budget."""
+    (run.server_idle): outside this run's wall time and budget."""
 
     after: list[str]
     """The cut runs it waited for (`RLM Direct 1`)."""

@@ -17,18 +17,14 @@ from abc import ABC, abstractmethod
 from dataclasses import dataclass
 from typing import Any, Literal
 
+from rlmbench.lm.adapter_text import TOOL_ERROR
 from rlmbench.results.records import LMCall
-from rlmbench.tasks.tools import ToolRaisedError, ToolUnavailableError
+from rlmbench.tasks.tools import REACHED_THE_TOOL
 
 SectionKind = Literal["react_steps", "code_iterations", "plan", "tool_turns"]
 """How the report draws a section: a table of thought/tool/arguments/observation; code cells with
 their reasoning and output; a list of planned calls; turns of parallel tool calls."""
 
-TOOL_ERROR = "Execution error in "
-"""How DSPy's ReAct reports a tool call that failed before or inside the tool."""
-REACHED_THE_TOOL = (ToolUnavailableError.__name__, ToolRaisedError.__name__)
-"""Errors of a call that reached the tool (tasks.tools): an injected transient failure, or the user's own tool
-failing. Such a step is no tool error of the agent's making; the ledger counts it."""
 
 
 def _not_the_agents(text: str) -> bool:

@@ -23,10 +23,9 @@ from rlmbench.agents.approach import DEFAULT_REACT_LIMIT, STEP_HEADROOM, Approac
 from rlmbench.agents.registry import REGISTRY, fits, reference_arm
 from rlmbench.exits import EXIT_CONFIG, EXIT_INTERRUPTED, EXIT_OK
 from rlmbench.lm.models import build_lm, missing_keys_message
+from rlmbench.lm.oracle import ORACLE_NOTICE
 from rlmbench.lm.pricing import price_of
-from rlmbench.lm.server_idle import ServerWatch
 from rlmbench.lm.settings import ModelSettings
-from rlmbench.oracle import ORACLE_NOTICE
 from rlmbench.report.growth import growth_fits
 from rlmbench.report.page import write_page
 from rlmbench.report.summary import summarise
@@ -38,6 +37,7 @@ from rlmbench.run.interrupts import hold_interrupts, interrupts_restored
 from rlmbench.run.latency_sweep import run_latency_sweep
 from rlmbench.run.live_progress import LiveProgress
 from rlmbench.run.runner import ModelRun, run_benchmark
+from rlmbench.run.server_idle import ServerWatch
 from rlmbench.run.sweep import run_sweep
 from rlmbench.sandbox.interpreter import SandboxSupply, check_deno
 from rlmbench.tasks.backends import UserTools

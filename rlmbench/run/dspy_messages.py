@@ -12,7 +12,7 @@ import logging
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from rlmbench.lm.server_idle import probing
+from rlmbench.run.server_idle import probing
 
 LM_LOGGER = "dspy.clients.lm"
 

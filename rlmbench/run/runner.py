@@ -25,13 +25,13 @@ from dspy.primitives.facade import SHIM_SETUP
 from rlmbench.agents.approach import ApproachConfig
 from rlmbench.agents.registry import REGISTRY
 from rlmbench.lm.gated import RunCancelled, bind_run
-from rlmbench.lm.server_idle import ServerWatch
 from rlmbench.lm.settings import Price
 from rlmbench.results.records import CallUsage, Failure, IdleWait, LMCall, RunRecord, TimeSplit
 from rlmbench.run.control import RunControl
 from rlmbench.run.failures import failure_of
 from rlmbench.run.interrupts import hold_interrupts
 from rlmbench.run.live_progress import RunView
+from rlmbench.run.server_idle import ServerWatch
 from rlmbench.sandbox.interpreter import SandboxSupply, TimedInterpreter
 from rlmbench.scoring.diagnostics import diagnose
 from rlmbench.scoring.findings import score_answer
@@ -58,7 +58,7 @@ class ModelRun:
     """This model's runs at once; runs of different models always go side by side."""
     price: Price | None = None
     server: ServerWatch | None = None
-    """A local server that a cut run may leave working (lm.server_idle); None for hosted models and the oracle."""
+    """A local server that a cut run may leave working (run.server_idle); None for hosted models and the oracle."""
 
 
 class _RunState:

@@ -50,6 +50,11 @@ class ToolRaisedError(Exception):
     it apart from errors of the agent's own making (bad arguments, no such tool)."""
 
 
+REACHED_THE_TOOL = (ToolUnavailableError.__name__, ToolRaisedError.__name__)
+"""Errors of a call that reached the tool: an injected transient failure, or the user's own tool failing. Such a step
+is no tool error of the agent's making; the ledger counts it."""
+
+
 class FailureDraws:
     """One run's record of which checks have already failed once: a failing check fails on its first call
     only, as a transient fault does, so the agent that retries gets its answer."""

@@ -20,7 +20,8 @@ from rlmbench.tasks.backends.loop import AsyncLoop
 from rlmbench.tasks.backends.mcp_client import McpConnection, ServerError, ToolCallError
 from rlmbench.tasks.backends.python_tools import FunctionError, docstring, load_function, parameters
 from rlmbench.tasks.task import Task, ToolSpec
-from rlmbench.tasks.task_file import TaskFileError, check_arg_count
+from rlmbench.tasks.task_file import TaskFileError
+from rlmbench.tasks.tool_entries import check_arg_count
 
 __all__ = ["RunTools", "ServerError", "ToolCallError", "UserTools"]
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import re
 
-from rlmbench.oracle.answers import NOT_MADE, RETRY_LIMIT, answer_patterns, value_pattern
+from rlmbench.lm.oracle.answers import NOT_MADE, RETRY_LIMIT, answer_patterns, value_pattern
 from rlmbench.tasks.task import RISK_FIELD, TaskSchema, ToolSpec
 from rlmbench.tasks.tools import can_fail
 

@@ -18,18 +18,18 @@ import re
 from dataclasses import dataclass
 from typing import Any, Callable
 
-from rlmbench.lm.adapter_text import is_json_request
-from rlmbench.oracle.answers import (
+from rlmbench.lm.adapter_text import TOOL_ERROR, is_json_request
+from rlmbench.lm.oracle.answers import (
     RETRY_LIMIT,
     answer_in,
     call_tries,
     follow_ups_due,
     statements,
 )
-from rlmbench.oracle.code import batch_code, check_code, plan_code
-from rlmbench.oracle.request import OracleError, formatted, load_list, output_fields, parse_sections, request_inputs
-from rlmbench.results.traces import REACHED_THE_TOOL, TOOL_ERROR
+from rlmbench.lm.oracle.code import batch_code, check_code, plan_code
+from rlmbench.lm.oracle.request import OracleError, formatted, load_list, output_fields, parse_sections, request_inputs
 from rlmbench.tasks.task import TaskSchema, check_key, check_scope, required_checks
+from rlmbench.tasks.tools import REACHED_THE_TOOL
 
 _MORE_CALLS = "Calls still to make (failed checks again, follow-ups of findings)"
 

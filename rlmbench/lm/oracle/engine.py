@@ -6,10 +6,10 @@ from __future__ import annotations
 
 from dspy.lm15 import Message, Response, TextPart, Usage, response_to_events
 
+from rlmbench.lm.oracle.request import OracleError, content_text
+from rlmbench.lm.oracle.roles import respond
 from rlmbench.lm.settings import ORACLE_MODEL_NAME
 from rlmbench.lm.tokens import count_tokens, load_encoding
-from rlmbench.oracle.request import OracleError, content_text
-from rlmbench.oracle.roles import respond
 from rlmbench.tasks.task import TaskSchema
 
 

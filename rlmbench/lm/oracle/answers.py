@@ -13,7 +13,7 @@ import string
 from dataclasses import dataclass
 from typing import Any
 
-from rlmbench.results.traces import TOOL_ERROR
+from rlmbench.lm.adapter_text import TOOL_ERROR
 from rlmbench.tasks.task import RISK_FIELD, TaskSchema, ToolSpec, check_key
 from rlmbench.tasks.tools import describe_finding
 

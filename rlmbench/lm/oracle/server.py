@@ -19,8 +19,8 @@ from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Callable
 
+from rlmbench.lm.oracle.roles import respond
 from rlmbench.lm.tokens import count_tokens
-from rlmbench.oracle.roles import respond
 from rlmbench.tasks.task import TaskSchema
 from rlmbench.tasks.task_file import load_task
 
