@@ -31,8 +31,9 @@ DEFAULT_REACT_LIMIT = 300
 @dataclass(frozen=True)
 class ApproachConfig:
     react_max_iters: int | None = None
-    """ReAct's (and ReActV2's, and the hybrid executor's) step limit; None: the calls a perfect agent makes (each
-    required check, and each check's retry after a transient failure) + STEP_HEADROOM."""
+    """Every step-wise arm's step limit: ReAct's steps, ReActV2's turns, the hybrid executor's steps (the name is
+    DSPy's parameter). None: the calls a perfect agent makes (each required check and follow-up, and each check's
+    retry after a transient failure) + STEP_HEADROOM."""
     rlm_max_iters: int = 10
     rlm_max_llm_calls: int = 20
     answer_form: str = "structured"

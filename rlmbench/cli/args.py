@@ -81,7 +81,7 @@ def add_provider_args(parser: argparse.ArgumentParser, api_base_help: str) -> No
     parser.add_argument("--max-tokens", type=positive_int, default=defaults.max_tokens,
                         help=f"completion token limit per LM call (default {defaults.max_tokens})")
     parser.add_argument("--retries", type=non_negative_int, default=defaults.retries,
-                        help=f"retries of an LM call after a transient provider error (429, 5xx, timeout, dropped connection), with DSPy's backoff (default {defaults.retries})")
+                        help=f"retries of an LM call after a transient provider error (429, 5xx, timeout, dropped connection), made by the benchmark (never after the run's --timeout) with DSPy's backoff rule (default {defaults.retries})")
 
 
 def add_rlm_limit_args(parser: argparse.ArgumentParser) -> None:
