@@ -39,6 +39,9 @@ class ApproachConfig:
     answer_form: str = "structured"
     """`structured`: the typed findings and the narrative; `prose`: the narrative only (signatures.py)."""
     interpreter_factory: Callable[[], Any] = OfflinePythonInterpreter
+    endpoint: Any = None
+    """The invocation's metered model endpoint (run.endpoint.MeteredEndpoint), for arms that are not DSPy's; None
+    when no arm of the invocation uses it."""
 
     def for_checks(self, calls: int) -> "ApproachConfig":
         """The config with the step limit resolved for a case a perfect agent does in `calls` tool calls."""
@@ -103,6 +106,8 @@ class Approach:
     """Said under every summary of an invocation that ran it: what a reader must know about the arm."""
     failure_categories: FailureCategories = ()
     """Its own exceptions' failure categories (the hybrid's PlanError is `plan_invalid`)."""
+    uses_endpoint: bool = False
+    """Its model client is pointed at the benchmark's metered endpoint (an arm that is not DSPy's)."""
 
     def step_limit(self, config: ApproachConfig) -> int | None:
         """The limit its steps are counted against (diagnostics, the summary's steps used / limit)."""

@@ -29,7 +29,12 @@ REGISTRY: dict[str, Approach] = {a.name: a for a in (
                      f"claim would be worth if DSPy had it.")),
 )}
 APPROACHES: tuple[str, ...] = tuple(REGISTRY)
-"""Every arm --approaches accepts."""
+"""Every built-in arm --approaches accepts."""
+
+
+def register(approach: Approach) -> None:
+    """An arm of this invocation's beside the built-ins (your agent, --agent), through the same seam."""
+    REGISTRY[approach.name] = approach
 DEFAULT_APPROACHES: tuple[str, ...] = tuple(name for name, a in REGISTRY.items() if a.by_default)
 """The arms an invocation runs without --approaches."""
 

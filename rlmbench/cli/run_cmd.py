@@ -17,7 +17,8 @@ from pathlib import Path
 from dotenv import find_dotenv, load_dotenv
 
 from rlmbench.agents.approach import DEFAULT_REACT_LIMIT, STEP_HEADROOM, ApproachConfig
-from rlmbench.agents.registry import APPROACHES, DEFAULT_APPROACHES
+from rlmbench.agents.external import AgentSpecError, agent_approach, load_agent
+from rlmbench.agents.registry import APPROACHES, DEFAULT_APPROACHES, register
 from rlmbench.cli.args import (
     add_provider_args,
     add_rlm_limit_args,
@@ -54,6 +55,16 @@ def approach_list(text: str) -> tuple[str, ...]:
     return names
 
 
+def register_agents(given: list[str]) -> list[str]:
+    """Each --agent as an arm of this invocation, in the registry beside the built-ins; their names."""
+    names: list[str] = []
+    for spec in given:
+        name, function = load_agent(spec, set(APPROACHES) | set(names))
+        register(agent_approach(name, function))
+        names.append(name)
+    return names
+
+
 def build_parser(prog: str | None = None, description: str = __doc__) -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog=prog, description=description,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -76,6 +87,10 @@ def build_parser(prog: str | None = None, description: str = __doc__) -> argpars
                         help=f"comma-separated subset of {','.join(APPROACHES)} (default: "
                              f"{','.join(DEFAULT_APPROACHES)}; rlm_batch adds a batch primitive that is not "
                              f"DSPy's)")
+    parser.add_argument("--agent", action="append", default=[], metavar="NAME=SPEC",
+                        help="your own agent as an arm beside --approaches, repeatable: SPEC is module:function or "
+                             "path/to/file.py:function, called with the task, its tools and an OpenAI-compatible "
+                             "endpoint that meters its LM calls (docs/your-own-agent.md)")
     parser.add_argument("--react-max-iters", type=positive_int,
                         help="the step limit of every step-wise arm: ReAct's steps, ReActV2's turns, the hybrid "
                              "executor's steps (default: the tool calls a perfect agent makes, each required check "
@@ -162,6 +177,11 @@ def main(argv: list[str] | None = None, prog: str | None = None, description: st
     if task is None:
         return EXIT_CONFIG
     try:
+        agents = register_agents(args.agent)
+    except AgentSpecError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_CONFIG
+    try:
         sweep = None if args.scale is None else sweep_sizes(task.schema, None if args.scale == BARE_SCALE
                                                             else args.scale)
     except ValueError as exc:
@@ -183,7 +203,7 @@ def main(argv: list[str] | None = None, prog: str | None = None, description: st
     settings = BenchmarkSettings(
         task=task,
         models=tuple(models),
-        approaches=args.approaches,
+        approaches=(*args.approaches, *agents),
         runs=args.runs,
         approach_config=ApproachConfig(react_max_iters=args.react_max_iters, rlm_max_iters=args.rlm_max_iters,
                                        rlm_max_llm_calls=args.rlm_max_llm_calls, answer_form=args.answer),

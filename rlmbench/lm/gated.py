@@ -154,10 +154,13 @@ class GatedLM(dspy.LM):
     """
 
     def __init__(self, *args: Any, pacer: TokenPacer | None = None, retries: int = 0,
-                 closes_at_budget: bool = False, **kwargs: Any) -> None:
+                 closes_at_budget: bool = False, upstream: Any = None, **kwargs: Any) -> None:
         super().__init__(*args, num_retries=0, **kwargs)
         self.pacer = pacer
         self.retries = retries
+        self.upstream = upstream
+        """Where an agent that is not DSPy's sends this model's requests (lm.metered.Upstream): the same model,
+        server and key, metered through the same pacer and retries (run.endpoint)."""
         self.closes_at_budget = closes_at_budget
         self.request_timeout: float | None = kwargs.get("timeout")
 

@@ -9,6 +9,7 @@ import os
 import dspy
 
 from rlmbench.lm.gated import GatedLM, TokenPacer
+from rlmbench.lm.metered import LiteLLMUpstream, OracleUpstream
 from rlmbench.lm.oracle.engine import OracleEngine
 from rlmbench.lm.settings import ORACLE_MODEL_NAME, ModelSettings
 from rlmbench.tasks.task import TaskSchema
@@ -64,7 +65,7 @@ def build_lm(settings: ModelSettings, schema: TaskSchema) -> dspy.LM:
     pacer = TokenPacer(settings.tokens_per_minute) if settings.tokens_per_minute else None
     if settings.is_oracle:
         return GatedLM(f"{ORACLE_MODEL_NAME}/deterministic", engine=OracleEngine(schema), cache=False,
-                       max_tokens=settings.max_tokens, pacer=pacer)
+                       max_tokens=settings.max_tokens, pacer=pacer, upstream=OracleUpstream(schema))
     kwargs: dict = dict(cache=False, retries=settings.retries, max_tokens=settings.max_tokens, pacer=pacer)
     if settings.timeout:
         kwargs["timeout"] = settings.timeout
@@ -75,4 +76,6 @@ def build_lm(settings: ModelSettings, schema: TaskSchema) -> dspy.LM:
                       api_key=settings.resolved_key() or os.environ.get("OPENAI_API_KEY") or "no-key-needed")
     elif settings.resolved_key():
         kwargs["api_key"] = settings.resolved_key()
-    return GatedLM(settings.model, **kwargs)
+    upstream = LiteLLMUpstream(settings.model, {k: kwargs[k] for k in ("api_base", "api_key", "max_tokens")
+                                                if k in kwargs})
+    return GatedLM(settings.model, upstream=upstream, **kwargs)

@@ -159,8 +159,10 @@ def runs_listed(values: list[str]) -> str:
 
 def steps_cell(records: list[RunRecord]) -> str:
     """Steps used / limit per run; `*` marks a failed run, whose steps were counted from its log."""
-    return runs_listed([f"{r.diagnostics.steps_used}/{r.diagnostics.step_limit}" + ("" if r.ok else "*")
-                        for r in records if r.diagnostics.steps_used is not None])
+    def used(r: RunRecord) -> str:
+        limit = r.diagnostics.step_limit
+        return f"{r.diagnostics.steps_used}" + (f"/{limit}" if limit is not None else " (no limit of ours)")
+    return runs_listed([used(r) + ("" if r.ok else "*") for r in records if r.diagnostics.steps_used is not None])
 
 
 def hit_limit_cell(records: list[RunRecord]) -> str:

@@ -278,6 +278,29 @@ class ToolTurnsTrace(TraceKind):
                              trace["turns"], open=True)]
 
 
-TRACE_KINDS: dict[str, TraceKind] = {k.name: k for k in (ReActTrace(), RLMTrace(), PlanThenReActTrace(),
+class AgentCallsTrace(TraceKind):
+    """Your own agent (--agent): its steps are the LM calls it made through the metered endpoint, and its tool
+    calls are the ledger's; its own trace is `{"agent": name, "answered": bool}`. Both lists are drawn on the page
+    as for every run, so it draws no section of its own."""
+
+    name, step_word = "agent_calls", "LM calls"
+
+    def steps_used(self, trace: dict) -> int | None:
+        return None  # counted from the run's call log, which the runner holds
+
+    def steps_from_log(self, tool_calls: int, lm_calls: list[LMCall], cells: int) -> int:
+        return len(lm_calls)
+
+    def ended_by_agent(self, trace: dict) -> bool | None:
+        return trace.get("answered")
+
+    def tool_error_steps(self, trace: dict) -> list[int]:
+        return []
+
+    def sections(self, trace: dict) -> list[TraceSection]:
+        return []
+
+
+TRACE_KINDS: dict[str, TraceKind] = {k.name: k for k in (ReActTrace(), RLMTrace(), PlanThenReActTrace(), AgentCallsTrace(),
                                                          ToolTurnsTrace())}
 """Every trace shape by the name the results header records."""

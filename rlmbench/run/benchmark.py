@@ -33,6 +33,7 @@ from rlmbench.results.files import ResultsFiles, ResumeError, check_resumable, r
 from rlmbench.results.meta import AgentSettings, ModelRecord, RunMeta, SweepInfo, TaskInfo, ToolInfo
 from rlmbench.results.records import RunRecord
 from rlmbench.run.dspy_messages import CommandLineWords
+from rlmbench.run.endpoint import EndpointError, MeteredEndpoint
 from rlmbench.run.interrupts import hold_interrupts, interrupts_restored
 from rlmbench.run.latency_sweep import run_latency_sweep
 from rlmbench.run.live_progress import LiveProgress
@@ -112,19 +113,23 @@ def tool_settings(settings: BenchmarkSettings, user_tools: UserTools | None = No
 
 def run(settings: BenchmarkSettings) -> int:
     """Run the benchmark and return the process exit code."""
-    user_tools = None
+    user_tools = endpoint = None
     try:
         problem = missing_keys_message(list(settings.models))
         if problem:  # before any server of the user's starts
             raise SetupError(problem.removeprefix("error: "))
+        if any(REGISTRY[a].uses_endpoint for a in settings.approaches):
+            endpoint = start_endpoint()
+            settings = replace(settings, approach_config=replace(settings.approach_config, endpoint=endpoint))
         if settings.task.schema.user_code:
             user_tools = open_user_tools(settings)
             settings = replace(settings, task=user_tools.task)
         meta = build_header(settings, dt.datetime.now().astimezone())
         files, records = open_files(settings, meta)
     except (SetupError, ResumeError, TaskFileError) as exc:
-        if user_tools is not None:
-            user_tools.close()
+        for opened in (user_tools, endpoint):
+            if opened is not None:
+                opened.close()
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_CONFIG
     with interrupts_restored():
@@ -132,12 +137,21 @@ def run(settings: BenchmarkSettings) -> int:
             interrupted = execute(settings, meta, files, records, user_tools)
         except KeyboardInterrupt:  # between runs, or while the sandboxes stop: every finished run is saved
             interrupted = True
-        finally:  # Ctrl-C or a harness bug included: the user's server never outlives the benchmark
+        finally:  # Ctrl-C or a harness bug included: no server of the user's or ours outlives the benchmark
             hold_interrupts()
-            if user_tools is not None:
-                user_tools.close()
+            for opened in (user_tools, endpoint):
+                if opened is not None:
+                    opened.close()
         finish(settings, meta, files, records, interrupted)
     return EXIT_INTERRUPTED if interrupted else EXIT_OK
+
+
+def start_endpoint() -> MeteredEndpoint:
+    """The metered endpoint an arm that is not DSPy's points its model client at (run.endpoint)."""
+    try:
+        return MeteredEndpoint()
+    except EndpointError as exc:
+        raise SetupError(f"--agent: the metered model endpoint {exc}") from None
 
 
 def open_user_tools(settings: BenchmarkSettings) -> UserTools:

@@ -30,6 +30,11 @@ def _is(*types: type[BaseException]) -> Callable[[BaseException], bool]:
     return lambda exc: isinstance(exc, types)
 
 
+def _named(*names: str) -> Callable[[BaseException], bool]:
+    """An exception of a client library the benchmark does not import (the OpenAI SDK, LiteLLM), by its class name."""
+    return lambda exc: any(c.__name__ in names and not c.__module__.startswith("builtins") for c in type(exc).__mro__)
+
+
 def _no_code(exc: BaseException) -> bool:
     # DSPy 3.4.1's RLM when the model returns no code (dspy issue 9632).
     return isinstance(exc, AttributeError) and "'NoneType' object has no attribute 'strip'" in str(exc)
@@ -40,9 +45,13 @@ FAILURE_CATEGORIES: tuple[tuple[str, Callable[[BaseException], bool]], ...] = (
     ("timeout", _is(RunCancelled)),
     ("no_code", _no_code),
     ("rate_limited", _is(LMRateLimitError)),
+    ("rate_limited", _named("RateLimitError")),
     ("timeout", _is(LMTimeoutError, TimeoutError)),
+    ("timeout", _named("APITimeoutError", "Timeout")),
     ("server_error", _is(LMServerError)),
+    ("server_error", _named("InternalServerError", "APIConnectionError", "ServiceUnavailableError")),
     ("auth_error", _is(LMAuthError)),
+    ("auth_error", _named("AuthenticationError")),
     ("context_window", _is(ContextWindowExceededError)),
     ("parse_error", _is(AdapterParseError)),
     ("sandbox_error", _is(CodeInterpreterError)),

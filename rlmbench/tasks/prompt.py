@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import functools
 import json
+import re
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -98,11 +99,26 @@ class TaskPrompt:
         """The task as one text: the instructions, each input with what it holds, and the answer's fields, as DSPy's
         signatures show them to a model."""
         lines = [self.schema.instructions, "", "Inputs:"]
-        lines += [f"- {spec.name} ({spec.description}): {json.dumps(self.inputs[spec.name])}"
-                  for spec in self.schema.lists]
+        lines += [INPUT_LINE.format(name=spec.name, description=spec.description,
+                                    items=json.dumps(self.inputs[spec.name])) for spec in self.schema.lists]
         lines += ["", "Answer with these fields:"]
         lines += [f"- {name}: {text}" for name, (_, text) in answer_fields(self.schema, self.answer_form).items()]
         return "\n".join(lines)
+
+
+INPUT_LINE = "- {name} ({description}): {items}"
+"""How the task's text shows one input list: its name, what it holds, its items as a JSON list."""
+
+
+def inputs_in(schema: TaskSchema, text: str) -> dict[str, list[str]] | None:
+    """The input lists a task's text shows (INPUT_LINE), as a model reads them; None where one is missing."""
+    found = {}
+    for spec in schema.lists:
+        match = re.search(rf"^- {re.escape(spec.name)} \(.*\): (\[.*\])$", text, re.MULTILINE)
+        if match is None:
+            return None
+        found[spec.name] = [str(item) for item in json.loads(match.group(1))]
+    return found
 
 
 def task_prompt(schema: TaskSchema, case: Case, answer_form: str = "structured") -> TaskPrompt:

@@ -137,9 +137,10 @@ def _json_answers(text: str):
             i = text.find("{", i + 1)
 
 
-def statements(schema: TaskSchema, text: str) -> list[Statement]:
+def statements(schema: TaskSchema, text: str, calls: list[CallAnswer] | None = None) -> list[Statement]:
     """Every tool answer in the text, in the order they appear: sentences matched by each text tool's templates,
-    and the JSON answers of json tools."""
+    and the JSON answers of json tools; the user's tools' answers read beside the `calls` that asked for them (by
+    default, the DSPy trajectories in the text)."""
     found: list[tuple[int, Statement]] = []
     for tool in schema.tools:
         if tool.returns != "text" or tool.user_code:
@@ -161,7 +162,7 @@ def statements(schema: TaskSchema, text: str) -> list[Statement]:
         value = str(answer["value"]) if kind == "value" else None
         found.append((at, Statement(tool, kind, args, severity, line, value)))
     if schema.user_code:
-        found += _matched_statements(schema, text)
+        found += _matched_statements(schema, call_answers(text) if calls is None else calls)
     return [statement for _, statement in sorted(found, key=lambda pair: pair[0])]
 
 
@@ -172,7 +173,15 @@ _REACT_CALL = re.compile(r"\[\[ ## tool_name_(\d+) ## \]\]\s*(\w+)\s*\[\[ ## too
 _V2_BLOCK = re.compile(r'\{"tool_call(s|_results)":')
 
 
-def call_answers(text: str):
+CallAnswer = tuple[int, str, dict, Any, bool]
+"""(position, tool name, args, answer, failed): one tool call a conversation shows, with what it got back."""
+
+
+def call_answers(text: str) -> list[CallAnswer]:
+    return list(_dspy_call_answers(text))
+
+
+def _dspy_call_answers(text: str):
     """(position, tool name, args, answer, failed) of every tool call the text shows with its answer: ReAct's
     trajectory (tool_name_i, tool_args_i, observation_i) and ReActV2's tool_calls and tool_call_results, paired by
     call id (DSPy gives a call without one `call_<turn>_<index>`)."""
@@ -200,11 +209,11 @@ def call_answers(text: str):
                 yield m.start(), call.get("name"), call.get("args") or {}, result.get("value"), bool(result.get("is_error"))
 
 
-def _matched_statements(schema: TaskSchema, text: str) -> list[tuple[int, Statement]]:
+def _matched_statements(schema: TaskSchema, calls: list[CallAnswer]) -> list[tuple[int, Statement]]:
     """The answers of the tools backed by the user's code, read by each tool's matcher (tasks.matcher): their
     answers need not name their check, so each is read beside the call that asked for it."""
     out = []
-    for at, name, args, answer, failed in call_answers(text):
+    for at, name, args, answer, failed in calls:
         tool = schema.tool(str(name))
         if tool is None or not tool.user_code or failed or not isinstance(args, dict):
             continue
@@ -220,9 +229,10 @@ def _matched_statements(schema: TaskSchema, text: str) -> list[tuple[int, Statem
     return out
 
 
-def answer_in(schema: TaskSchema, text: str, said: list[Statement] | None = None) -> dict[str, Any]:
-    """The typed answer the tool results in `text` support, and the report that goes with them (`said`: the
-    text's statements, when the caller has read them already)."""
+def answer_in(schema: TaskSchema, text: str, said: list[Statement] | None = None,
+              tries: dict[tuple[str, tuple], list[bool]] | None = None) -> dict[str, Any]:
+    """The typed answer the tool results in `text` support, and the report that goes with them (`said`, `tries`:
+    the text's statements and calls, when the caller has read them already)."""
     answer: dict[str, Any] = {}
     lines, severities = [], []
     said = statements(schema, text) if said is None else said
@@ -244,7 +254,8 @@ def answer_in(schema: TaskSchema, text: str, said: list[Statement] | None = None
         answer[tool.answer_field] = list(given.values())
         lines += [tool.value.format(**v) for v in given.values()]
     answer[RISK_FIELD] = schema.risk.level(severities, schema.severities)
-    not_made = [f"{name}({', '.join(key)})" for (name, key), failed in call_tries(schema, text).items() if all(failed)]
+    tries = call_tries(schema, call_answers(text)) if tries is None else tries
+    not_made = [f"{name}({', '.join(key)})" for (name, key), failed in tries.items() if all(failed)]
     answer[schema.narrative_field] = "\n".join(
         [f"Assessment from the checks made: overall risk {answer[RISK_FIELD]}."]
         + [f"- {line}" for line in lines]
@@ -252,11 +263,11 @@ def answer_in(schema: TaskSchema, text: str, said: list[Statement] | None = None
     return answer
 
 
-def call_tries(schema: TaskSchema, text: str) -> dict[tuple[str, tuple], list[bool]]:
-    """(tool, key) -> whether each call of that check the conversation shows failed, in order: how many times a
-    check was tried, and whether it ever answered (ReAct's trajectory and ReActV2's turns alike)."""
+def call_tries(schema: TaskSchema, calls: list[CallAnswer]) -> dict[tuple[str, tuple], list[bool]]:
+    """(tool, key) -> whether each call of that check failed, in order: how many times a check was tried, and
+    whether it ever answered (ReAct's trajectory, ReActV2's turns and native tool calls alike)."""
     tries: dict[tuple[str, tuple], list[bool]] = {}
-    for _, name, args, _, failed in call_answers(text):
+    for _, name, args, _, failed in calls:
         tool = schema.tool(str(name))
         if tool is not None and isinstance(args, dict):
             tries.setdefault((tool.name, check_key(tool, {a: str(args.get(a, "")) for a in tool.args})), []).append(

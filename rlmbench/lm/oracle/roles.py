@@ -22,6 +22,7 @@ from rlmbench.lm.adapter_text import TOOL_ERROR, is_json_request
 from rlmbench.lm.oracle.answers import (
     RETRY_LIMIT,
     answer_in,
+    call_answers,
     call_tries,
     follow_ups_due,
     statements,
@@ -130,11 +131,12 @@ def _react_v2_turn(schema: TaskSchema, system: str, conversation: str) -> dict[s
         if tool.name not in system and tool.name not in conversation:
             raise OracleError(f"oracle needs tool {tool.name!r} but the prompt does not offer it")
     checks = required_checks(schema, request_inputs(schema, parse_sections(conversation)))
-    tries = call_tries(schema, conversation)  # read once each: the conversation grows with every turn
+    calls = call_answers(conversation)  # read once each: the conversation grows with every turn
+    tries = call_tries(schema, calls)
     if not tries:
         return {"next_thought": f"Run all {len(checks)} checks at once.",
                 "tool_calls": {"tool_calls": [{"name": c.tool, "args": c.args} for c in checks]}}
-    said = statements(schema, conversation)
+    said = statements(schema, conversation, calls)
     settled = {(st.tool.name, check_key(st.tool, st.args)) for st in said}  # answered, or given up on:
     settled |= {check for check, failed in tries.items() if not all(failed) or len(failed) >= RETRY_LIMIT}
     again = [{"tool": c.tool, "args": c.args} for c in checks if (c.tool, c.key) not in settled]
@@ -145,7 +147,7 @@ def _react_v2_turn(schema: TaskSchema, system: str, conversation: str) -> dict[s
                 "tool_calls": {"tool_calls": [{"name": c["tool"], "args": c["args"]} for c in again]}}
     wanted = re.search(r"call `submit` with (.*)", system)
     names = re.findall(r"`(\w+)`", wanted.group(1)) if wanted else []
-    answer = {k: v for k, v in answer_in(schema, conversation, said).items() if k in names}
+    answer = {k: v for k, v in answer_in(schema, conversation, said, tries).items() if k in names}
     return {"next_thought": "Every check has a result; submit the answer.",
             "tool_calls": {"tool_calls": [{"name": "submit", "args": answer}]}}
 

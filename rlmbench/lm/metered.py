@@ -1,0 +1,105 @@
+"""A model request that is not DSPy's, metered exactly as GatedLM meters DSPy's: the same model settings, the same
+retries (DSPy's rule of what is transient, made by the benchmark, never after the run's budget), the same --tpm
+pacer, a request timeout no later than the budget, and the same call log (RunHooks), answered, failed or cut.
+
+An upstream turns an OpenAI chat-completions request body into a response dict of the same shape: the oracle's
+native tool-call role offline, LiteLLM for every other model (the library DSPy's own LiteLLM engine calls).
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from typing import Any, Protocol
+
+from dspy.utils.exceptions import is_retryable_lm_error
+
+from rlmbench.lm.gated import RunCancelled, RunHooks, TokenPacer, retry_delay
+from rlmbench.lm.oracle.native import native_reply
+from rlmbench.tasks.task import TaskSchema
+
+REPLY_LIMIT = 20_000
+"""Characters of a reply kept in the run's log (as GatedLM keeps)."""
+PASSED_THROUGH = ("tools", "tool_choice", "parallel_tool_calls", "response_format", "temperature", "top_p", "stop",
+                  "seed", "max_tokens", "max_completion_tokens", "n")
+"""What an agent's request may set for the upstream call; the model, its server and its key are the benchmark's."""
+_TRANSIENT = ("RateLimitError", "InternalServerError", "ServiceUnavailableError", "APIConnectionError", "Timeout",
+              "APITimeoutError")
+"""LiteLLM's (OpenAI's) exception types for a failure a retry may cure, as DSPy's rule names its own."""
+
+
+class Upstream(Protocol):
+    def complete(self, body: dict, timeout: float | None) -> dict: ...
+
+
+class OracleUpstream:
+    """The offline oracle, playing a native tool-calling model for the task."""
+
+    def __init__(self, schema: TaskSchema) -> None:
+        self.schema = schema
+
+    def complete(self, body: dict, timeout: float | None) -> dict:
+        return native_reply(self.schema, body)
+
+
+class LiteLLMUpstream:
+    """Any other model, through LiteLLM, with the invocation's model settings (model, api_base, key, max_tokens)."""
+
+    def __init__(self, model: str, settings: dict[str, Any]) -> None:
+        self.model, self.settings = model, settings
+
+    def complete(self, body: dict, timeout: float | None) -> dict:
+        import litellm
+
+        given = {k: v for k, v in body.items() if k in PASSED_THROUGH and v is not None}
+        response = litellm.completion(model=self.model, messages=body.get("messages") or [],
+                                      **{**self.settings, **given}, **({"timeout": timeout} if timeout else {}))
+        return response.model_dump()
+
+
+def _retryable(exc: BaseException) -> bool:
+    return is_retryable_lm_error(exc) or any(c.__name__ in _TRANSIENT for c in type(exc).__mro__)
+
+
+def _reply(response: dict) -> tuple[str, str | None]:
+    """The reply as the log keeps it (its text, its tool calls as JSON) and its finish reason."""
+    choice = (response.get("choices") or [{}])[0]
+    message = choice.get("message") or {}
+    text = "\n".join(p for p in [str(message.get("content") or ""),
+                                 json.dumps(message["tool_calls"]) if message.get("tool_calls") else ""] if p)
+    return text[:REPLY_LIMIT], choice.get("finish_reason")
+
+
+def metered_completion(upstream: Upstream, body: dict, control: RunHooks, pacer: TokenPacer | None = None,
+                       retries: int = 0) -> dict:
+    """One request of an agent's, as every arm's model calls are made: RunCancelled after the run's budget."""
+    messages = body.get("messages") or []
+    for attempt in range(retries + 1):
+        control.check()
+        booking = None
+        if pacer is not None:
+            booking, waited = pacer.book(pacer.estimate(messages, None))
+            control.pacing_wait_s += waited
+            control.check()
+        control.begin_call(messages, None)
+        started = time.perf_counter()
+        try:
+            response = upstream.complete(body, control.seconds_left())
+        except Exception as exc:
+            control.add_model_time(time.perf_counter() - started)
+            control.log_call(messages, None, error=f"{type(exc).__name__}: {str(exc)[:500]}")
+            if booking is not None:
+                pacer.settle(booking, None, None)
+            if isinstance(exc, RunCancelled) or attempt >= retries or not _retryable(exc):
+                raise
+            control.pause(retry_delay(exc, attempt))
+            continue
+        control.add_model_time(time.perf_counter() - started)
+        usage = response.get("usage") or {}
+        reply, finish = _reply(response)
+        control.log_call(messages, None, prompt_tokens=usage.get("prompt_tokens"),
+                         completion_tokens=usage.get("completion_tokens"), finish_reason=finish, reply=reply)
+        if booking is not None:
+            pacer.settle(booking, int(usage.get("total_tokens") or 0), usage.get("completion_tokens"))
+        return response
+    raise AssertionError("unreachable")  # the loop returns or raises
