@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Callable
 
+from rlmbench.lm.oracle.native import native_reply
 from rlmbench.lm.oracle.roles import respond
 from rlmbench.lm.tokens import count_tokens
 from rlmbench.tasks.task import TaskSchema
@@ -155,6 +156,13 @@ class OpenAICompatibleServer:
                     reply = "" if fault == "empty_content" else "I have looked at the medications and all seems fine."
                 else:
                     reply = server.behaviour(body, system, user) if server.behaviour else None
+                if reply is None and body.get("tools") and not system:  # a native tool-calling agent's request
+                    with server._lock:
+                        server.served_at.append((began, time.monotonic()))
+                        served.ended, served.client_left = time.monotonic(), self._client_left()
+                    if not served.client_left:
+                        self._send(200, native_reply(server.schema, body))
+                    return
                 finish_reason = "stop"
                 if isinstance(reply, dict):
                     reply, finish_reason = reply["content"], reply["finish_reason"]

@@ -1,0 +1,193 @@
+"""Your own agent as an arm (--agent): the native tool-calling example, an agent that speaks HTTP with no SDK, one
+that streams, a request cut at the run's budget, and every bad --agent in one line."""
+
+import json
+import urllib.error
+import urllib.request
+
+import pytest
+from helpers import ROOT, run_script, summary_row
+from user_tasks import covered, records
+
+from rlmbench.lm.oracle.server import OpenAICompatibleServer
+
+NATIVE = str(ROOT / "examples" / "agents" / "native_tools.py")
+
+PLAIN_HTTP_AGENT = '''
+import json, urllib.request
+
+
+def _post(task, body):
+    request = urllib.request.Request(task.base_url + "/chat/completions", data=json.dumps(body).encode(),
+                                     headers={"Authorization": "Bearer " + task.api_key,
+                                              "Content-Type": "application/json"})
+    with urllib.request.urlopen(request) as response:
+        return json.loads(response.read())
+
+
+def run(task):
+    """Native tool calls over plain HTTP, one call a turn."""
+    tools = {t.__name__: t for t in task.tools}
+    messages = [{"role": "user", "content": task.prompt}]
+    while True:
+        message = _post(task, {"model": task.model, "messages": messages, "tools": task.tool_schemas,
+                               "parallel_tool_calls": False,
+                               "response_format": {"type": "json_schema",
+                                                   "json_schema": {"name": "answer", "schema": task.answer_schema}}}
+                        )["choices"][0]["message"]
+        if not message.get("tool_calls"):
+            return json.loads(message["content"])
+        messages.append(message)
+        for call in message["tool_calls"]:
+            try:
+                result = tools[call["function"]["name"]](**json.loads(call["function"]["arguments"]))
+            except Exception as exc:  # the model is told, and retries
+                result = f"Error: {type(exc).__name__}: {exc}"
+            messages.append({"role": "tool", "tool_call_id": call["id"],
+                             "content": result if isinstance(result, str) else json.dumps(result)})
+'''
+
+STREAMING_AGENT = '''
+import json
+from openai import OpenAI
+
+
+def run(task):
+    """Native tool calls, every reply streamed."""
+    client = OpenAI(base_url=task.base_url, api_key=task.api_key, max_retries=0)
+    tools = {t.__name__: t for t in task.tools}
+    messages = [{"role": "user", "content": task.prompt}]
+    while True:
+        content, calls = "", {}
+        for chunk in client.chat.completions.create(model=task.model, messages=messages, tools=task.tool_schemas,
+                                                    stream=True):
+            delta = chunk.choices[0].delta if chunk.choices else None
+            content += (delta and delta.content) or ""
+            for call in (delta and delta.tool_calls) or []:
+                calls.setdefault(call.index, call)
+        if not calls:
+            return json.loads(content)
+        calls = [calls[i] for i in sorted(calls)]
+        messages.append({"role": "assistant", "tool_calls": [
+            {"id": c.id, "type": "function", "function": {"name": c.function.name, "arguments": c.function.arguments}}
+            for c in calls]})
+        for c in calls:
+            try:
+                result = tools[c.function.name](**json.loads(c.function.arguments))
+            except Exception as exc:  # the model is told, and retries
+                result = f"Error: {type(exc).__name__}: {exc}"
+            messages.append({"role": "tool", "tool_call_id": c.id,
+                             "content": result if isinstance(result, str) else json.dumps(result)})
+'''
+
+
+def test_the_native_example_makes_every_check_beside_rlm_and_its_lm_calls_are_the_requests_served(tmp_path):
+    result = run_script(["--model", "oracle", "--approaches", "rlm", "--agent", f"native={NATIVE}:run",
+                         "--runs", "1", "--output", "r.json"], tmp_path)
+    assert result.returncode == 0, result.stderr[-3000:]
+    by_arm = {r["approach"]: r for r in records(tmp_path / "r.json")["records"]}
+    assert by_arm["rlm"]["ok"] and covered(by_arm["rlm"]) == (35, 35)
+    native = by_arm["native"]
+    assert native["ok"] and covered(native) == (35, 35)
+    assert all(t["found"] == t["true"] == t["reported"] for t in native["answer_score"]["tools"])
+    trace = next(json.loads(line) for line in (tmp_path / "r.traces.jsonl").read_text().splitlines()
+                 if json.loads(line)["approach"] == "native")
+    assert native["lm_calls"] == trace["endpoint_requests"] == len(trace["lm_calls"]) == 2
+    assert "native is your agent (" in result.stdout and "Offline oracle model" in result.stdout
+    assert summary_row(result.stdout, "Complete runs (no error, every check made)") == ["1 / 1 [21%, 100%]"] * 2
+
+
+@pytest.mark.parametrize("agent", [PLAIN_HTTP_AGENT, STREAMING_AGENT], ids=["plain_http", "streaming"])
+def test_an_agent_with_no_sdk_and_one_that_streams_both_work(agent, tmp_path):
+    (tmp_path / "my_agent.py").write_text(agent)
+    result = run_script(["--model", "oracle", "--approaches", "react_v2", "--agent", "mine=my_agent:run",
+                         "--runs", "1", "--output", "r.json", "--task", "drugs_realistic"], tmp_path)
+    assert result.returncode == 0, result.stderr[-3000:]
+    mine = next(r for r in records(tmp_path / "r.json")["records"] if r["approach"] == "mine")
+    assert mine["ok"] and covered(mine) == (35, 35), mine["failure"]
+    assert mine["coverage"]["follow_ups"][0]["made"] == 4 and mine["answer_score"]["values_exact"] == 4
+    recovery = mine["coverage"]["recovery"]
+    assert recovery["failures"] > 0 and recovery["recovered"] == recovery["failures"]
+
+
+def _hangs_on_its_second_request(number, body, system, user):
+    return "hang" if number == 2 else None
+
+
+def test_the_runs_budget_cuts_the_agents_request_in_flight_and_the_next_run_does_not_pay_for_it(tmp_path):
+    with OpenAICompatibleServer(faults=_hangs_on_its_second_request) as server:
+        result = run_script(["--model", "openai/oracle", "--api-base", server.url, "--retries", "0",
+                             "--approaches", "react_v2", "--agent", f"native={NATIVE}:run", "--runs", "1",
+                             "--timeout", "4", "--output", "r.json"], tmp_path)
+    assert result.returncode == 0, result.stderr[-3000:]
+    by_arm = {r["approach"]: r for r in records(tmp_path / "r.json")["records"]}
+    assert by_arm["react_v2"]["ok"] is False and by_arm["react_v2"]["failure"]["category"] == "timeout"
+    native = by_arm["native"]  # its requests came after the cut one: the server had finished, nothing was waited for
+    assert native["ok"] and covered(native) == (35, 35)
+    cut = by_arm["react_v2"]
+    assert cut["lm_calls"] == 2 and cut["lm_calls_cut"] == 1
+
+
+def _post(endpoint, token: str) -> tuple[int, str]:
+    request = urllib.request.Request(endpoint.base_url + "/chat/completions", data=b'{"messages": []}',
+                                     headers={"Authorization": f"Bearer {token}"})
+    try:
+        with urllib.request.urlopen(request) as response:
+            return response.status, ""
+    except urllib.error.HTTPError as error:
+        return error.code, json.loads(error.read())["error"]["message"]
+
+
+def test_a_runs_key_is_refused_after_its_budget_and_once_its_run_has_ended():
+    from types import SimpleNamespace
+
+    from rlmbench.lm.metered import OracleUpstream
+    from rlmbench.run.control import RunControl
+    from rlmbench.run.endpoint import MeteredEndpoint
+    from rlmbench.tasks.task_file import load_task
+
+    lm = SimpleNamespace(upstream=OracleUpstream(load_task("drugs").schema), pacer=None, retries=0)
+    with MeteredEndpoint() as endpoint:
+        ended, cut = RunControl(), RunControl()
+        token = endpoint.open_run(ended, lm, "oracle")
+        assert endpoint.close_run(token) == 0
+        code, message = _post(endpoint, token)
+        assert code == 408 and "this run has ended" in message
+        token = endpoint.open_run(cut, lm, "oracle")
+        cut.cancel()  # the run's budget ran out
+        code, message = _post(endpoint, token)
+        assert code == 408 and "RunCancelled" in message and cut.lm_calls == []  # refused before it was sent
+        assert _post(endpoint, "sk-the-users-real-key")[0] == 401
+
+
+@pytest.mark.parametrize("agent, files, expected", [
+    ("mine=no_such_module:run", {}, "--agent mine=no_such_module:run: cannot import 'no_such_module': "
+                                    "ModuleNotFoundError"),
+    ("mine=broken:run", {"broken.py": "import nothing_here\n"}, "--agent mine=broken:run: cannot import 'broken': "
+                                                                "ModuleNotFoundError"),
+    ("mine=good:nope", {"good.py": "def run(task):\n    return ''\n"}, "--agent mine=good:nope: 'good' has no "
+                                                                       "attribute 'nope'"),
+    ("mine=noarg:run", {"noarg.py": "def run():\n    return ''\n"}, "--agent mine=noarg:run: noarg:run must take "
+                                                                    "one argument (the AgentTask)"),
+    ("rlm=good2:run", {"good2.py": "def run(task):\n    return ''\n"}, "--agent rlm=good2:run: the name 'rlm' is "
+                                                                       "already an arm's"),
+    ("mine=missing.py:run", {}, "--agent mine=missing.py:run: no such file 'missing.py'"),
+    ("mine", {}, "--agent mine: give NAME=module:function or NAME=path/to/file.py:function"),
+    ("my agent=good3:run", {"good3.py": "def run(task):\n    return ''\n"}, "--agent my agent=good3:run: the name "
+                                                                           "'my agent' is not an identifier"),
+])
+def test_a_bad_agent_is_one_line_and_exit_2(agent, files, expected, tmp_path):
+    for name, text in files.items():
+        (tmp_path / name).write_text(text)
+    result = run_script(["--model", "oracle", "--agent", agent, "--runs", "1"], tmp_path)
+    assert result.returncode == 2
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith(f"error: {expected}"), result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_two_agents_may_not_share_a_name(tmp_path):
+    (tmp_path / "twin.py").write_text("def run(task):\n    return ''\n")
+    result = run_script(["--model", "oracle", "--agent", "a=twin:run", "--agent", "a=twin:run"], tmp_path)
+    assert result.returncode == 2 and result.stderr.strip() == (
+        "error: --agent a=twin:run: the name 'a' is already an arm's; choose another")
