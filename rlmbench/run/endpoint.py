@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 import secrets
+import socket
 import threading
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -110,6 +111,12 @@ def _handler(endpoint: MeteredEndpoint) -> type[BaseHTTPRequestHandler]:
 
         def log_message(self, *args: Any) -> None:  # requests are in the run's call log; nothing else is printed
             return
+
+        def setup(self) -> None:
+            super().setup()
+            # Headers and body leave as two small writes on a kept-alive connection: with Nagle's algorithm the
+            # second waits for the client's delayed ACK, about 40 ms a call (measured: 49 ms a call, 1 ms without).
+            self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
 
         def _send(self, status: int, payload: dict) -> None:
             body = json.dumps(payload).encode()
