@@ -95,15 +95,15 @@ class _RunState:
                        cells=cells if approach.runs_code else None,
                        steps=approach.trace.progress(len(calls), lm_calls, cells, self.limits))
 
-    def _time_split(self, uses_sandbox: bool, boots: list[TimedInterpreter], calls: list[ToolCall]) -> TimeSplit:
+    def _time_split(self, needs_sandbox: bool, boots: list[TimedInterpreter], calls: list[ToolCall]) -> TimeSplit:
         control = self.control
         span = max(c.ended for c in calls) - min(c.started for c in calls) if calls else None
         return TimeSplit(model_s=control.model_s, model_in_cells_s=control.model_in_cells_s, tools_s=control.tools_s,
                          tools_in_cells_s=control.tools_in_cells_s,
                          tool_calls_sum_s=sum(c.ended - c.started for c in calls), tool_calls_span_s=span,
-                         cells_s=control.cells_s if uses_sandbox else None,
-                         tool_path_s=sum(i.tool_path_seconds for i in boots) if uses_sandbox and boots else None,
-                         bridged_calls=sum(i.bridged_calls for i in boots) if uses_sandbox and boots else None)
+                         cells_s=control.cells_s if needs_sandbox else None,
+                         tool_path_s=sum(i.tool_path_seconds for i in boots) if needs_sandbox and boots else None,
+                         bridged_calls=sum(i.bridged_calls for i in boots) if needs_sandbox and boots else None)
 
     def record(self, wall: float, output=None, failure: Failure | None = None) -> tuple[RunRecord, dict]:
         trace: dict[str, Any] = dict(output.trace) if output else {}

@@ -40,7 +40,7 @@ def run_sweep(task: Task, approaches: list[str], sizes: tuple[Size, ...], runs: 
               tool_settings: ToolSettings = ToolSettings()) -> SweepResult:
     plan = planned_runs(task, approaches, sizes, react_limit)
     if sandboxes is not None:
-        sandboxes.expect(len(models) * runs * sum(len(plan[a]) for a in approaches if REGISTRY[a].uses_sandbox))
+        sandboxes.expect(len(models) * runs * sum(len(plan[a]) for a in approaches if REGISTRY[a].needs_sandbox))
     for size in sizes:
         chosen = [a for a in approaches if size in plan[a]]
         if not chosen:
