@@ -3,15 +3,13 @@ tables, the user's functions and an MCP server, in every oracle arm."""
 
 import pytest
 from helpers import run_script, summary_row
-from user_tasks import covered, lookup_task, records, servers
-
-ARMS = "react,rlm,hybrid,react_v2,rlm_batch"
+from user_tasks import EVERY_ARM, covered, lookup_task, records, servers
 
 
 @pytest.mark.parametrize("backend", ["table", "function", "mcp"])
 def test_a_task_of_lookups_alone_runs_in_every_arm_with_its_findings_rows_na(backend, tmp_path):
     path = lookup_task(tmp_path, backend)
-    result = run_script(["--task", path, "--model", "oracle", "--runs", "1", "--approaches", ARMS,
+    result = run_script(["--task", path, "--model", "oracle", "--runs", "1", "--approaches", EVERY_ARM,
                          "--output", "r.json"], tmp_path)
     assert result.returncode == 0, result.stderr[-3000:]
     data = records(tmp_path / "r.json")

@@ -12,6 +12,7 @@ import pytest
 from helpers import run_script, start_script, summary_row
 from user_tasks import (
     DECLARED,
+    EVERY_ARM,
     EXAMPLES,
     check_spelled_run,
     covered,
@@ -153,6 +154,6 @@ def test_a_server_that_never_answers_the_handshake_is_one_line_after_its_start_t
 def test_items_reach_your_server_exactly_as_the_file_spells_them_in_every_arm(tmp_path):
     path = spelled_task(tmp_path, "mcp")
     result = run_script(["--task", path, "--model", "oracle", "--runs", "1", "--output", "r.json",
-                         "--approaches", "react,rlm,hybrid,react_v2,rlm_batch"], tmp_path)
+                         "--approaches", EVERY_ARM], tmp_path)
     check_spelled_run(result, tmp_path)
     assert servers(tmp_path) == []

@@ -15,7 +15,17 @@ from helpers import (
     run_script,
     summary_row,
 )
-from user_tasks import EXAMPLES, PAIR_MODULE, check_spelled_run, covered, records, servers, spelled_task, user_task
+from user_tasks import (
+    EVERY_ARM,
+    EXAMPLES,
+    PAIR_MODULE,
+    check_spelled_run,
+    covered,
+    records,
+    servers,
+    spelled_task,
+    user_task,
+)
 
 from rlmbench.tasks.matcher import FindingMatcher
 from rlmbench.tasks.task_file import load_task
@@ -235,7 +245,7 @@ def test_the_oracle_code_reads_an_answer_as_the_truth_pass_does(matcher):
 def test_items_reach_your_function_exactly_as_the_file_spells_them_in_every_arm(tmp_path):
     path = spelled_task(tmp_path, "function")
     result = run_script(["--task", path, "--model", "oracle", "--runs", "1", "--output", "r.json",
-                         "--approaches", "react,rlm,hybrid,react_v2,rlm_batch"], tmp_path)
+                         "--approaches", EVERY_ARM], tmp_path)
     check_spelled_run(result, tmp_path)
     assert "Ground truth read from the tools: 6 checks, 1 finding" in result.stderr
 
@@ -245,7 +255,7 @@ def test_every_arm_gives_up_on_a_check_your_tool_always_rejects_and_names_it(tmp
     path = user_task(tmp_path, 'function = "rejecting_tools:check_pair"\nfindings = [{ items = ["alpha", '
                                 '"gamma"], severity = "high", details = "clash" }]')
     result = run_script(["--task", path, "--model", "oracle", "--runs", "1", "--output", "r.json",
-                         "--approaches", "react,rlm,hybrid,react_v2,rlm_batch"], tmp_path, PAIR_RAISES="1")
+                         "--approaches", EVERY_ARM], tmp_path, PAIR_RAISES="1")
     assert result.returncode == 0, result.stderr[-2000:]
     for record in records(tmp_path / "r.json")["records"]:
         assert record["ok"] and covered(record) == (2, 3), record["approach"]

@@ -6,7 +6,11 @@ import subprocess
 
 from helpers import ROOT
 
+from rlmbench.agents.registry import APPROACHES
+
 EXAMPLES = ROOT / "examples"
+EVERY_ARM = ",".join(APPROACHES)
+"""Every built-in arm, for --approaches: a user's task must run in each."""
 def records(path):
     return json.loads(path.read_text())
 
