@@ -158,13 +158,13 @@ def agent_runner(name: str, function: Callable[[AgentTask], Any]) -> Callable[..
     return run
 
 
-def agent_approach(name: str, function: Callable[[AgentTask], Any]) -> Approach:
-    """Your agent's registry entry: the same seam as the built-in arms."""
+def agent_approach(name: str, function: Callable[[AgentTask], Any], spec: str) -> Approach:
+    """Your agent's registry entry: the same seam as the built-in arms; `spec` as the user gave it."""
     doc = (inspect.getdoc(function) or "").split("\n", 1)[0].rstrip(".")
     return Approach(name, name, agent_runner(name, function), runs_code=False, needs_sandbox=False,
                     one_call_per_check=False, trace=TRACE_KINDS["agent_calls"], limits=lambda config: (None,),
                     by_default=False, uses_endpoint=True,
-                    notice=f"{name} is your agent ({function.__module__}.{function.__qualname__}"
+                    notice=f"{name} is your agent ({spec}"
                            + (f": {doc}" if doc else "") + "); its LM calls went through the benchmark's metered "
                            "endpoint and its tool calls through the same ledger as every arm's.",
                     failure_categories=(("bad_answer", (AgentAnswerError,)),))

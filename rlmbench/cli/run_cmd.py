@@ -60,7 +60,7 @@ def register_agents(given: list[str]) -> list[str]:
     names: list[str] = []
     for spec in given:
         name, function = load_agent(spec, set(APPROACHES) | set(names))
-        register(agent_approach(name, function))
+        register(agent_approach(name, function, spec.partition("=")[2]))
         names.append(name)
     return names
 

@@ -279,14 +279,14 @@ class ToolTurnsTrace(TraceKind):
 
 
 class AgentCallsTrace(TraceKind):
-    """Your own agent (--agent): its steps are the LM calls it made through the metered endpoint, and its tool
-    calls are the ledger's; its own trace is `{"agent": name, "answered": bool}`. Both lists are drawn on the page
-    as for every run, so it draws no section of its own."""
+    """Your own agent (--agent): its steps are the model calls it made through the metered endpoint, and its tool
+    calls are the ledger's; its own trace is `{"agent": name, "answered": bool, "endpoint_requests": n}`. Both
+    lists are drawn on the page as for every run, so it draws no section of its own."""
 
-    name, step_word = "agent_calls", "LM calls"
+    name, step_word = "agent_calls", "model calls"
 
     def steps_used(self, trace: dict) -> int | None:
-        return None  # counted from the run's call log, which the runner holds
+        return trace.get("endpoint_requests")  # None where the run was cut before the agent returned
 
     def steps_from_log(self, tool_calls: int, lm_calls: list[LMCall], cells: int) -> int:
         return len(lm_calls)
