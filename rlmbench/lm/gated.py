@@ -21,6 +21,7 @@ import json
 import threading
 import time
 from collections import deque
+from dataclasses import dataclass
 from typing import Any, Protocol
 
 import dspy
@@ -140,6 +141,55 @@ class TokenPacer:
                 self._completions.append(completion_tokens)
 
 
+@dataclass
+class Attempt:
+    """One request's metering, the same for DSPy's calls (GatedLM) and an agent's (lm.metered): the run's budget
+    checked, the --tpm pace booked, the call begun in the run's log and timed from after any pacing wait."""
+
+    control: RunHooks | None
+    pacer: TokenPacer | None
+    booking: list | None
+    started: float
+
+
+def begin_attempt(control: RunHooks | None, pacer: TokenPacer | None, messages: list[dict] | None,
+                  prompt: str | None) -> Attempt:
+    """RunCancelled once the run's budget ran out; else the pace booked and the call begun in the log."""
+    if control is not None:
+        control.check()
+    booking = None
+    if pacer is not None:
+        booking, waited = pacer.book(pacer.estimate(messages, prompt))
+        if control is not None:
+            control.pacing_wait_s += waited
+            control.check()
+    if control is not None:
+        control.begin_call(messages, prompt)
+    return Attempt(control, pacer, booking, time.perf_counter())  # model time is the call itself
+
+
+def end_attempt(attempt: Attempt, usage: dict | None) -> None:
+    """The call's model time counted, its booking corrected to the usage the provider reported (None: kept as
+    estimated, for a call that failed or was cut)."""
+    if attempt.control is not None:
+        attempt.control.add_model_time(time.perf_counter() - attempt.started)
+    if attempt.booking is None:
+        return
+    if usage is None:
+        attempt.pacer.settle(attempt.booking, None, None)
+        return
+    prompt, completion = int(usage.get("prompt_tokens") or 0), int(usage.get("completion_tokens") or 0)
+    attempt.pacer.settle(attempt.booking, prompt + completion, completion)
+
+
+def retry_wait(exc: BaseException, attempt: int, retries: int, retryable: bool) -> float:
+    """The wait before the next attempt, or `exc` raised when there is none (cancelled, out of retries, or not a
+    failure a retry may cure)."""
+    if isinstance(exc, RunCancelled) or attempt >= retries or not retryable:
+        raise exc
+    return retry_delay(exc, attempt)
+
+
 _reported: contextvars.ContextVar[dict | None] = contextvars.ContextVar("rlmbench_reported_usage", default=None)
 """The usage the provider reported for the call under way in this context (set by GatedLM.update_history): what the
 pacer books, read from the same answer the call log records."""
@@ -163,29 +213,6 @@ class GatedLM(dspy.LM):
         server and key, metered through the same pacer and retries (run.endpoint)."""
         self.closes_at_budget = closes_at_budget
         self.request_timeout: float | None = kwargs.get("timeout")
-
-    def _before(self, prompt: str | None, messages: list[dict] | None) -> list | None:
-        control = current_run()
-        if control is not None:
-            control.check()
-        _reported.set(None)
-        if self.pacer is None:
-            return None
-        booking, waited = self.pacer.book(self.pacer.estimate(messages, prompt))
-        if control is not None:
-            control.pacing_wait_s += waited
-            control.check()
-        return booking
-
-    def _after(self, booking: list | None) -> None:
-        if booking is None:
-            return
-        usage = _reported.get()
-        if usage is None:  # failed, or cut: booked as estimated
-            self.pacer.settle(booking, None, None)
-            return
-        prompt, completion = int(usage.get("prompt_tokens") or 0), int(usage.get("completion_tokens") or 0)
-        self.pacer.settle(booking, prompt + completion, completion)
 
     def update_history(self, entry: dict) -> None:
         """DSPy records every answered call here: log it into the current run as well."""
@@ -213,46 +240,35 @@ class GatedLM(dspy.LM):
         limit = min(left, self.request_timeout) if self.request_timeout else left
         return {**kwargs, "timeout": max(limit, 0.05)}
 
-    def _start(self, prompt: str | None, messages: list[dict] | None):
-        state = self._before(prompt, messages)
-        control = current_run()
-        if control is not None:
-            control.begin_call(messages, prompt)
-        return state, time.perf_counter()  # after any pacing wait: model time is the call itself
-
-    def _end(self, state, started: float) -> None:
-        control = current_run()
-        if control is not None:
-            control.add_model_time(time.perf_counter() - started)
-        self._after(state)
+    def _start(self, prompt: str | None, messages: list[dict] | None) -> Attempt:
+        _reported.set(None)
+        return begin_attempt(current_run(), self.pacer, messages, prompt)
 
     def _retry_or_raise(self, exc: Exception, attempt: int, prompt: str | None, messages: list[dict] | None) -> float:
         """Log the failed attempt; return the wait before the next one, or raise when there is none."""
         self._failed(prompt, messages, exc)
-        if isinstance(exc, RunCancelled) or attempt >= self.retries or not is_retryable_lm_error(exc):
-            raise exc
-        return retry_delay(exc, attempt)
+        return retry_wait(exc, attempt, self.retries, is_retryable_lm_error(exc))
 
     def __call__(self, prompt: str | None = None, *, messages: list[dict] | None = None, **kwargs: Any):
         for attempt in range(self.retries + 1):
-            state, started = self._start(prompt, messages)
+            metered = self._start(prompt, messages)
             try:
                 return super().__call__(prompt, messages=messages, **self._attempt_kwargs(kwargs))
             except Exception as exc:
                 wait = self._retry_or_raise(exc, attempt, prompt, messages)
             finally:
-                self._end(state, started)
+                end_attempt(metered, _reported.get())
             _pause(wait)
 
     async def acall(self, prompt: str | None = None, *, messages: list[dict] | None = None, **kwargs: Any):
         for attempt in range(self.retries + 1):
-            state, started = self._start(prompt, messages)
+            metered = self._start(prompt, messages)
             try:
                 return await super().acall(prompt, messages=messages, **self._attempt_kwargs(kwargs))
             except Exception as exc:
                 wait = self._retry_or_raise(exc, attempt, prompt, messages)
             finally:
-                self._end(state, started)
+                end_attempt(metered, _reported.get())
             await asyncio.to_thread(_pause, wait)
 
 

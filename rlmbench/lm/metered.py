@@ -9,12 +9,11 @@ native tool-call role offline, LiteLLM for every other model (the library DSPy's
 from __future__ import annotations
 
 import json
-import time
 from typing import Any, Protocol
 
 from dspy.utils.exceptions import is_retryable_lm_error
 
-from rlmbench.lm.gated import RunCancelled, RunHooks, TokenPacer, retry_delay
+from rlmbench.lm.gated import RunHooks, TokenPacer, begin_attempt, end_attempt, retry_wait
 from rlmbench.lm.oracle.native import native_reply
 from rlmbench.tasks.task import TaskSchema
 
@@ -75,31 +74,18 @@ def metered_completion(upstream: Upstream, body: dict, control: RunHooks, pacer:
     """One request of an agent's, as every arm's model calls are made: RunCancelled after the run's budget."""
     messages = body.get("messages") or []
     for attempt in range(retries + 1):
-        control.check()
-        booking = None
-        if pacer is not None:
-            booking, waited = pacer.book(pacer.estimate(messages, None))
-            control.pacing_wait_s += waited
-            control.check()
-        control.begin_call(messages, None)
-        started = time.perf_counter()
+        metered = begin_attempt(control, pacer, messages, None)
         try:
             response = upstream.complete(body, control.seconds_left())
         except Exception as exc:
-            control.add_model_time(time.perf_counter() - started)
+            end_attempt(metered, None)
             control.log_call(messages, None, error=f"{type(exc).__name__}: {str(exc)[:500]}")
-            if booking is not None:
-                pacer.settle(booking, None, None)
-            if isinstance(exc, RunCancelled) or attempt >= retries or not _retryable(exc):
-                raise
-            control.pause(retry_delay(exc, attempt))
+            control.pause(retry_wait(exc, attempt, retries, _retryable(exc)))
             continue
-        control.add_model_time(time.perf_counter() - started)
         usage = response.get("usage") or {}
+        end_attempt(metered, usage)
         reply, finish = _reply(response)
         control.log_call(messages, None, prompt_tokens=usage.get("prompt_tokens"),
                          completion_tokens=usage.get("completion_tokens"), finish_reason=finish, reply=reply)
-        if booking is not None:
-            pacer.settle(booking, int(usage.get("total_tokens") or 0), usage.get("completion_tokens"))
         return response
     raise AssertionError("unreachable")  # the loop returns or raises
