@@ -28,6 +28,15 @@ def _call(tools: dict, call) -> str:
     return result if isinstance(result, str) else json.dumps(result)
 
 
+def _answer(text: str) -> dict | str:
+    """The model's JSON answer (many models fence it in ```json), else its text as the narrative."""
+    body = text.strip().removeprefix("```json").removeprefix("```").removesuffix("```").strip()
+    try:
+        return json.loads(body)
+    except ValueError:
+        return text
+
+
 def run(task) -> dict | str:
     """Native tool calls, each turn's calls run concurrently."""
     # The benchmark retries failed requests itself and counts every one; the SDK's own retries would hide them.
@@ -39,10 +48,7 @@ def run(task) -> dict | str:
             reply = client.chat.completions.create(model=task.model, messages=messages, tools=task.tool_schemas,
                                                    parallel_tool_calls=True).choices[0].message
             if not reply.tool_calls:
-                try:
-                    return json.loads(reply.content or "")
-                except ValueError:
-                    return reply.content or ""
+                return _answer(reply.content or "")
             messages.append(reply.model_dump(exclude_none=True))
             results = pool.map(lambda call: _call(tools, call), reply.tool_calls)
             messages += [{"role": "tool", "tool_call_id": call.id, "content": result}
