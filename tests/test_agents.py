@@ -110,22 +110,33 @@ def test_an_agent_with_no_sdk_and_one_that_streams_both_work(agent, tmp_path):
     assert recovery["failures"] > 0 and recovery["recovered"] == recovery["failures"]
 
 
-def _hangs_on_its_second_request(number, body, system, user):
-    return "hang" if number == 2 else None
+def _hangs_on_the_agents_first_request():
+    hung = []
+
+    def fault(number, body, system, user):
+        if body.get("tools") and not hung:  # a native tool-calling request: the agent's, not DSPy's
+            hung.append(number)
+            return "hang"
+        return None
+    return fault
 
 
 def test_the_runs_budget_cuts_the_agents_request_in_flight_and_the_next_run_does_not_pay_for_it(tmp_path):
-    with OpenAICompatibleServer(faults=_hangs_on_its_second_request) as server:
+    with OpenAICompatibleServer(faults=_hangs_on_the_agents_first_request()) as server:
         result = run_script(["--model", "openai/oracle", "--api-base", server.url, "--retries", "0",
-                             "--approaches", "react_v2", "--agent", f"native={NATIVE}:run", "--runs", "1",
+                             "--approaches", "react_v2", "--agent", f"native={NATIVE}:run", "--runs", "2",
                              "--timeout", "4", "--output", "r.json"], tmp_path)
     assert result.returncode == 0, result.stderr[-3000:]
-    by_arm = {r["approach"]: r for r in records(tmp_path / "r.json")["records"]}
-    assert by_arm["react_v2"]["ok"] is False and by_arm["react_v2"]["failure"]["category"] == "timeout"
-    native = by_arm["native"]  # its requests came after the cut one: the server had finished, nothing was waited for
-    assert native["ok"] and covered(native) == (35, 35)
-    cut = by_arm["react_v2"]
-    assert cut["lm_calls"] == 2 and cut["lm_calls_cut"] == 1
+    native = [r for r in records(tmp_path / "r.json")["records"] if r["approach"] == "native"]
+    cut, after = sorted(native, key=lambda r: r["run"])
+    assert cut["ok"] is False and cut["failure"]["category"] == "timeout"
+    assert cut["lm_calls"] == cut["lm_calls_cut"] == 1
+    traces = [json.loads(line) for line in (tmp_path / "r.traces.jsonl").read_text().splitlines()]
+    (cut_call,) = next(t for t in traces if t["approach"] == "native" and t["run"] == 1)["lm_calls"]
+    assert cut_call["cancelled"] and cut_call["request_chars"] > 500  # the task as text: the request in flight
+    # The next run started after the server had finished the cut request: the wait is its own, outside its clock.
+    assert after["ok"] and covered(after) == (35, 35)
+    assert after["idle_wait"]["after"] == ["native 1"] and after["idle_wait"]["confirmed"]
 
 
 def _post(endpoint, token: str) -> tuple[int, str]:
