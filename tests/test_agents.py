@@ -202,3 +202,16 @@ def test_two_agents_may_not_share_a_name(tmp_path):
     result = run_script(["--model", "oracle", "--agent", "a=twin:run", "--agent", "a=twin:run"], tmp_path)
     assert result.returncode == 2 and result.stderr.strip() == (
         "error: --agent a=twin:run: the name 'a' is already an arm's; choose another")
+
+
+def test_a_resume_asks_for_your_agent_again_and_then_continues_it(tmp_path):
+    first = run_script(["--model", "oracle", "--approaches", "react_v2", "--agent", f"native={NATIVE}:run",
+                        "--runs", "1", "--output", "r.json"], tmp_path)
+    assert first.returncode == 0, first.stderr[-2000:]
+    refused = run_script(["--resume", "r.jsonl", "--runs", "2"], tmp_path)
+    assert refused.returncode == 2 and refused.stderr.strip() == (
+        "error: --resume: the invocation ran your agent 'native'; give --agent native=SPEC again to continue it")
+    resumed = run_script(["--resume", "r.jsonl", "--runs", "2", "--agent", f"native={NATIVE}:run"], tmp_path)
+    assert resumed.returncode == 0, resumed.stderr[-2000:]
+    assert sorted((r["approach"], r["run"]) for r in records(tmp_path / "r.json")["records"]) == [
+        ("native", 1), ("native", 2), ("react_v2", 1), ("react_v2", 2)]

@@ -181,6 +181,11 @@ def main(argv: list[str] | None = None, prog: str | None = None, description: st
     except AgentSpecError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_CONFIG
+    unknown = [a for a in args.approaches if a not in APPROACHES and a not in agents]
+    if unknown:  # only a resumed log names an arm that is neither built in nor given: your agent, run before
+        print(f"error: --resume: the invocation ran your agent {unknown[0]!r}; give --agent {unknown[0]}=SPEC again "
+              f"to continue it", file=sys.stderr)
+        return EXIT_CONFIG
     try:
         sweep = None if args.scale is None else sweep_sizes(task.schema, None if args.scale == BARE_SCALE
                                                             else args.scale)
@@ -203,7 +208,7 @@ def main(argv: list[str] | None = None, prog: str | None = None, description: st
     settings = BenchmarkSettings(
         task=task,
         models=tuple(models),
-        approaches=(*args.approaches, *agents),
+        approaches=tuple(dict.fromkeys((*args.approaches, *agents))),
         runs=args.runs,
         approach_config=ApproachConfig(react_max_iters=args.react_max_iters, rlm_max_iters=args.rlm_max_iters,
                                        rlm_max_llm_calls=args.rlm_max_llm_calls, answer_form=args.answer),
