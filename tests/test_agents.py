@@ -215,3 +215,17 @@ def test_a_resume_asks_for_your_agent_again_and_then_continues_it(tmp_path):
     assert resumed.returncode == 0, resumed.stderr[-2000:]
     assert sorted((r["approach"], r["run"]) for r in records(tmp_path / "r.json")["records"]) == [
         ("native", 1), ("native", 2), ("react_v2", 1), ("react_v2", 2)]
+
+
+def test_an_endpoint_that_cannot_listen_is_one_line_and_no_results_file(tmp_path, monkeypatch):
+    import rlmbench.run.endpoint as endpoint
+
+    def no_port(*args, **kwargs):
+        raise OSError(98, "Address already in use")
+
+    monkeypatch.setattr(endpoint, "ThreadingHTTPServer", no_port)
+    result = run_script(["--model", "oracle", "--approaches", "rlm", "--agent", f"native={NATIVE}:run",
+                         "--output", "r.json"], tmp_path)
+    assert result.returncode == 2 and result.stderr.strip() == (
+        "error: --agent: the metered model endpoint cannot listen on 127.0.0.1: Address already in use")
+    assert not (tmp_path / "r.json").exists() and not (tmp_path / "r.jsonl").exists()
