@@ -229,3 +229,20 @@ def test_an_endpoint_that_cannot_listen_is_one_line_and_no_results_file(tmp_path
     assert result.returncode == 2 and result.stderr.strip() == (
         "error: --agent: the metered model endpoint cannot listen on 127.0.0.1: Address already in use")
     assert not (tmp_path / "r.json").exists() and not (tmp_path / "r.jsonl").exists()
+
+
+@pytest.mark.parametrize("module, returned, problem", [
+    ("wrong_shape", '{"risk_assessment": "fine", "interactions": "none"}',
+     "the agent's answer does not fit the answer's schema: interactions: Input should be a valid list"),
+    ("a_number", "42", "the agent returned int, not an answer (a dict of the answer's fields, or text)"),
+])
+def test_an_answer_that_is_not_one_fails_its_run_as_bad_answer_and_the_others_go_on(module, returned, problem,
+                                                                                    tmp_path):
+    (tmp_path / f"{module}.py").write_text(f"def run(task):\n    return {returned}\n")
+    result = run_script(["--model", "oracle", "--approaches", "react_v2", "--agent", f"odd={module}:run",
+                         "--runs", "1", "--output", "r.json"], tmp_path)
+    assert result.returncode == 0, result.stderr[-2000:]
+    by_arm = {r["approach"]: r for r in records(tmp_path / "r.json")["records"]}
+    assert by_arm["react_v2"]["ok"] and by_arm["odd"]["answer_score"] is None
+    assert by_arm["odd"]["failure"]["category"] == "bad_answer"
+    assert by_arm["odd"]["failure"]["message"] == problem

@@ -22,11 +22,12 @@ from pathlib import Path
 from typing import Any, Callable
 
 import dspy
+import pydantic
 
 from rlmbench.agents.approach import Approach, ApproachConfig, ApproachOutput
 from rlmbench.lm.gated import current_run
 from rlmbench.results.traces import TRACE_KINDS
-from rlmbench.tasks.prompt import TaskPrompt
+from rlmbench.tasks.prompt import TaskPrompt, answer_model
 
 
 @dataclass(frozen=True)
@@ -132,8 +133,14 @@ def _output(result: Any, task: TaskPrompt, name: str) -> ApproachOutput:
     if not isinstance(result, dict):
         raise AgentAnswerError(f"the agent returned {type(result).__name__}, not an answer (a dict of the answer's "
                                f"fields, or text)")
-    fields = [f for f in task.answer_schema.get("properties", {}) if f != task.narrative_field]
-    return ApproachOutput(str(result.get(task.narrative_field) or ""), trace, {f: result.get(f) for f in fields})
+    try:  # the same fields and types a DSPy arm's reply must parse into
+        answer = answer_model(task.schema, task.answer_form).model_validate(result).model_dump()
+    except pydantic.ValidationError as exc:
+        problem = exc.errors()[0]
+        where = ".".join(str(part) for part in problem["loc"])
+        raise AgentAnswerError(f"the agent's answer does not fit the answer's schema: {where}: {problem['msg']}") from None
+    narrative = answer.pop(task.narrative_field)
+    return ApproachOutput(str(narrative), trace, answer)
 
 
 def agent_runner(name: str, function: Callable[[AgentTask], Any]) -> Callable[..., ApproachOutput]:

@@ -68,11 +68,17 @@ def answer_fields(schema: TaskSchema, answer_form: str = "structured") -> dict[s
 
 
 @functools.cache
+def answer_model(schema: TaskSchema, answer_form: str = "structured") -> type[pydantic.BaseModel]:
+    """The typed answer as one model: its JSON schema is what an arm is asked for, and an answer that is not one
+    fails validation as a DSPy arm's reply fails to parse."""
+    return pydantic.create_model("TaskAnswer", **{name: (kind, pydantic.Field(description=text))
+                                                  for name, (kind, text) in answer_fields(schema, answer_form).items()})
+
+
+@functools.cache
 def answer_schema(schema: TaskSchema, answer_form: str = "structured") -> dict[str, Any]:
     """The typed answer as a JSON schema (every field required), for an arm that asks its model for JSON."""
-    model = pydantic.create_model("TaskAnswer", **{name: (kind, pydantic.Field(description=text))
-                                                   for name, (kind, text) in answer_fields(schema, answer_form).items()})
-    return model.model_json_schema()
+    return answer_model(schema, answer_form).model_json_schema()
 
 
 @dataclass(frozen=True)
