@@ -4,7 +4,7 @@ import json
 
 from helpers import record_checks, rlm_code_reply, run_script, summary_row
 
-from rlmbench.lm.oracle.server import OpenAICompatibleServer
+from rlmbench.lm.oracle.server import OpenAICompatibleServer, always
 from rlmbench.report.cells import idle_wait_cell
 from rlmbench.report.plots import benchmark_panels, chart_png
 from rlmbench.results.files import read_results
@@ -232,3 +232,19 @@ def test_a_resumed_invocation_waits_for_the_server_before_its_first_run(tmp_path
     assert server.served[before].max_tokens == 1
     _, second = _records(tmp_path / "r.json")
     assert second["idle_wait"]["after"] == ["the invocation this one resumes"] and second["idle_wait"]["confirmed"]
+
+
+def test_a_context_length_error_is_context_window_in_every_arm_never_retried_and_kept_off_stderr(tmp_path):
+    with OpenAICompatibleServer(faults=always("context_length")) as server:
+        result = run_script(["--model", "openai/oracle", "--api-base", server.url, "--runs", "1", "--retries", "2",
+                             "--approaches", "react,rlm,react_v2", "--output", "r.json"], tmp_path)
+        served = len(server.requests)
+    assert result.returncode == 0, result.stderr[-2000:]
+    by = {r["approach"]: r for r in _records(tmp_path / "r.json")}
+    assert {a: r["failure"]["category"] for a, r in by.items()} == dict.fromkeys(by, "context_window")
+    assert by["rlm"]["lm_calls"] == 1 and served == sum(r["lm_calls"] for r in by.values())  # none retried
+    assert by["react"]["diagnostics"]["trajectories_truncated"]  # DSPy's ReAct cut its trajectory and asked again
+    assert summary_row(result.stdout, "Trajectories truncated to fit the window")[1] == "n/a"  # RLM cannot
+    assert "Traceback" not in result.stderr and result.stderr.count("dspy_log") == 1
+    traces = {t["approach"]: t for t in map(json.loads, (tmp_path / "r.traces.jsonl").read_text().splitlines())}
+    assert any("Traceback" in entry["message"] for entry in traces["react"]["dspy_log"])

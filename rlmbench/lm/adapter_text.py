@@ -12,3 +12,12 @@ def is_json_request(last_user_message: str) -> bool:
 
 TOOL_ERROR = "Execution error in "
 """How DSPy's ReAct reports a tool call that failed before or inside the tool."""
+TRAJECTORY_TRUNCATED = "Trajectory exceeded the context window"
+"""What DSPy's ReAct logs before it drops the oldest tool calls from its trajectory and asks again."""
+TRAJECTORY_ENDED = "Ending the trajectory"
+"""What DSPy's ReAct logs when a step failed (a context window exceeded even so, an invalid tool), with a
+traceback."""
+RUN_MESSAGES = {"dspy.predict.react": (TRAJECTORY_TRUNCATED, TRAJECTORY_ENDED),
+                "dspy.predict.react_v2": ("Ending ReActV2 loop", "Forced submit failed")}
+"""Logger -> the starts of what that DSPy module logs about the run it serves (with tracebacks, some of them): kept
+in the run's trace rather than on stderr (run.dspy_messages)."""

@@ -127,6 +127,7 @@ DIAGNOSTIC_ITEMS = (
     DiagnosticItem("Unknown tool names asked for", "unknown_tools"),
     DiagnosticItem("Tool calls asked for, never run", "dropped_tool_calls"),
     DiagnosticItem("Replies cut at max_tokens", "truncated_replies"),
+    DiagnosticItem("Trajectories truncated to fit the window", "trajectories_truncated"),
     DiagnosticItem("Replies re-asked (parse failed)", "reasked"),
     DiagnosticItem("Code cells that shadow a tool", "cells_shadowing_tools", sandbox_only=True),
     DiagnosticItem("Code cells repeated unchanged", "cells_repeated", sandbox_only=True),

@@ -284,6 +284,9 @@ class Diagnostics(_Model):
     server answered `isError` or stopped answering; None for a task of lookup tables."""
     unknown_tools: list[str] = []
     """Tool names the model asked for that do not exist."""
+    trajectories_truncated: list[int] | None = None
+    """DSPy's ReAct dropped its oldest tool calls to fit the context window and asked again, after these many LM
+    calls; None for an arm that does not (only DSPy's ReAct and the hybrid's executor do)."""
     truncated_replies: list[int] = []
     """LM calls whose reply was cut at max_tokens (finish reason `length`)."""
     dropped_tool_calls: list[int] | None = None

@@ -95,6 +95,8 @@ class TraceKind(ABC):
     """Recorded in the results header for each arm, so a report finds the kind without the runtime."""
     step_word: str
     """What a step is called in this shape (`steps`, `iterations`, `turns`)."""
+    truncates_trajectory: bool = False
+    """DSPy's ReAct cuts its trajectory to fit the context window (its log says when: run.dspy_messages)."""
 
     @abstractmethod
     def steps_used(self, trace: dict) -> int | None:
@@ -154,6 +156,7 @@ class ReActTrace(TraceKind):
     """dspy.ReAct: `trajectory` = {thought_i, tool_name_i, tool_args_i, observation_i}."""
 
     name, step_word = "react", "steps"
+    truncates_trajectory = True
 
     def steps_used(self, trace: dict) -> int | None:
         names = _react_tool_names(trace.get("trajectory"))
@@ -206,6 +209,7 @@ class PlanThenReActTrace(TraceKind):
     executor's `trajectory`. Steps are the executor's, counted against its step limit."""
 
     name, step_word = "plan_then_react", "executor steps"
+    truncates_trajectory = True
     _executor = ReActTrace()
 
     def steps_used(self, trace: dict) -> int | None:

@@ -29,6 +29,7 @@ class RunControl:
         self._calls: list[LMCall] = []
         self._in_flight: tuple[float, list[dict] | None, str | None] | None = None  # (sent at, messages, prompt)
         self._cells: list[CodeCell] = []
+        self._dspy_log: list[dict] = []  # what DSPy's modules logged for this run (run.dspy_messages)
         # Where the wall time goes (records.TimeSplit): each part timed around its own code.
         self.model_s = self.model_in_cells_s = self.tools_s = self.tools_in_cells_s = self.cells_s = 0.0
         self._tools_running, self._tools_since = 0, 0.0  # overlapping tool calls count once (timed_tool)
@@ -83,6 +84,16 @@ class RunControl:
                       duration_s=None if sent is None else now - sent,
                       request_format="json" if is_json_request(last_user) else "chat",
                       request_messages=len(messages or []) or 1, request_chars=sum(map(len, texts)), **fields)
+
+    def note_dspy(self, logger: str, message: str) -> None:
+        """A message a DSPy module logged while this run worked, kept in its trace instead of on stderr."""
+        with self._lock:
+            self._dspy_log.append({"at_lm_call": len(self._calls), "logger": logger, "message": message[:4000]})
+
+    @property
+    def dspy_log(self) -> list[dict]:
+        with self._lock:
+            return list(self._dspy_log)
 
     def seconds_left(self) -> float | None:
         """What is left of the run's budget; None without a budget or before the clock started."""

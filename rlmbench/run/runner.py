@@ -140,13 +140,15 @@ class _RunState:
                           if output and output.answer and self.task.data.scored else None),
             case=self.case_label,
             diagnostics=diagnose(self.task.schema, approach.trace, approach.runs_code, trace, self.limits[0],
-                                 calls, lm_calls, cells, self.failures_injected),
+                                 calls, lm_calls, cells, self.failures_injected, self.control.dspy_log),
             time_split=self._time_split(approach.needs_sandbox, boots, calls),
             sandbox_boot_kind=boots[0].boot_kind if boots else None,
             idle_wait=self.idle_wait,
         )
         trace["tool_calls"] = [trace_entry(c, self.started or 0.0) for c in calls]
         trace["lm_calls"] = [c.model_dump() for c in lm_calls]
+        if self.control.dspy_log:
+            trace["dspy_log"] = self.control.dspy_log  # what DSPy logged about this run, kept off stderr
         if approach.runs_code:
             trace["code_cells"] = [c.model_dump() for c in cells]
         if output and output.answer:

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import ast
 
+from rlmbench.lm.adapter_text import TRAJECTORY_TRUNCATED
 from rlmbench.results.records import CodeCell, Diagnostics, LMCall
 from rlmbench.results.traces import TraceKind, reasked
 from rlmbench.scoring.ledger import ToolCall, checks_made
@@ -84,7 +85,7 @@ def _cells(diagnostics: Diagnostics, cells: list[CodeCell], tool_names: set[str]
 
 def diagnose(schema: TaskSchema, kind: TraceKind, runs_code: bool, trace: dict, step_limit: int | None,
              calls: list[ToolCall], lm_calls: list[LMCall], cells: list[CodeCell],
-             failures_injected: bool = False) -> Diagnostics:
+             failures_injected: bool = False, dspy_log: list[dict] | None = None) -> Diagnostics:
     """Everything the run's trace says went wrong; its shape is read by its approach's TraceKind."""
     ended = kind.ended_by_agent(trace)
     steps = kind.steps_used(trace)
@@ -100,6 +101,9 @@ def diagnose(schema: TaskSchema, kind: TraceKind, runs_code: bool, trace: dict, 
     diagnostics.user_tool_errors = ([i for i, call in enumerate(calls, 1) if call.outcome == "tool_error"]
                                     if schema.user_code else None)
     diagnostics.truncated_replies = [c.index for c in lm_calls if c.finish_reason == "length"]
+    if kind.truncates_trajectory:
+        diagnostics.trajectories_truncated = [e["at_lm_call"] for e in dspy_log or []
+                                              if e["message"].startswith(TRAJECTORY_TRUNCATED)]
     diagnostics.reasked = reasked(lm_calls)
     diagnostics.dropped_tool_calls = kind.dropped_calls(trace, lm_calls)
     tool_names = {t.name for t in schema.tools}

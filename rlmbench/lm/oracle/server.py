@@ -200,6 +200,11 @@ class OpenAICompatibleServer:
                 elif fault == "unauthorized":
                     self._send(401, {"error": {"message": "Invalid API Key", "type": "invalid_request_error",
                                                "code": "invalid_api_key"}})
+                elif fault == "context_length":  # as OpenAI-compatible providers refuse a prompt over the window
+                    self._send(400, {"error": {"message": "This model's maximum context length is 8192 tokens. "
+                                                          "However, your messages resulted in 9000 tokens.",
+                                               "type": "invalid_request_error", "param": "messages",
+                                               "code": "context_length_exceeded"}})
                 elif fault == "server_error":
                     self._send(500, {"error": {"message": "internal server error", "type": "server_error"}})
                 elif fault == "hang":
