@@ -147,3 +147,20 @@ def test_html_report_shows_each_runs_grid_findings_and_trace(oracle_run):
     assert "Observation" in text and "Iteration 1" in text and "Plan: 35 calls" in text  # ReAct, RLM, hybrid
     assert "Turn 1: 35 tool calls" in text and "Tool ledger: 35 calls" in text  # ReActV2, every run's ledger
     assert '<span class="k">for</span>' in text  # the RLM's code, highlighted
+
+
+def test_a_declared_context_window_refuses_a_larger_prompt_as_a_provider_would(tmp_path):
+    result = run_script(["--model", "oracle", "--runs", "1", "--context-window", "2500",
+                         "--approaches", "react,rlm,react_v2", "--output", "w.json"], tmp_path)
+    assert result.returncode == 0, result.stderr[-2000:]
+    by = {r["approach"]: r for r in json.loads((tmp_path / "w.json").read_text())["records"]}
+    assert by["rlm"]["ok"] and by["rlm"]["coverage"]["tools"][0]["covered"] == 21  # its prompts fit
+    assert by["react_v2"]["failure"]["category"] == "context_window"  # every check made, then its answer turn
+    assert sum(t["covered"] for t in by["react_v2"]["coverage"]["tools"]) == 35
+    assert by["react"]["diagnostics"]["trajectories_truncated"]  # DSPy's ReAct cut its trajectory to fit
+    assert all(max(c["prompt_tokens"] for c in r["usage_per_call"]) <= 2500 for r in by.values())
+    assert ("context window: 2,500 tokens (models file or flags; the benchmark refuses a larger prompt before "
+            "sending it)") in result.stdout
+    assert summary_row(result.stdout, "Largest prompt of a run, of the window")[1] == "2,302 (92% of 2,500)"
+    assert summary_row(result.stdout, "Hit the context window (refused or truncated)") == ["1 / 1", "0 / 1", "1 / 1"]
+    assert "Traceback" not in result.stderr

@@ -80,6 +80,10 @@ def add_provider_args(parser: argparse.ArgumentParser, api_base_help: str) -> No
     parser.add_argument("--api-key", help="API key for --api-base or the provider (default: from the environment)")
     parser.add_argument("--max-tokens", type=positive_int, default=defaults.max_tokens,
                         help=f"completion token limit per LM call (default {defaults.max_tokens})")
+    parser.add_argument("--context-window", type=positive_int, metavar="TOKENS",
+                        help="the model's context window: a request whose prompt is larger fails as context_window "
+                             "before it is sent, as the provider would refuse it (default: LiteLLM's model map, "
+                             "shown beside the largest prompt and enforced by the provider; the oracle's 131,072)")
     parser.add_argument("--retries", type=non_negative_int, default=defaults.retries,
                         help=f"retries of an LM call after a transient provider error (429, 5xx, timeout, dropped connection), made by the benchmark (never after the run's --timeout) with DSPy's backoff rule (default {defaults.retries})")
 
@@ -96,7 +100,7 @@ def add_rlm_limit_args(parser: argparse.ArgumentParser) -> None:
 def model_settings(args: argparse.Namespace, model: str, **extra) -> ModelSettings:
     """The ModelSettings for `model` from the provider flags added by add_provider_args."""
     return ModelSettings(model=model, api_base=args.api_base, api_key=args.api_key,
-                         max_tokens=args.max_tokens, retries=args.retries, **extra)
+                         max_tokens=args.max_tokens, retries=args.retries, context_window=args.context_window, **extra)
 
 
 def add_task_arg(parser: argparse.ArgumentParser) -> None:

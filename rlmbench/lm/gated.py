@@ -27,9 +27,10 @@ from typing import Any, Protocol
 import dspy
 from dspy.clients._http import finite_seconds
 from dspy.clients.legacy_outputs import value as response_value
-from dspy.utils.exceptions import is_retryable_lm_error
+from dspy.utils.exceptions import ContextWindowExceededError, is_retryable_lm_error
 
 from rlmbench.lm.tokens import count_tokens
+from rlmbench.lm.windows import prompt_tokens, window_refusal
 
 REPLY_LIMIT = 20_000
 """Characters of a reply kept in the run's log."""
@@ -204,10 +205,13 @@ class GatedLM(dspy.LM):
     """
 
     def __init__(self, *args: Any, pacer: TokenPacer | None = None, retries: int = 0,
-                 closes_at_budget: bool = False, upstream: Any = None, **kwargs: Any) -> None:
+                 closes_at_budget: bool = False, upstream: Any = None, window: int | None = None,
+                 **kwargs: Any) -> None:
         super().__init__(*args, num_retries=0, **kwargs)
         self.pacer = pacer
         self.retries = retries
+        self.window = window
+        """A context window the user declared: a larger prompt is refused before it is sent (lm.windows)."""
         self.upstream = upstream
         """Where an agent that is not DSPy's sends this model's requests (lm.metered.Upstream): the same model,
         server and key, metered through the same pacer and retries (run.endpoint)."""
@@ -240,6 +244,12 @@ class GatedLM(dspy.LM):
         limit = min(left, self.request_timeout) if self.request_timeout else left
         return {**kwargs, "timeout": max(limit, 0.05)}
 
+    def _within_window(self, prompt: str | None, messages: list[dict] | None) -> None:
+        """A declared window refuses a larger prompt as the provider would: DSPy's own error, which its ReAct
+        answers by truncating its trajectory; never retried."""
+        if self.window is not None and (tokens := prompt_tokens(messages, prompt)) > self.window:
+            raise ContextWindowExceededError(model=self.model, message=window_refusal(self.window, tokens))
+
     def _start(self, prompt: str | None, messages: list[dict] | None) -> Attempt:
         _reported.set(None)
         return begin_attempt(current_run(), self.pacer, messages, prompt)
@@ -253,6 +263,7 @@ class GatedLM(dspy.LM):
         for attempt in range(self.retries + 1):
             metered = self._start(prompt, messages)
             try:
+                self._within_window(prompt, messages)
                 return super().__call__(prompt, messages=messages, **self._attempt_kwargs(kwargs))
             except Exception as exc:
                 wait = self._retry_or_raise(exc, attempt, prompt, messages)
@@ -264,6 +275,7 @@ class GatedLM(dspy.LM):
         for attempt in range(self.retries + 1):
             metered = self._start(prompt, messages)
             try:
+                self._within_window(prompt, messages)
                 return await super().acall(prompt, messages=messages, **self._attempt_kwargs(kwargs))
             except Exception as exc:
                 wait = self._retry_or_raise(exc, attempt, prompt, messages)

@@ -11,10 +11,12 @@ from __future__ import annotations
 import json
 from typing import Any, Protocol
 
-from dspy.utils.exceptions import is_retryable_lm_error
+from dspy.utils.exceptions import ContextWindowExceededError, is_retryable_lm_error
 
 from rlmbench.lm.gated import RunHooks, TokenPacer, begin_attempt, end_attempt, retry_wait
 from rlmbench.lm.oracle.native import native_reply
+from rlmbench.lm.settings import ORACLE_CONTEXT_WINDOW
+from rlmbench.lm.windows import prompt_tokens, window_refusal
 from rlmbench.tasks.task import TaskSchema
 
 REPLY_LIMIT = 20_000
@@ -31,25 +33,33 @@ class Upstream(Protocol):
     def complete(self, body: dict, timeout: float | None) -> dict: ...
 
 
+def _within(window: int | None, body: dict) -> None:
+    """A window the benchmark enforces refuses a larger prompt as the provider would (the endpoint answers 400)."""
+    if window is not None and (tokens := prompt_tokens(body.get("messages"))) > window:
+        raise ContextWindowExceededError(message=window_refusal(window, tokens))
+
+
 class OracleUpstream:
     """The offline oracle, playing a native tool-calling model for the task."""
 
-    def __init__(self, schema: TaskSchema) -> None:
-        self.schema = schema
+    def __init__(self, schema: TaskSchema, window: int = ORACLE_CONTEXT_WINDOW) -> None:
+        self.schema, self.window = schema, window
 
     def complete(self, body: dict, timeout: float | None) -> dict:
+        _within(self.window, body)
         return native_reply(self.schema, body)
 
 
 class LiteLLMUpstream:
     """Any other model, through LiteLLM, with the invocation's model settings (model, api_base, key, max_tokens)."""
 
-    def __init__(self, model: str, settings: dict[str, Any]) -> None:
-        self.model, self.settings = model, settings
+    def __init__(self, model: str, settings: dict[str, Any], window: int | None = None) -> None:
+        self.model, self.settings, self.window = model, settings, window
 
     def complete(self, body: dict, timeout: float | None) -> dict:
         import litellm
 
+        _within(self.window, body)
         given = {k: v for k, v in body.items() if k in PASSED_THROUGH and v is not None}
         response = litellm.completion(model=self.model, messages=body.get("messages") or [],
                                       **{**self.settings, **given}, **({"timeout": timeout} if timeout else {}))

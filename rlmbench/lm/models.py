@@ -11,7 +11,7 @@ import dspy
 from rlmbench.lm.gated import GatedLM, TokenPacer
 from rlmbench.lm.metered import LiteLLMUpstream, OracleUpstream
 from rlmbench.lm.oracle.engine import OracleEngine
-from rlmbench.lm.settings import ORACLE_MODEL_NAME, ModelSettings
+from rlmbench.lm.settings import ORACLE_CONTEXT_WINDOW, ORACLE_MODEL_NAME, ModelSettings
 from rlmbench.tasks.task import TaskSchema
 
 
@@ -64,8 +64,9 @@ def build_lm(settings: ModelSettings, schema: TaskSchema) -> dspy.LM:
     """
     pacer = TokenPacer(settings.tokens_per_minute) if settings.tokens_per_minute else None
     if settings.is_oracle:
-        return GatedLM(f"{ORACLE_MODEL_NAME}/deterministic", engine=OracleEngine(schema), cache=False,
-                       max_tokens=settings.max_tokens, pacer=pacer, upstream=OracleUpstream(schema))
+        window = settings.context_window or ORACLE_CONTEXT_WINDOW  # the engine refuses a larger prompt itself
+        return GatedLM(f"{ORACLE_MODEL_NAME}/deterministic", engine=OracleEngine(schema, window), cache=False,
+                       max_tokens=settings.max_tokens, pacer=pacer, upstream=OracleUpstream(schema, window))
     kwargs: dict = dict(cache=False, retries=settings.retries, max_tokens=settings.max_tokens, pacer=pacer)
     if settings.timeout:
         kwargs["timeout"] = settings.timeout
@@ -77,5 +78,5 @@ def build_lm(settings: ModelSettings, schema: TaskSchema) -> dspy.LM:
     elif settings.resolved_key():
         kwargs["api_key"] = settings.resolved_key()
     upstream = LiteLLMUpstream(settings.model, {k: kwargs[k] for k in ("api_base", "api_key", "max_tokens")
-                                                if k in kwargs})
-    return GatedLM(settings.model, upstream=upstream, **kwargs)
+                                                if k in kwargs}, settings.context_window)
+    return GatedLM(settings.model, upstream=upstream, window=settings.context_window, **kwargs)

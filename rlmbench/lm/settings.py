@@ -37,13 +37,18 @@ class ModelSettings(BaseModel):
     max_tokens: int = Field(DEFAULT_MAX_TOKENS, json_schema_extra=SAME_ON_RESUME)
     """Completion token limit per LM call."""
     retries: int = 3
-    """Retries DSPy makes for a transient provider error."""
+    """Retries of a request after a transient provider error, made by the benchmark (lm.gated.GatedLM) with DSPy's
+    rule of what is transient."""
     timeout: float | None = None
     """Seconds per HTTP request; None: the client's default."""
     tokens_per_minute: int | None = None
     """Pace LM calls to stay under this budget (`--tpm`); None: no pacing."""
     concurrency: int = 1
     """This model's runs at once; different models always run side by side."""
+    context_window: int | None = Field(None, json_schema_extra=SAME_ON_RESUME)
+    """The model's context window in tokens (`--context-window`): a request whose prompt is larger fails as
+    `context_window` before it is sent, as the provider would refuse it. None: LiteLLM's model map where it knows the
+    model, else the provider's own refusal decides (lm.windows)."""
     price_in: float | None = None
     """Dollars per million prompt tokens, overriding LiteLLM's map."""
     price_out: float | None = None
@@ -70,6 +75,24 @@ def setting_names() -> list[str]:
 def same_on_resume() -> list[str]:
     """The settings a resume compares for a model both the log and the invocation have."""
     return [name for name, info in ModelSettings.model_fields.items() if info.json_schema_extra == SAME_ON_RESUME]
+
+
+ORACLE_CONTEXT_WINDOW = 131_072
+"""The oracle's window: the study's model's (gpt-oss-120b, 131,072 tokens)."""
+
+
+class ContextWindow(BaseModel):
+    """A model's context window, and where that figure came from."""
+
+    model_config = ConfigDict(frozen=True, use_attribute_docstrings=True, extra="ignore")
+
+    tokens: int
+    """The largest prompt, in tokens, the model takes."""
+    source: str
+    """`models file or flags`, `the oracle's: the study's model's` or `LiteLLM model map (<key>)`."""
+    enforced: bool
+    """The benchmark refuses a larger prompt before sending it (a window the user declared, or the oracle's); else
+    the provider's refusal is what counts."""
 
 
 class Price(BaseModel):

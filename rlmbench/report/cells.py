@@ -131,8 +131,19 @@ def recovery_cell(records: list[RunRecord]) -> str:
     return f"{sum(s.failures for s in seen)} / {sum(s.recovered for s in seen)} / {sum(len(s.lost) for s in seen)}"
 
 
-def largest_prompt_cell(records: list[RunRecord]) -> str:
-    return mean_int([max(c.prompt_tokens for c in r.usage_per_call) for r in records if r.usage_per_call])
+def largest_prompt_cell(records: list[RunRecord], window: int | None = None) -> str:
+    """The largest prompt of a run, mean over the runs; against the model's window where it is known
+    (`2,302 (2% of 131,072)`)."""
+    largest = [max(c.prompt_tokens for c in r.usage_per_call) for r in records if r.usage_per_call]
+    if not largest or window is None:
+        return mean_int(largest)
+    return f"{mean_int(largest)} ({statistics.fmean(largest) / window:.0%} of {window:,})"
+
+
+def hit_the_window(record: RunRecord) -> bool:
+    """The run met its model's context window: refused as context_window, or DSPy's ReAct truncated to fit it."""
+    return (record.failure is not None and record.failure.category == "context_window") or bool(
+        record.diagnostics.trajectories_truncated)
 
 
 def runs_with(records: list[RunRecord], where: Callable[[RunRecord], list | None]) -> str:

@@ -63,7 +63,9 @@ def branching(runs: list[RunRecord], ctx: Context) -> str:
 
 
 def token_cost(runs: list[RunRecord], ctx: Context) -> str:
-    return f"{statistics.fmean(r.total_tokens for r in runs):,.0f}"
+    largest = [max(c.prompt_tokens for c in r.usage_per_call) for r in runs if r.usage_per_call]
+    return f"{statistics.fmean(r.total_tokens for r in runs):,.0f}" + (
+        f", {statistics.fmean(largest):,.0f}" if largest else ", n/a")
 
 
 def parallelism(runs: list[RunRecord], ctx: Context) -> str:
@@ -95,7 +97,7 @@ CLAIMS: tuple[tuple[str, Callable[[list[RunRecord], Context], str]], ...] = (
     ("Enumeration: complete runs, mean coverage", enumeration),
     ("Aggregation: risk level right, severity agreement", aggregation),
     ("Branching: follow-ups made/required, wasted", branching),
-    ("Token cost: tokens per run", token_cost),
+    ("Token cost: tokens per run, largest prompt", token_cost),
     ("Parallelism: wall time, share in tools, concurrency", parallelism),
     ("Error recovery: failed calls / recovered / lost", error_recovery),
     ("State: follow-up values exact", state),

@@ -16,6 +16,7 @@ from rlmbench.report.cells import (
     failure_counts,
     follow_up_cell,
     hit_limit_cell,
+    hit_the_window,
     idle_wait_cell,
     interval_cell,
     largest_prompt_cell,
@@ -62,6 +63,8 @@ class RowContext:
     """--tpm was given: the pacing wait is inside the wall time."""
     priced: bool
     """The model has a price: cost rows carry figures."""
+    window: int | None = None
+    """The model's context window in tokens (lm.windows), where it is known."""
 
 
 Cell = Callable[[ArmRuns, RowContext, "ToolSpec | None"], str]
@@ -177,7 +180,10 @@ SUMMARY_ROWS: tuple[SummaryRow, ...] = (
                shown=lambda c: any(x.lm_calls_failed or x.lm_calls_cut for x in c.records)),
     SummaryRow("Prompt tokens per run", lambda r, c, t: mean_int([x.prompt_tokens for x in r.all])),
     SummaryRow("Completion tokens per run", lambda r, c, t: mean_int([x.completion_tokens for x in r.all])),
-    SummaryRow("Largest prompt of a run", lambda r, c, t: largest_prompt_cell(r.all)),
+    SummaryRow(lambda c, t: "Largest prompt of a run" + (", of the window" if c.window else ""),
+               lambda r, c, t: largest_prompt_cell(r.all, c.window)),
+    SummaryRow("Hit the context window (refused or truncated)", lambda r, c, t: _share(r.all, hit_the_window),
+               shown=lambda c: any(hit_the_window(x) for x in c.records)),
     SummaryRow("Tokens per run, 95% interval",
                lambda r, c, t: interval_cell(mean_interval([float(x.total_tokens) for x in r.all]), "")),
     SummaryRow("Cost per run (USD), 95% interval", lambda r, c, t: cost_cell(r.all, c.priced)),
@@ -208,9 +214,10 @@ SUMMARY_ROWS: tuple[SummaryRow, ...] = (
 
 
 def summary_rows(records: list[RunRecord], approaches: list[str], schema: TaskSchema,
-                 paced: bool = False, priced: bool = False, truth: str = "declared") -> list[Row]:
+                 paced: bool = False, priced: bool = False, truth: str = "declared",
+                 window: int | None = None) -> list[Row]:
     """The rows SUMMARY_ROWS shows for these runs, a column per arm."""
-    ctx = RowContext(records, schema, paced, priced)
+    ctx = RowContext(records, schema, paced, priced, window)
     runs = {a: ArmRuns([r for r in records if r.approach == a], [r for r in records if r.approach == a and r.ok])
             for a in approaches}
     rows: list[Row] = []

@@ -94,6 +94,15 @@ def price_line(model: ModelRecord) -> str:
             f"completion tokens ({price.source})")
 
 
+def window_line(model: ModelRecord) -> str:
+    window = model.window
+    if window is None:
+        return "context window: not known (the provider refuses a prompt over its own)"
+    return (f"context window: {window.tokens:,} tokens ({window.source}; "
+            + ("the benchmark refuses a larger prompt before sending it)" if window.enforced
+               else "the provider refuses a larger prompt)"))
+
+
 def difference_rows(records: list[RunRecord], meta: RunMeta) -> tuple[str, list[Row]] | None:
     """Each arm against the reference arm (the registry's, recorded in the header) of the same model: mean
     differences with Welch intervals."""
@@ -151,13 +160,15 @@ def model_section(records: list[RunRecord], meta: RunMeta, schema: TaskSchema, m
     approaches = meta.approaches
     header = ["Metric", *(meta.label(a) for a in approaches)]
     rows = summary_rows(records, approaches, schema, paced=bool(model.tokens_per_minute),
-                        priced=model.price is not None, truth=meta.task.truth)
+                        priced=model.price is not None, truth=meta.task.truth,
+                        window=model.window.tokens if model.window else None)
     name = model.name + (f" ({model.model})" if model.name != model.model else "")
     lines = [
         task_line(meta),
         f"Model: {name}   runs per approach: {meta.runs}   answer form: {meta.settings.answer_form}   "
         f"DSPy {meta.dspy_version}",
         price_line(model),
+        window_line(model),
     ]
     failed = any(not r.ok for r in records if r.approach in approaches)
     note = f"{FAILED_RUN_NOTE} {INTERVALS_NOTE}" if failed else INTERVALS_NOTE

@@ -12,7 +12,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, model_validator
 
-from rlmbench.lm.settings import ModelSettings, Price
+from rlmbench.lm.settings import ContextWindow, ModelSettings, Price
 from rlmbench.results.records import SCHEMA_VERSION
 from rlmbench.tasks.behaviour import Latency
 from rlmbench.tasks.task_file import builtin_source
@@ -71,11 +71,13 @@ class ModelRecord(ModelSettings):
     """A key was given on the command line (`--api-key`); the key is not recorded."""
     price: Price | None = None
     """The price its cost was computed at; None: no price, cost n/a."""
+    window: ContextWindow | None = None
+    """Its context window (lm.windows); None: not known (the provider's refusal decides)."""
 
     @classmethod
-    def of(cls, settings: ModelSettings, price: Price | None) -> "ModelRecord":
+    def of(cls, settings: ModelSettings, price: Price | None, window: ContextWindow | None = None) -> "ModelRecord":
         return cls(**{**settings.model_dump(), "label": settings.name}, api_key_given=settings.api_key is not None,
-                   price=price)
+                   price=price, window=window)
 
     def settings(self) -> ModelSettings:
         """The settings to run this model again (a resumed invocation); the key comes from the environment."""

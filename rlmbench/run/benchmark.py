@@ -26,6 +26,7 @@ from rlmbench.lm.models import build_lm, missing_keys_message
 from rlmbench.lm.oracle import ORACLE_NOTICE
 from rlmbench.lm.pricing import price_of
 from rlmbench.lm.settings import ModelSettings
+from rlmbench.lm.windows import window_of
 from rlmbench.report.growth import growth_fits
 from rlmbench.report.page import write_page
 from rlmbench.report.summary import summarise
@@ -193,7 +194,7 @@ def build_header(settings: BenchmarkSettings, started: dt.datetime) -> RunMeta:
     config = settings.approach_config
     return RunMeta(
         task=info,
-        models=[ModelRecord.of(m, price_of(m)) for m in settings.models],
+        models=[ModelRecord.of(m, price_of(m), window_of(m)) for m in settings.models],
         runs=settings.runs,
         arms=[REGISTRY[a].arm() for a in approaches],
         reference_approach=reference_arm(approaches),

@@ -98,6 +98,8 @@ def _status_of(exc: BaseException) -> tuple[int, str]:
     names = {c.__name__ for c in type(exc).__mro__}
     if isinstance(exc, RunCancelled):
         return 408, "run_budget_exceeded"
+    if names & {"ContextWindowExceededError", "ContextLengthError"}:
+        return 400, "context_length_exceeded"
     if names & {"RateLimitError", "LMRateLimitError"}:
         return 429, "rate_limit_exceeded"
     if names & {"Timeout", "APITimeoutError", "LMTimeoutError", "TimeoutError"}:
