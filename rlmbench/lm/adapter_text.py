@@ -5,6 +5,13 @@ JSON_REQUEST = "Respond with a JSON object"
 """JSONAdapter's closing instruction; ChatAdapter asks for `[[ ## field ## ]]` sections instead."""
 
 
+def message_text(content: object) -> str:
+    """The text of a chat message's content: a string, or a list of parts (`{"type": "text", "text": ...}`)."""
+    if isinstance(content, list):
+        return "".join(str(part.get("text", "")) if isinstance(part, dict) else str(part) for part in content)
+    return "" if content is None else str(content)
+
+
 def is_json_request(last_user_message: str) -> bool:
     """Whether a request asks for DSPy's JSON format (the instruction closes the last user message)."""
     return JSON_REQUEST in last_user_message[-600:]

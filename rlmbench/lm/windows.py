@@ -8,6 +8,7 @@ from LiteLLM's map is the provider's to enforce, and is shown beside the largest
 
 from __future__ import annotations
 
+from rlmbench.lm.adapter_text import message_text
 from rlmbench.lm.settings import ORACLE_CONTEXT_WINDOW, ContextWindow, ModelSettings
 from rlmbench.lm.tokens import count_tokens
 
@@ -23,11 +24,6 @@ def prompt_tokens(messages: list[dict] | None, prompt: str | None = None) -> int
     texts = [prompt or ""] + [message_text(m.get("content")) for m in messages or []]
     return sum(count_tokens(t) for t in texts if t)
 
-
-def message_text(content: object) -> str:
-    if isinstance(content, list):
-        return "".join(str(part.get("text", "")) if isinstance(part, dict) else str(part) for part in content)
-    return "" if content is None else str(content)
 
 
 def window_of(settings: ModelSettings) -> ContextWindow | None:

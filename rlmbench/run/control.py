@@ -11,7 +11,7 @@ import threading
 import time
 from typing import Any, Callable
 
-from rlmbench.lm.adapter_text import is_json_request
+from rlmbench.lm.adapter_text import is_json_request, message_text
 from rlmbench.lm.gated import RunCancelled
 from rlmbench.results.records import CodeCell, LMCall
 
@@ -75,8 +75,8 @@ class RunControl:
 
     def _call(self, index: int, sent: float | None, messages: list[dict] | None, prompt: str | None,
               **fields: Any) -> LMCall:
-        texts = [_content_text(m.get("content")) for m in messages or []] or [prompt or ""]
-        last_user = next((_content_text(m.get("content")) for m in reversed(messages or [])
+        texts = [message_text(m.get("content")) for m in messages or []] or [prompt or ""]
+        last_user = next((message_text(m.get("content")) for m in reversed(messages or [])
                           if m.get("role") == "user"), prompt or "")
         now = time.perf_counter()
         at = sent if sent is not None else now
@@ -177,12 +177,6 @@ class RunControl:
                 _stop(interpreter)
             except Exception:  # already gone
                 pass
-
-
-def _content_text(content: Any) -> str:
-    if isinstance(content, list):
-        return "".join(str(part.get("text", "")) if isinstance(part, dict) else str(part) for part in content)
-    return "" if content is None else str(content)
 
 
 def _stop(interpreter: Any) -> None:

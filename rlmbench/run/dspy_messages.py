@@ -35,13 +35,17 @@ class CommandLineWords(logging.Filter):
             return True
         if probing():  # the idle probe asks for one token: its cut reply is no truncation, and said once it
             return False  # would hide a real one later
-        if "truncated" in self.said:
-            return False
-        self.said.add("truncated")
-        record.msg, record.args = (
+        return self._once(record, "truncated", (
             "DSPy: an LM reply was cut at max_tokens. Raise --max-tokens (or max_tokens in the models file); "
             f"every reply is in {self.traces} and on the report page, and the summary's 'Replies cut at "
-            "max_tokens' row counts them (said once).", None)
+            "max_tokens' row counts them (said once)."))
+
+    def _once(self, record: logging.LogRecord, key: str, text: str) -> bool:
+        """The record rewritten to `text` the first time `key` comes up; dropped after that."""
+        if key in self.said:
+            return False
+        self.said.add(key)
+        record.msg, record.args = text, None
         return True
 
     def _about_the_run(self, record: logging.LogRecord, message: str) -> bool:
@@ -49,14 +53,10 @@ class CommandLineWords(logging.Filter):
         control = current_run()
         if control is not None and hasattr(control, "note_dspy"):
             control.note_dspy(record.name, message)
-        if "run" in self.said:
-            return False
-        self.said.add("run")
-        record.msg, record.args = (
+        return self._once(record, "run", (
             "DSPy's ReAct or ReActV2 truncated or ended a run's trajectory (a context window exceeded, or a failed "
             f"step); what it logged, tracebacks included, is in {self.traces} under each run's dspy_log, and the "
-            "summary's 'Trajectories truncated to fit the window' row counts the truncations (said once).", None)
-        return True
+            "summary's 'Trajectories truncated to fit the window' row counts the truncations (said once)."))
 
     def __enter__(self) -> "CommandLineWords":
         for name in (LM_LOGGER, *RUN_MESSAGES):

@@ -15,8 +15,8 @@ from __future__ import annotations
 
 import json
 import time
-from typing import Any
 
+from rlmbench.lm.adapter_text import message_text
 from rlmbench.lm.oracle.answers import RETRY_LIMIT, CallAnswer, answer_in, call_tries, follow_ups_due, statements
 from rlmbench.lm.oracle.request import OracleError
 from rlmbench.lm.settings import ORACLE_MODEL_NAME
@@ -27,12 +27,6 @@ from rlmbench.tasks.tools import REACHED_THE_TOOL
 
 EXTRA_TURNS = 3
 """Turns of calls after the first (a parallel agent's): retries of what failed, and the follow-ups."""
-
-
-def _text(content: Any) -> str:
-    if isinstance(content, list):
-        return "".join(str(part.get("text", "")) if isinstance(part, dict) else str(part) for part in content)
-    return "" if content is None else str(content)
 
 
 def _calls(messages: list[dict]) -> list[CallAnswer]:
@@ -49,7 +43,7 @@ def _calls(messages: list[dict]) -> list[CallAnswer]:
             asked[call.get("id", "")] = (str(function.get("name", "")), args if isinstance(args, dict) else {})
         if message.get("role") == "tool" and message.get("tool_call_id") in asked:
             name, args = asked[message["tool_call_id"]]
-            content = _text(message.get("content"))
+            content = message_text(message.get("content"))
             failed = content.startswith("Error") or any(error in content for error in REACHED_THE_TOOL)
             out.append((at, name, args, content, failed))
     return out
@@ -83,7 +77,7 @@ def _answer(schema: TaskSchema, body: dict, calls: list[CallAnswer]) -> str:
 def native_reply(schema: TaskSchema, body: dict) -> dict:
     """The chat completion (OpenAI's shape) a perfect native tool-calling agent's model returns for this request."""
     messages = body.get("messages") or []
-    first_user = next((_text(m.get("content")) for m in messages if m.get("role") == "user"), "")
+    first_user = next((message_text(m.get("content")) for m in messages if m.get("role") == "user"), "")
     inputs = inputs_in(schema, first_user)
     if inputs is None:
         raise OracleError("oracle found no task inputs in the request's first user message (send the task's prompt)")

@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Callable
 
+from rlmbench.lm.adapter_text import message_text
 from rlmbench.lm.oracle.native import native_reply
 from rlmbench.lm.oracle.roles import respond
 from rlmbench.lm.tokens import count_tokens
@@ -62,10 +63,7 @@ def always(fault: str) -> Faults:
 
 
 def _content(message: dict) -> str:
-    content = message.get("content") or ""
-    if isinstance(content, list):
-        return "".join(part.get("text", "") for part in content if isinstance(part, dict))
-    return content
+    return message_text(message.get("content"))
 
 
 Generation = Callable[[int, dict], float]
