@@ -13,14 +13,12 @@ from typing import Any, Protocol
 
 from dspy.utils.exceptions import ContextWindowExceededError, is_retryable_lm_error
 
-from rlmbench.lm.gated import RunHooks, TokenPacer, begin_attempt, end_attempt, retry_wait
+from rlmbench.lm.gated import REPLY_LIMIT, RunHooks, TokenPacer, begin_attempt, end_attempt, retry_wait
 from rlmbench.lm.oracle.native import native_reply
 from rlmbench.lm.settings import ORACLE_CONTEXT_WINDOW
 from rlmbench.lm.windows import prompt_tokens, window_refusal
 from rlmbench.tasks.task import TaskSchema
 
-REPLY_LIMIT = 20_000
-"""Characters of a reply kept in the run's log (as GatedLM keeps)."""
 PASSED_THROUGH = ("tools", "tool_choice", "parallel_tool_calls", "response_format", "temperature", "top_p", "stop",
                   "seed", "max_tokens", "max_completion_tokens", "n")
 """What an agent's request may set for the upstream call; the model, its server and its key are the benchmark's."""
@@ -34,7 +32,8 @@ class Upstream(Protocol):
 
 
 def _within(window: int | None, body: dict) -> None:
-    """A window the benchmark enforces refuses a larger prompt as the provider would (the endpoint answers 400)."""
+    """A window the user declared refuses a larger prompt before it is sent, as the provider would (the endpoint
+    answers 400)."""
     if window is not None and (tokens := prompt_tokens(body.get("messages"))) > window:
         raise ContextWindowExceededError(message=window_refusal(window, tokens))
 
@@ -46,8 +45,7 @@ class OracleUpstream:
         self.schema, self.window = schema, window
 
     def complete(self, body: dict, timeout: float | None) -> dict:
-        _within(self.window, body)
-        return native_reply(self.schema, body)
+        return native_reply(self.schema, body, self.window)
 
 
 class LiteLLMUpstream:

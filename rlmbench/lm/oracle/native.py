@@ -16,11 +16,22 @@ from __future__ import annotations
 import json
 import time
 
+from dspy.utils.exceptions import ContextWindowExceededError
+
 from rlmbench.lm.adapter_text import message_text
-from rlmbench.lm.oracle.answers import RETRY_LIMIT, CallAnswer, answer_in, call_tries, follow_ups_due, statements
+from rlmbench.lm.oracle.answers import (
+    RETRY_LIMIT,
+    CallAnswer,
+    Statement,
+    answer_in,
+    call_tries,
+    follow_ups_due,
+    statements,
+)
 from rlmbench.lm.oracle.request import OracleError
-from rlmbench.lm.settings import ORACLE_MODEL_NAME
+from rlmbench.lm.settings import ORACLE_CONTEXT_WINDOW, ORACLE_MODEL_NAME
 from rlmbench.lm.tokens import count_tokens
+from rlmbench.lm.windows import window_refusal
 from rlmbench.tasks.prompt import answer_fields, inputs_in
 from rlmbench.tasks.task import TaskSchema, check_key, required_checks
 from rlmbench.tasks.tools import REACHED_THE_TOOL
@@ -54,10 +65,9 @@ def _tool_calls(calls: list[dict], turn: int) -> list[dict]:
              "function": {"name": c["tool"], "arguments": json.dumps(c["args"])}} for i, c in enumerate(calls)]
 
 
-def _due(schema: TaskSchema, inputs: dict[str, list[str]], calls: list[CallAnswer]) -> list[dict]:
+def _due(schema: TaskSchema, inputs: dict[str, list[str]], said: list[Statement],
+         tries: dict[tuple[str, tuple], list[bool]]) -> list[dict]:
     """The calls still to make: checks never called, or failed fewer than RETRY_LIMIT times, and the follow-ups."""
-    said = statements(schema, "\n".join(str(c[3]) for c in calls if not c[4]), calls)
-    tries = call_tries(schema, calls)
     settled = {(s.tool.name, check_key(s.tool, s.args)) for s in said}
     settled |= {check for check, failed in tries.items() if not all(failed) or len(failed) >= RETRY_LIMIT}
     due = [{"tool": c.tool, "args": c.args} for c in required_checks(schema, inputs) if (c.tool, c.key) not in settled]
@@ -65,27 +75,33 @@ def _due(schema: TaskSchema, inputs: dict[str, list[str]], calls: list[CallAnswe
                   if (call["tool"], check_key(schema.tool(call["tool"]), call["args"])) not in settled]
 
 
-def _answer(schema: TaskSchema, body: dict, calls: list[CallAnswer]) -> str:
+def _answer(schema: TaskSchema, body: dict, text: str, said: list[Statement],
+            tries: dict[tuple[str, tuple], list[bool]]) -> str:
     """The typed answer's JSON: the fields the request's JSON schema names, else every field of the task's answer."""
-    text = "\n".join(str(c[3]) for c in calls if not c[4])
-    answer = answer_in(schema, text, statements(schema, text, calls), call_tries(schema, calls))
+    answer = answer_in(schema, text, said, tries)
     wanted = ((body.get("response_format") or {}).get("json_schema") or {}).get("schema", {}).get("properties")
     names = list(wanted) if wanted else list(answer_fields(schema))
     return json.dumps({name: answer[name] for name in names if name in answer})
 
 
-def native_reply(schema: TaskSchema, body: dict) -> dict:
-    """The chat completion (OpenAI's shape) a perfect native tool-calling agent's model returns for this request."""
+def native_reply(schema: TaskSchema, body: dict, window: int = ORACLE_CONTEXT_WINDOW) -> dict:
+    """The chat completion (OpenAI's shape) a perfect native tool-calling agent's model returns for this request; a
+    prompt over `window` is refused, from the same count its usage reports, as a provider refuses it."""
     messages = body.get("messages") or []
+    prompt_tokens = count_tokens(json.dumps(messages) + json.dumps(body.get("tools") or []))
+    if prompt_tokens > window:
+        raise ContextWindowExceededError(message=window_refusal(window, prompt_tokens))
     first_user = next((message_text(m.get("content")) for m in messages if m.get("role") == "user"), "")
     inputs = inputs_in(schema, first_user)
     if inputs is None:
         raise OracleError("oracle found no task inputs in the request's first user message (send the task's prompt)")
     offered = {(t.get("function") or {}).get("name") for t in body.get("tools") or []}
-    calls = _calls(messages)
+    calls = _calls(messages)  # read once each: the conversation grows with every turn
+    text = "\n".join(str(c[3]) for c in calls if not c[4])
+    said, tries = statements(schema, text, calls), call_tries(schema, calls)
     turns = sum(1 for m in messages if m.get("tool_calls"))
     one_at_a_time = body.get("parallel_tool_calls") is False
-    due = _due(schema, inputs, calls) if offered else []
+    due = _due(schema, inputs, said, tries) if offered else []
     if due and (one_at_a_time or turns <= EXTRA_TURNS):
         missing = {c["tool"] for c in due} - offered
         if missing:
@@ -94,10 +110,9 @@ def native_reply(schema: TaskSchema, body: dict) -> dict:
         message = {"role": "assistant", "content": None, "tool_calls": _tool_calls(chosen, turns)}
         finish = "tool_calls"
     else:
-        message, finish = {"role": "assistant", "content": _answer(schema, body, calls)}, "stop"
-    prompt = json.dumps(messages) + json.dumps(body.get("tools") or [])
-    reply = json.dumps(message)
+        message, finish = {"role": "assistant", "content": _answer(schema, body, text, said, tries)}, "stop"
+    completion_tokens = count_tokens(json.dumps(message))
     return {"id": f"chatcmpl-oracle-{len(messages)}", "object": "chat.completion", "created": int(time.time()),
             "model": ORACLE_MODEL_NAME, "choices": [{"index": 0, "message": message, "finish_reason": finish}],
-            "usage": {"prompt_tokens": count_tokens(prompt), "completion_tokens": count_tokens(reply),
-                      "total_tokens": count_tokens(prompt) + count_tokens(reply)}}
+            "usage": {"prompt_tokens": prompt_tokens, "completion_tokens": completion_tokens,
+                      "total_tokens": prompt_tokens + completion_tokens}}
