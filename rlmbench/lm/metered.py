@@ -14,7 +14,7 @@ from typing import Any, Protocol
 from dspy.utils.exceptions import ContextWindowExceededError, is_retryable_lm_error
 
 from rlmbench.lm.gated import REPLY_LIMIT, RunHooks, TokenPacer, begin_attempt, end_attempt, retry_wait
-from rlmbench.lm.oracle.native import native_reply
+from rlmbench.lm.oracle.chat import chat_reply
 from rlmbench.lm.settings import ORACLE_CONTEXT_WINDOW
 from rlmbench.lm.windows import prompt_tokens, window_refusal
 from rlmbench.tasks.task import TaskSchema
@@ -45,7 +45,7 @@ class OracleUpstream:
         self.schema, self.window = schema, window
 
     def complete(self, body: dict, timeout: float | None) -> dict:
-        return native_reply(self.schema, body, self.window)
+        return chat_reply(self.schema, body, self.window)
 
 
 class LiteLLMUpstream:

@@ -107,11 +107,13 @@ class TaskPrompt:
         lines = [self.schema.instructions, "", "Inputs:"]
         lines += [INPUT_LINE.format(name=spec.name, description=spec.description,
                                     items=json.dumps(self.inputs[spec.name])) for spec in self.schema.lists]
-        lines += ["", "Answer with these fields:"]
+        lines += ["", ANSWER_HEADER]
         lines += [f"- {name}: {text}" for name, (_, text) in answer_fields(self.schema, self.answer_form).items()]
         return "\n".join(lines)
 
 
+ANSWER_HEADER = "Answer with these fields:"
+"""The line before the answer's fields in the task's text, one `- name: what it holds` a line."""
 INPUT_LINE = "- {name} ({description}): {items}"
 """How the task's text shows one input list: its name, what it holds, its items as a JSON list."""
 
@@ -125,6 +127,12 @@ def inputs_in(schema: TaskSchema, text: str) -> dict[str, list[str]] | None:
             return None
         found[spec.name] = [str(item) for item in json.loads(match.group(1))]
     return found
+
+
+def answer_names_in(text: str) -> list[str]:
+    """The answer's field names a task's text lists (after ANSWER_HEADER), as a model reads them."""
+    _, header, fields = text.partition(ANSWER_HEADER)
+    return re.findall(r"^- (\w+): ", fields, re.MULTILINE) if header else []
 
 
 def task_prompt(schema: TaskSchema, case: Case, answer_form: str = "structured") -> TaskPrompt:

@@ -4,19 +4,20 @@ runs offline and shows its architecture's own cost.
 
 - First turn: every required check as parallel `tool_calls` (one a turn when `parallel_tool_calls` is false).
 - Later turns: the checks whose calls failed (up to RETRY_LIMIT calls each) and the follow-ups the findings call for.
-- Then the final answer: the typed answer's JSON as the message's text (the JSON `response_format` asks for).
+- Then the final answer: a call of the `final_answer` tool where the request offers one (smolagents'
+  ToolCallingAgent), else the typed answer's JSON as the message's text (the JSON `response_format` asks for).
 
 It reads the task's inputs from the task's text in the first user message (tasks.prompt), each answer from the tool
 message that carries it, beside the call that asked for it. An agent tells the model a call failed the way the
-example does: the error's type in the tool message (`ToolUnavailableError: ...`).
+example does: the error's type in the tool message (`ToolUnavailableError: ...`). A framework that writes the calls
+and their results into the conversation as text (smolagents: "Calling tools:" then "Observation:") is read as well.
 """
 
 from __future__ import annotations
 
+import ast
 import json
-import time
-
-from dspy.utils.exceptions import ContextWindowExceededError
+import re
 
 from rlmbench.lm.adapter_text import message_text
 from rlmbench.lm.oracle.answers import (
@@ -29,13 +30,12 @@ from rlmbench.lm.oracle.answers import (
     statements,
 )
 from rlmbench.lm.oracle.request import OracleError
-from rlmbench.lm.settings import ORACLE_CONTEXT_WINDOW, ORACLE_MODEL_NAME
-from rlmbench.lm.tokens import count_tokens
-from rlmbench.lm.windows import window_refusal
 from rlmbench.tasks.prompt import answer_fields, inputs_in
 from rlmbench.tasks.task import TaskSchema, check_key, required_checks
 from rlmbench.tasks.tools import REACHED_THE_TOOL
 
+FINAL_ANSWER_TOOL = "final_answer"
+"""A tool the agent ends with, given the answer (smolagents' convention): offered, the oracle answers through it."""
 EXTRA_TURNS = 3
 """Turns of calls after the first (a parallel agent's): retries of what failed, and the follow-ups."""
 
@@ -60,8 +60,61 @@ def _calls(messages: list[dict]) -> list[CallAnswer]:
     return out
 
 
+CALLS_AS_TEXT = "Calling tools:\n"
+"""How smolagents writes a turn's calls into the conversation (a Python list of the calls), before the user message
+"Observation:\n" that holds their results, one after another in the order of their ids."""
+_OBSERVATION = "Observation:\n"
+_SEGMENT = re.compile(r"^(?:Calling tools:\n|Observation:\n|Call id: |Error:\n)", re.MULTILINE)
+"""Where each part of smolagents' text starts; consecutive messages of one role are merged with a line break."""
+_CALL_ERROR = re.compile(r"Error executing tool '(\w+)' with arguments (\{.*?\}): (\w+): (.*)")
+"""smolagents' error for a step whose tool call raised: neither the step's calls nor its other results are shown."""
+
+
+def _segments(text: str) -> list[str]:
+    starts = [m.start() for m in _SEGMENT.finditer(text)]
+    return [text[a:b].rstrip("\n") for a, b in zip(starts, [*starts[1:], len(text)])]
+
+
+def _listed_calls(segment: str) -> list[tuple[str, dict]]:
+    """(name, args) of the calls a "Calling tools:" segment lists, in the order of their ids."""
+    try:
+        listed = ast.literal_eval(segment[len(CALLS_AS_TEXT):].split("\n", 1)[0])
+    except (ValueError, SyntaxError):
+        return []
+    calls = sorted((c for c in listed if isinstance(c, dict)), key=lambda c: str(c.get("id", "")))
+    return [(str((c.get("function") or {}).get("name", "")), (c.get("function") or {}).get("arguments"))
+            for c in calls]
+
+
+def _text_calls(messages: list[dict]) -> list[CallAnswer]:
+    """The calls a conversation writes as text, with their results: each "Observation:" paired line by line with the
+    calls before it when its lines are as many (one-line answers), and each failed call read from its error."""
+    out: list[CallAnswer] = []
+    asked: list[tuple[str, dict]] = []
+    for at, message in enumerate(messages):
+        for segment in _segments(message_text(message.get("content"))):
+            if segment.startswith(CALLS_AS_TEXT):
+                asked = [(name, args if isinstance(args, dict) else {}) for name, args in _listed_calls(segment)]
+            elif segment.startswith(_OBSERVATION):
+                lines = segment[len(_OBSERVATION):].split("\n")
+                if len(lines) == len(asked):
+                    out += [(at, name, args, line, False) for (name, args), line in zip(asked, lines)]
+                else:  # answers of several lines: read as one text, where the statements name their checks
+                    out.append((at, "", {}, segment[len(_OBSERVATION):], False))
+                asked = []
+            elif (error := _CALL_ERROR.search(segment)) is not None:
+                try:
+                    args = ast.literal_eval(error.group(2))
+                except (ValueError, SyntaxError):
+                    args = {}
+                out.append((at, error.group(1), args if isinstance(args, dict) else {}, error.group(4), True))
+                asked = []
+    return out
+
+
 def _tool_calls(calls: list[dict], turn: int) -> list[dict]:
-    return [{"id": f"call_{turn}_{i}", "type": "function",
+    """Ids that sort in the order of the calls (smolagents shows results in the order of their ids)."""
+    return [{"id": f"call_{turn}_{i:04d}", "type": "function",
              "function": {"name": c["tool"], "arguments": json.dumps(c["args"])}} for i, c in enumerate(calls)]
 
 
@@ -84,22 +137,17 @@ def _answer(schema: TaskSchema, body: dict, text: str, said: list[Statement],
     return json.dumps({name: answer[name] for name in names if name in answer})
 
 
-def native_reply(schema: TaskSchema, body: dict, window: int = ORACLE_CONTEXT_WINDOW) -> dict:
-    """The chat completion (OpenAI's shape) a perfect native tool-calling agent's model returns for this request; a
-    prompt over `window` is refused, from the same count its usage reports, as a provider refuses it."""
+def native_message(schema: TaskSchema, body: dict, first_user: str) -> tuple[dict, str]:
+    """The assistant message and finish reason a perfect native tool-calling agent's model returns for this request."""
     messages = body.get("messages") or []
-    prompt_tokens = count_tokens(json.dumps(messages) + json.dumps(body.get("tools") or []))
-    if prompt_tokens > window:
-        raise ContextWindowExceededError(message=window_refusal(window, prompt_tokens))
-    first_user = next((message_text(m.get("content")) for m in messages if m.get("role") == "user"), "")
     inputs = inputs_in(schema, first_user)
     if inputs is None:
         raise OracleError("oracle found no task inputs in the request's first user message (send the task's prompt)")
     offered = {(t.get("function") or {}).get("name") for t in body.get("tools") or []}
-    calls = _calls(messages)  # read once each: the conversation grows with every turn
+    calls = _calls(messages) + _text_calls(messages)  # read once each: the conversation grows with every turn
     text = "\n".join(str(c[3]) for c in calls if not c[4])
     said, tries = statements(schema, text, calls), call_tries(schema, calls)
-    turns = sum(1 for m in messages if m.get("tool_calls"))
+    turns = sum(1 for m in messages if m.get("tool_calls") or CALLS_AS_TEXT in message_text(m.get("content")))
     one_at_a_time = body.get("parallel_tool_calls") is False
     due = _due(schema, inputs, said, tries) if offered else []
     if due and (one_at_a_time or turns <= EXTRA_TURNS):
@@ -107,12 +155,9 @@ def native_reply(schema: TaskSchema, body: dict, window: int = ORACLE_CONTEXT_WI
         if missing:
             raise OracleError(f"oracle needs tool {sorted(missing)[0]!r} but the request does not offer it")
         chosen = due[:1] if one_at_a_time else due
-        message = {"role": "assistant", "content": None, "tool_calls": _tool_calls(chosen, turns)}
-        finish = "tool_calls"
-    else:
-        message, finish = {"role": "assistant", "content": _answer(schema, body, text, said, tries)}, "stop"
-    completion_tokens = count_tokens(json.dumps(message))
-    return {"id": f"chatcmpl-oracle-{len(messages)}", "object": "chat.completion", "created": int(time.time()),
-            "model": ORACLE_MODEL_NAME, "choices": [{"index": 0, "message": message, "finish_reason": finish}],
-            "usage": {"prompt_tokens": prompt_tokens, "completion_tokens": completion_tokens,
-                      "total_tokens": prompt_tokens + completion_tokens}}
+        return {"role": "assistant", "content": None, "tool_calls": _tool_calls(chosen, turns)}, "tool_calls"
+    if FINAL_ANSWER_TOOL in offered:
+        answer = json.loads(_answer(schema, body, text, said, tries))
+        return {"role": "assistant", "content": None,
+                "tool_calls": _tool_calls([{"tool": FINAL_ANSWER_TOOL, "args": {"answer": answer}}], turns)}, "tool_calls"
+    return {"role": "assistant", "content": _answer(schema, body, text, said, tries)}, "stop"

@@ -20,7 +20,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Callable
 
 from rlmbench.lm.adapter_text import message_text
-from rlmbench.lm.oracle.native import native_reply
+from rlmbench.lm.oracle.chat import chat_reply
+from rlmbench.lm.oracle.request import output_fields
 from rlmbench.lm.oracle.roles import respond
 from rlmbench.lm.tokens import count_tokens
 from rlmbench.tasks.task import TaskSchema
@@ -154,12 +155,12 @@ class OpenAICompatibleServer:
                     reply = "" if fault == "empty_content" else "I have looked at the medications and all seems fine."
                 else:
                     reply = server.behaviour(body, system, user) if server.behaviour else None
-                if reply is None and body.get("tools") and not system:  # a native tool-calling agent's request
+                if reply is None and (body.get("tools") or (system and not output_fields(system))):  # not DSPy's
                     with server._lock:
                         server.served_at.append((began, time.monotonic()))
                         served.ended, served.client_left = time.monotonic(), self._client_left()
                     if not served.client_left:
-                        self._send(200, native_reply(server.schema, body))
+                        self._send(200, chat_reply(server.schema, body))
                     return
                 finish_reason = "stop"
                 if isinstance(reply, dict):
