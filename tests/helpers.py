@@ -103,6 +103,12 @@ def record_checks(record: dict, tool: str) -> tuple[int, int]:
     return entry["covered"], entry["required"]
 
 
+def summary_cells(stdout: str, label: str) -> list[str]:
+    """A summary row's cells, each numbered cell (`[3]`, too long for the table) replaced by its note under it."""
+    notes = dict(re.findall(r"^\[(\d+)\] .*?, " + re.escape(label) + r": (.*)$", stdout, re.MULTILINE))
+    return [notes.get(cell.strip("[]"), cell) for cell in summary_row(stdout, label)]
+
+
 def summary_row(stdout: str, label: str) -> list[str]:
     """The cells of one row of the printed summary table (columns are separated by two or more spaces)."""
     for line in stdout.splitlines():

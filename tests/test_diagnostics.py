@@ -80,7 +80,7 @@ def test_an_rlm_that_shadows_its_tools_and_never_checks_is_shown_for_what_it_did
     assert summary_row(out, "Reported without a check") == ["1"]
     assert summary_row(out, "Code cells that shadow a tool") == ["3 in 1 / 1 runs"]
     assert summary_row(out, "Code cells repeated unchanged") == ["2 in 1 / 1 runs"]
-    assert summary_row(out, "SUBMIT never called") == ["1 in 1 / 1 runs"]
+    assert summary_row(out, "SUBMIT / final_answer never called") == ["1 in 1 / 1 runs"]
 
 
 def _react_stuck_on_one_call(body, system, user):

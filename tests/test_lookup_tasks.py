@@ -2,7 +2,7 @@
 tables, the user's functions and an MCP server, in every oracle arm."""
 
 import pytest
-from helpers import run_script, summary_row
+from helpers import run_script, summary_cells, summary_row
 from user_tasks import EVERY_ARM, covered, lookup_task, records, servers
 
 
@@ -18,10 +18,11 @@ def test_a_task_of_lookups_alone_runs_in_every_arm_with_its_findings_rows_na(bac
         assert record["ok"] and covered(record) == (3, 3), record["approach"]
         assert record["coverage"]["tool_calls"] == 3, record["approach"]  # each city once: its answer was read
         assert record["answer_score"] is None
-    assert summary_row(result.stdout, "Complete runs (no error, every check made)")[0].startswith("1 / 1")
-    assert summary_row(result.stdout, "Findings and overall risk (no findings in this task)") == ["n/a"] * 5
+    arms = len(data["records"])
+    assert summary_cells(result.stdout, "Complete runs (no error, every check made)")[0].startswith("1 / 1")
+    assert summary_row(result.stdout, "Findings and overall risk (no findings in this task)") == ["n/a"] * arms
     assert "Overall risk level right" not in result.stdout and "Reported without a check" not in result.stdout
-    assert summary_row(result.stdout, "Aggregation: risk level right, severity agreement") == ["not exercised"] * 5
+    assert summary_row(result.stdout, "Aggregation: risk level right, severity agreement") == ["not exercised"] * arms
     assert result.stdout.count("No findings in this task: its tools look things up") == 1
     assert "recall / precision" not in result.stdout
     assert "New York" in (tmp_path / "r.html").read_text()

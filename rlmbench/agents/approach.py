@@ -108,6 +108,8 @@ class Approach:
     """Its own exceptions' failure categories (the hybrid's PlanError is `plan_invalid`)."""
     uses_endpoint: bool = False
     """Its model client is pointed at the benchmark's metered endpoint (an arm that is not DSPy's)."""
+    framework: str | None = "DSPy"
+    """The agent framework whose module it runs; None for your agent (the verdict leaves it out: report.verdict)."""
 
     def step_limit(self, config: ApproachConfig) -> int | None:
         """The limit its steps are counted against (diagnostics, the summary's steps used / limit)."""
@@ -120,4 +122,4 @@ class Approach:
     def arm(self) -> Arm:
         """How the results header records it, for a report that has no registry."""
         return Arm(name=self.name, label=self.label, uses_sandbox=self.needs_sandbox, runs_code=self.runs_code,
-                   one_call_per_check=self.one_call_per_check, trace_kind=self.trace.name)
+                   one_call_per_check=self.one_call_per_check, trace_kind=self.trace.name, framework=self.framework)

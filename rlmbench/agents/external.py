@@ -4,7 +4,8 @@ The function gets one argument, an AgentTask: the task as text, its inputs, the 
 the same ledger as every arm's: coverage, latency, transient failures, follow-ups and your own tools all apply), the
 same tools as OpenAI tool definitions, the typed answer's JSON schema, and an OpenAI-compatible endpoint of the
 benchmark's (run.endpoint) with a key for this run only, which meters every request as every arm's LM calls are
-metered. It returns the typed answer (a dict, scored like every arm's) or text (scored as the narrative).
+metered. It returns the typed answer (a dict, scored like every arm's), text (scored as the narrative), or an
+AgentReply (the answer with its own steps). The smolagents arms are written through this same seam (agents/smol/).
 
 The module runs in the benchmark's own process, trusted like a task's Python functions; whatever model output it
 chooses to execute is its own responsibility.
@@ -24,9 +25,9 @@ from typing import Any, Callable
 import dspy
 import pydantic
 
-from rlmbench.agents.approach import Approach, ApproachConfig, ApproachOutput
+from rlmbench.agents.approach import Approach, ApproachConfig, ApproachOutput, FailureCategories
 from rlmbench.lm.gated import current_run
-from rlmbench.results.traces import TRACE_KINDS
+from rlmbench.results.traces import TRACE_KINDS, TraceKind
 from rlmbench.tasks.prompt import TaskPrompt, answer_model
 
 
@@ -52,6 +53,25 @@ class AgentTask:
     """The model the endpoint answers with (it ignores the request's own `model`)."""
     deadline: float | None
     """`time.time()` when the run's --timeout budget runs out; None without --timeout."""
+    step_limit: int | None = None
+    """The steps the arm's entry allows under this invocation's flags (the smolagents arms' `max_steps`); None for
+    your agent, which sets its own."""
+    sandbox: Callable[[], Any] | None = field(default=None, repr=False)
+    """For an arm registered with `sandbox=True` (smolagents' CodeAgent): a fresh Deno/Pyodide interpreter from the
+    benchmark's pool (`execute(code, variables)`, DSPy's PythonInterpreter), the task's tools callable inside it
+    over the same bridge and ledger as the RLM's, every cell logged; the caller shuts it down. None otherwise."""
+
+
+@dataclass
+class AgentReply:
+    """What an agent may return instead of the bare answer: the answer and its own steps."""
+
+    answer: dict | str
+    """The typed answer (a dict of the answer's fields), or text (scored as the narrative)."""
+    steps: dict = field(default_factory=dict)
+    """The agent's steps, in the shape its registry entry's TraceKind reads; merged into the run's trace."""
+    ended_by_agent: bool = True
+    """False where the agent stopped at its step limit and its framework forced an answer."""
 
 
 class AgentSpecError(Exception):
@@ -127,7 +147,10 @@ def load_agent(given: str, taken: set[str]) -> tuple[str, Callable[[AgentTask], 
 
 
 def _output(result: Any, task: TaskPrompt, name: str) -> ApproachOutput:
-    trace = {"agent": name, "answered": True}
+    trace: dict[str, Any] = {"agent": name, "answered": True}
+    if isinstance(result, AgentReply):
+        trace.update(result.steps, answered=result.ended_by_agent)
+        result = result.answer
     if isinstance(result, str):
         return ApproachOutput(result, trace, {})
     if not isinstance(result, dict):
@@ -143,8 +166,18 @@ def _output(result: Any, task: TaskPrompt, name: str) -> ApproachOutput:
     return ApproachOutput(str(narrative), trace, answer)
 
 
-def agent_runner(name: str, function: Callable[[AgentTask], Any]) -> Callable[..., ApproachOutput]:
-    """The arm's run: a key for this run at the invocation's endpoint (ApproachConfig.endpoint), your function
+def _sandbox(tools: list[Callable], config: ApproachConfig) -> Callable[[], Any]:
+    """A fresh interpreter of the run's pool (config.interpreter_factory: tracked, its cells logged), with the tools."""
+    def new() -> Any:
+        interpreter = config.interpreter_factory()
+        interpreter.tools.update({tool.__name__: tool for tool in tools})
+        return interpreter
+    return new
+
+
+def agent_runner(name: str, function: Callable[[AgentTask], Any], limits: Callable[[ApproachConfig], tuple] | None,
+                 sandbox: bool) -> Callable[..., ApproachOutput]:
+    """The arm's run: a key for this run at the invocation's endpoint (ApproachConfig.endpoint), the function
     called with the AgentTask, the key closed when it returns."""
     def run(task: TaskPrompt, tools: list[Callable], config: ApproachConfig) -> ApproachOutput:
         control = current_run()
@@ -154,7 +187,9 @@ def agent_runner(name: str, function: Callable[[AgentTask], Any]) -> Callable[..
         agent_task = AgentTask(prompt=task.text, inputs=task.inputs, tools=list(tools),
                                tool_schemas=[tool_schema(t) for t in tools], answer_schema=task.answer_schema,
                                base_url=config.endpoint.base_url, api_key=token, model=lm.model,
-                               deadline=None if left is None else time.time() + left)
+                               deadline=None if left is None else time.time() + left,
+                               step_limit=limits(config)[0] if limits else None,
+                               sandbox=_sandbox(tools, config) if sandbox else None)
         served: list[int] = []
         try:
             output = _output(function(agent_task), task, name)
@@ -165,13 +200,22 @@ def agent_runner(name: str, function: Callable[[AgentTask], Any]) -> Callable[..
     return run
 
 
+def endpoint_approach(name: str, label: str, function: Callable[[AgentTask], Any], *, trace: TraceKind,
+                      notice: str, limits: Callable[[ApproachConfig], tuple] | None = None, sandbox: bool = False,
+                      framework: str | None = None, failure_categories: FailureCategories = ()) -> Approach:
+    """The registry entry of an arm whose model is the metered endpoint (your agent, smolagents' agents): `sandbox`,
+    its model's code runs in the benchmark's sandbox (AgentTask.sandbox); `limits`, its step limits (else none)."""
+    return Approach(name, label, agent_runner(name, function, limits, sandbox), runs_code=sandbox,
+                    needs_sandbox=sandbox, one_call_per_check=False, trace=trace,
+                    limits=limits or (lambda config: (None,)), by_default=False, uses_endpoint=True, notice=notice,
+                    framework=framework,
+                    failure_categories=(("bad_answer", (AgentAnswerError,)), *failure_categories))
+
+
 def agent_approach(name: str, function: Callable[[AgentTask], Any], spec: str) -> Approach:
     """Your agent's registry entry: the same seam as the built-in arms; `spec` as the user gave it."""
     doc = (inspect.getdoc(function) or "").split("\n", 1)[0].rstrip(".")
-    return Approach(name, name, agent_runner(name, function), runs_code=False, needs_sandbox=False,
-                    one_call_per_check=False, trace=TRACE_KINDS["agent_calls"], limits=lambda config: (None,),
-                    by_default=False, uses_endpoint=True,
-                    notice=f"{name} is your agent ({spec}"
-                           + (f": {doc}" if doc else "") + "); its LM calls went through the benchmark's metered "
-                           "endpoint and its tool calls through the same ledger as every arm's.",
-                    failure_categories=(("bad_answer", (AgentAnswerError,)),))
+    return endpoint_approach(name, name, function, trace=TRACE_KINDS["agent_calls"],
+                             notice=f"{name} is your agent ({spec}" + (f": {doc}" if doc else "") + "); its LM calls "
+                                    "went through the benchmark's metered endpoint and its tool calls through the "
+                                    "same ledger as every arm's.")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from rlmbench.agents.approach import Approach, react_steps, rlm_iterations
+from rlmbench.agents.external import AgentTask, endpoint_approach
 from rlmbench.agents.hybrid import PlanError, run_hybrid
 from rlmbench.agents.react import run_react
 from rlmbench.agents.react_v2 import run_react_v2
@@ -28,6 +29,34 @@ REGISTRY: dict[str, Approach] = {a.name: a for a in (
                      f"host (DSPy 3.4.1 runs an RLM's tool calls one at a time). It shows what the parallelism "
                      f"claim would be worth if DSPy had it.")),
 )}
+
+
+def _smol_code(task: AgentTask):
+    from rlmbench.agents.smol.arms import run_code_agent  # smolagents is imported when its arm runs
+
+    return run_code_agent(task)
+
+
+def _smol_tools(task: AgentTask):
+    from rlmbench.agents.smol.arms import run_tool_calling_agent
+
+    return run_tool_calling_agent(task)
+
+
+_SMOLAGENTS = ("smolagents' own prompts, parser and loop; its model is the benchmark's metered endpoint and its tools "
+               "the task's, over the same ledger as every arm's")
+for _entry in (
+    endpoint_approach("smol_code", "smolagents CodeAgent", _smol_code, trace=TRACE_KINDS["smol_code"],
+                      limits=rlm_iterations, sandbox=True, framework="smolagents",
+                      notice=f"smolagents CodeAgent is {_SMOLAGENTS}; its code ran in the benchmark's Deno/Pyodide "
+                             "sandbox (the pool RLM Direct uses), not in smolagents' in-process executor; its "
+                             "max_steps is --rlm-max-iters."),
+    endpoint_approach("smol_tools", "smolagents ToolCallingAgent", _smol_tools, trace=TRACE_KINDS["smol_tool_turns"],
+                      limits=react_steps, framework="smolagents",
+                      notice=f"smolagents ToolCallingAgent is {_SMOLAGENTS}; a step's tool calls run at once in its "
+                             "threads; its max_steps is the step-wise arms' limit."),
+):
+    REGISTRY[_entry.name] = _entry
 APPROACHES: tuple[str, ...] = tuple(REGISTRY)
 """Every built-in arm --approaches accepts."""
 

@@ -129,7 +129,7 @@ def fit_lines(records: list[RunRecord], meta: RunMeta) -> list[str]:
 def sweep_heading(meta: RunMeta) -> str:
     return (f"Task: {meta.task.name}, generated cases (size = {' x '.join(meta.task.lists)})   "
             f"Models: {', '.join(meta.labels)}   scale sweep, runs per size: {meta.runs}   "
-            f"DSPy {meta.dspy_version}")
+            + meta.frameworks_text())
 
 
 def _sweep_cells(runs: list[RunRecord], label: str) -> list[str]:

@@ -132,10 +132,11 @@ DIAGNOSTIC_ITEMS = (
     DiagnosticItem("Replies cut at max_tokens", "truncated_replies"),
     DiagnosticItem("Trajectories truncated to fit the window", "trajectories_truncated"),
     DiagnosticItem("Replies re-asked (parse failed)", "reasked"),
+    DiagnosticItem("Steps the framework could not parse", "unparsed_steps"),
     DiagnosticItem("Code cells that shadow a tool", "cells_shadowing_tools", sandbox_only=True),
     DiagnosticItem("Code cells repeated unchanged", "cells_repeated", sandbox_only=True),
     DiagnosticItem("Code cells that raised", "cells_failed", sandbox_only=True),
-    DiagnosticItem("SUBMIT never called", "submitted", sandbox_only=True),
+    DiagnosticItem("SUBMIT / final_answer never called", "submitted", sandbox_only=True),
 )
 """Every diagnostic the summary counts and a run's page lists, in order."""
 DIAGNOSTICS_SHOWN_APART = {"steps_used": "Steps used / limit", "step_limit": "Steps used / limit",

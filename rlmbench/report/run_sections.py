@@ -211,8 +211,9 @@ def _iterations_html(section: TraceSection) -> str:
     iterations = section.items
     def draw(i: int, step) -> str:
         step = step if isinstance(step, dict) else {"output": step}
+        error = f'<div class="out bad">Error</div>{_pre(step["error"])}' if step.get("error") else ""
         return (f'<div class="iter"><h5>Iteration {i}</h5><p class="reason">{_cut(step.get("reasoning"))}</p>'
-                f'{_code(step.get("code"))}<div class="out">Output</div>{_pre(step.get("output"))}</div>')
+                f'{_code(step.get("code"))}<div class="out">Output</div>{_pre(step.get("output"))}{error}</div>')
     return _listing(iterations, draw, "iterations", table=False)
 
 
@@ -236,16 +237,20 @@ def _plan_html(section: TraceSection) -> str:
 
 
 def _turns_html(section: TraceSection) -> str:
-    """ReActV2 turns: a thought and the tool calls the model made in parallel."""
+    """Turns of tool calls the model made in parallel (ReActV2's, smolagents' ToolCallingAgent's): a thought, the
+    calls and their results; where the framework shows a turn's results as one text, or the turn failed, that too."""
     turns = section.items
     def draw(i: int, turn: dict) -> str:
         calls = turn.get("tool_calls") or []
         rows = _listing(calls, lambda j, c: (
             f"<tr{' class=bad' if c.get('error') else ''}><td>{j}</td><td>{esc(c.get('name', ''))}</td>"
             f"<td>{_args(c.get('args', {}))}</td><td>{_cut(c.get('result'))}</td></tr>"), "calls")
+        shown = (f'<div class="out">Results as shown to the model</div>{_pre(turn["observations"])}'
+                 if turn.get("observations") and any(c.get("result") is None for c in calls) else "")
+        error = f'<div class="out bad">Error</div>{_pre(turn["error"])}' if turn.get("error") else ""
         return (f'<div class="iter"><h5>Turn {i}: {counted(len(calls), "tool call")}</h5>'
                 f'<p class="reason">{_cut(turn.get("thought"))}</p><table class="list"><thead><tr><th>#<th>Tool'
-                f'<th>Arguments<th>Result</thead><tbody>{rows}</tbody></table></div>')
+                f'<th>Arguments<th>Result</thead><tbody>{rows}</tbody></table>{shown}{error}</div>')
     return _listing(turns, draw, "turns", table=False)
 
 
@@ -322,7 +327,8 @@ def _diagnostics_html(record: RunRecord) -> str:
         if not where:
             continue
         if item.field == "submitted":
-            items.append("<li>SUBMIT never called: DSPy forced an answer out of the history</li>")
+            items.append("<li>SUBMIT / final_answer never called: the framework forced an answer at the step "
+                         "limit</li>")
             continue
         shown = ", ".join(str(v) for v in where[:50]) + (" ..." if len(where) > 50 else "")
         tools = (f"; tools {', '.join(record.diagnostics.shadowed_tools)}"

@@ -166,7 +166,7 @@ def model_section(records: list[RunRecord], meta: RunMeta, schema: TaskSchema, m
     lines = [
         task_line(meta),
         f"Model: {name}   runs per approach: {meta.runs}   answer form: {meta.settings.answer_form}   "
-        f"DSPy {meta.dspy_version}",
+        + meta.frameworks_text(),
         price_line(model),
         window_line(model),
     ]

@@ -101,12 +101,16 @@ class Arm(_Model):
     @classmethod
     def _code_as_before(cls, data: Any) -> Any:
         if isinstance(data, dict) and "runs_code" not in data:
-            return {**data, "runs_code": data.get("uses_sandbox", False)}
+            data = {**data, "runs_code": data.get("uses_sandbox", False)}
+        if isinstance(data, dict) and "framework" not in data:  # a file from before: DSPy's arms and your agents
+            data = {**data, "framework": None if data.get("trace_kind") == "agent_calls" else "DSPy"}
         return data
     one_call_per_check: bool
     """Spends an LM call per check (skipped above --react-limit)."""
     trace_kind: str
     """Its trace's shape: a key of results.traces.TRACE_KINDS."""
+    framework: str | None = None
+    """The agent framework whose module it runs (`DSPy`, `smolagents`); None for your agent (--agent)."""
 
 
 class AgentSettings(_Model):
@@ -211,6 +215,8 @@ class RunMeta(_Model):
     skipped: dict[str, str] = {}
     """approach -> why it did not run at all (more checks than --react-limit)."""
     dspy_version: str
+    smolagents_version: str | None = None
+    """None when no smolagents arm ran."""
     deno_version: str | None = None
     """None when no arm used the sandbox."""
     python: str
@@ -246,6 +252,11 @@ class RunMeta(_Model):
     @property
     def approaches(self) -> list[str]:
         return [arm.name for arm in self.arms]
+
+    def frameworks_text(self) -> str:
+        """`DSPy 3.4.1`, and smolagents' version where its arms ran."""
+        return f"DSPy {self.dspy_version}" + (f", smolagents {self.smolagents_version}"
+                                              if self.smolagents_version else "")
 
     def arm(self, name: str) -> Arm | None:
         return next((a for a in self.arms if a.name == name), None)

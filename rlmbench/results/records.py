@@ -294,6 +294,9 @@ class Diagnostics(_Model):
     which DSPy ran only part), once per call dropped; None where a reply cannot ask for several calls."""
     reasked: list[int] = []
     """LM calls that re-asked in JSON after DSPy's ChatAdapter could not parse the reply: each one a paid call."""
+    unparsed_steps: list[int] | None = None
+    """Steps whose reply the agent's framework could not parse (smolagents: no code block, tool calls it could not
+    read) and answered with an error to the model, each one a paid call; None where the arm records none."""
     steps_used: int | None = None
     """ReAct steps, ReActV2 turns or RLM iterations used (for the hybrid, the executor's steps)."""
     steps_from_log: bool = False

@@ -137,6 +137,11 @@ class TraceKind(ABC):
         reply cannot ask for several (or the trace did not come back)."""
         return None
 
+    def unparsed_steps(self, trace: dict) -> list[int] | None:
+        """Steps whose reply the framework could not parse and showed the model an error instead; None where the
+        shape does not record it (DSPy re-asks instead: Diagnostics.reasked)."""
+        return None
+
 
 def _react_tool_names(trajectory: Any) -> list[str] | None:
     if not isinstance(trajectory, dict):
@@ -305,6 +310,75 @@ class AgentCallsTrace(TraceKind):
         return []
 
 
+class SmolCodeTrace(TraceKind):
+    """smolagents' CodeAgent: `steps` = [{reasoning, code, output, error}], `state` (`success`: it called
+    final_answer; `max_steps_error`: smolagents asked for an answer at its step limit)."""
+
+    name, step_word = "smol_code", "steps"
+
+    def steps_used(self, trace: dict) -> int | None:
+        return len(trace["steps"]) if isinstance(trace.get("steps"), list) else None
+
+    def steps_from_log(self, tool_calls: int, lm_calls: list[LMCall], cells: int) -> int:
+        return answered_steps(lm_calls)  # one LM call a step, whether or not its reply held code
+
+    def ended_by_agent(self, trace: dict) -> bool | None:
+        return None if "state" not in trace else trace["state"] == "success"
+
+    def tool_error_steps(self, trace: dict) -> list[int]:
+        return []  # a tool error inside the model's code is the code's own exception: see the cells
+
+    def submitted(self, trace: dict) -> bool | None:
+        return self.ended_by_agent(trace)
+
+    def unparsed_steps(self, trace: dict) -> list[int] | None:
+        return _smol_unparsed(trace.get("steps"))
+
+    def sections(self, trace: dict) -> list[TraceSection]:
+        steps = trace.get("steps")
+        return [TraceSection("Steps", "code_iterations", steps, open=True)] if isinstance(steps, list) else []
+
+
+class SmolToolsTrace(TraceKind):
+    """smolagents' ToolCallingAgent: `turns` = [{thought, tool_calls: [{name, args, result}], observations, error}],
+    `state` as the CodeAgent's."""
+
+    name, step_word = "smol_tool_turns", "steps"
+
+    def steps_used(self, trace: dict) -> int | None:
+        return len(trace["turns"]) if isinstance(trace.get("turns"), list) else None
+
+    def steps_from_log(self, tool_calls: int, lm_calls: list[LMCall], cells: int) -> int:
+        return answered_steps(lm_calls)  # one LM call a step
+
+    def ended_by_agent(self, trace: dict) -> bool | None:
+        return None if "state" not in trace else trace["state"] == "success"
+
+    def tool_error_steps(self, trace: dict) -> list[int]:
+        return [i for i, turn in enumerate(trace.get("turns") or [], 1)
+                if str(turn.get("error") or "").startswith(("AgentToolExecutionError", "AgentToolCallError"))
+                and not _not_the_agents(str(turn["error"]))]
+
+    def unknown_tools(self, trace: dict, tool_names: set[str]) -> list[str]:
+        return sorted({call["name"] for turn in trace.get("turns") or [] for call in turn.get("tool_calls", [])
+                       if call["name"] not in tool_names and call["name"] != "final_answer"})
+
+    def unparsed_steps(self, trace: dict) -> list[int] | None:
+        return _smol_unparsed(trace.get("turns"))
+
+    def sections(self, trace: dict) -> list[TraceSection]:
+        turns = trace.get("turns")
+        return [TraceSection(f"Steps (ended by {'final_answer' if trace.get('state') == 'success' else 'the step limit'})",
+                             "tool_turns", turns, open=True)] if isinstance(turns, list) else []
+
+
+def _smol_unparsed(steps: Any) -> list[int] | None:
+    """Steps whose reply smolagents could not parse (no code block, tool calls it could not read)."""
+    if not isinstance(steps, list):
+        return None
+    return [i for i, step in enumerate(steps, 1) if str(step.get("error") or "").startswith("AgentParsingError")]
+
+
 TRACE_KINDS: dict[str, TraceKind] = {k.name: k for k in (ReActTrace(), RLMTrace(), PlanThenReActTrace(), AgentCallsTrace(),
-                                                         ToolTurnsTrace())}
+                                                         ToolTurnsTrace(), SmolCodeTrace(), SmolToolsTrace())}
 """Every trace shape by the name the results header records."""

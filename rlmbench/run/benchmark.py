@@ -8,11 +8,13 @@ settings to the header (`RunMeta`), to the records, to the summary.
 from __future__ import annotations
 
 import datetime as dt
+import importlib.metadata
 import os
 import platform
 import re
 import shlex
 import sys
+import textwrap
 from dataclasses import dataclass, replace
 from pathlib import Path
 
@@ -30,6 +32,7 @@ from rlmbench.lm.windows import window_of
 from rlmbench.report.growth import growth_fits
 from rlmbench.report.page import write_page
 from rlmbench.report.summary import summarise
+from rlmbench.report.tables import SUMMARY_WIDTH
 from rlmbench.results.files import ResultsFiles, ResumeError, check_resumable, read_traces
 from rlmbench.results.meta import AgentSettings, ModelRecord, RunMeta, SweepInfo, TaskInfo, ToolInfo
 from rlmbench.results.records import RunRecord
@@ -200,6 +203,8 @@ def build_header(settings: BenchmarkSettings, started: dt.datetime) -> RunMeta:
         reference_approach=reference_arm(approaches),
         skipped=too_large,
         dspy_version=dspy.__version__,
+        smolagents_version=(importlib.metadata.version("smolagents")
+                            if any(REGISTRY[a].framework == "smolagents" for a in approaches) else None),
         deno_version=deno_version,
         python=platform.python_version(),
         platform=platform.platform(),
@@ -318,9 +323,10 @@ def execute(settings: BenchmarkSettings, meta: RunMeta, files: ResultsFiles, rec
         progress.finished(run_line(record, settings.runs, with_model=len(models) > 1))
 
     done = frozenset((r.model, r.approach, r.run) for r in records)
-    print(f"Running {', '.join(meta.label(a) for a in approaches)} x {settings.runs} on task {task.name} "
-          f"with {', '.join(m.name for m in models)}; results: {files.json_path}"
-          + (f" ({counted(len(done), 'run')} already recorded, skipped)" if settings.resume else ""), file=sys.stderr, flush=True)
+    print(textwrap.fill(f"Running {', '.join(meta.label(a) for a in approaches)} x {settings.runs} on task "
+                        f"{task.name} with {', '.join(m.name for m in models)}; results: {files.json_path}"
+                        + (f" ({counted(len(done), 'run')} already recorded, skipped)" if settings.resume else ""),
+                        SUMMARY_WIDTH, break_on_hyphens=False, break_long_words=False), file=sys.stderr, flush=True)
     # Warm boots restore a Pyodide memory snapshot (made on first use); --cold-sandbox keeps DSPy's stock boot.
     sandboxes = (SandboxSupply.for_benchmark(settings.cold_sandbox, progress.finished)
                  if meta.cold_sandbox is not None else None)

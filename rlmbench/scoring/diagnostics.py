@@ -106,6 +106,7 @@ def diagnose(schema: TaskSchema, kind: TraceKind, runs_code: bool, trace: dict, 
                                               if e["message"].startswith(TRAJECTORY_TRUNCATED)]
     diagnostics.reasked = reasked(lm_calls)
     diagnostics.dropped_tool_calls = kind.dropped_calls(trace, lm_calls)
+    diagnostics.unparsed_steps = kind.unparsed_steps(trace)
     tool_names = {t.name for t in schema.tools}
     diagnostics.tool_errors = kind.tool_error_steps(trace)
     diagnostics.unknown_tools = kind.unknown_tools(trace, tool_names)
