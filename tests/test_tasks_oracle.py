@@ -112,7 +112,7 @@ def test_the_realistic_drug_task_is_covered_recovered_followed_up_and_exact_in_e
             assert r["wall_time_s"] >= (35 + 4) * 0.04
     assert summary_row(result.stdout, "Complete runs (no error, every check made)") == ["1 / 1 [21%, 100%]"] * 5
     assert summary_row(result.stdout, "Follow-up values exact") == ["100%"] * 5
-    for label, _ in CLAIMS:  # the realistic task exercises every claim: a figure in every cell
+    for label in (c.label for c in CLAIMS):  # the realistic task exercises every claim: a figure in every cell
         cells = summary_row(result.stdout, label)
         assert len(cells) == 5 and not any("not exercised" in c or "n/a" in c for c in cells), (label, cells)
     assert summary_row(result.stdout, "State: follow-up values exact") == ["100%"] * 5

@@ -93,16 +93,64 @@ def state(runs: list[RunRecord], ctx: Context) -> str:
     return f"{_mean(shares):.0%}" if shares else "n/a (no typed answer)"
 
 
-CLAIMS: tuple[tuple[str, Callable[[list[RunRecord], Context], str]], ...] = (
-    ("Enumeration: complete runs, mean coverage", enumeration),
-    ("Aggregation: risk level right, severity agreement", aggregation),
-    ("Branching: follow-ups made/required, wasted", branching),
-    ("Token cost: tokens per run, largest prompt", token_cost),
-    ("Parallelism: wall time, share in tools, concurrency", parallelism),
-    ("Error recovery: failed calls / recovered / lost", error_recovery),
-    ("State: follow-up values exact", state),
+def _follow_ups_made(r: RunRecord) -> float | None:
+    entries = r.coverage.follow_ups or []
+    required = sum(f.required for f in entries)
+    return sum(f.made for f in entries) / required if required else None
+
+
+def _recovered(r: RunRecord) -> float | None:
+    recovery = r.coverage.recovery
+    failed = recovery.recovered + len(recovery.lost) if recovery else 0
+    return recovery.recovered / failed if failed else None
+
+
+def _risk_right(r: RunRecord) -> float | None:
+    s = r.answer_score
+    return float(s.overall_risk == s.expected_risk) if r.ok and s is not None else None
+
+
+@dataclass(frozen=True)
+class Claim:
+    """One claim: its row, the cell that shows it for one arm's runs, and the one number per run the verdict
+    compares (verdict.py), with which way is better."""
+
+    label: str
+    cell: Callable[[list[RunRecord], Context], str]
+    measure: Callable[[RunRecord], float | None]
+    """The run's number for the verdict; None where the run does not say (no answer, nothing failed)."""
+    measured: str
+    """What that number is, as the verdict names it."""
+    higher_is_better: bool
+    unit: str = "share"
+    """`share` (shown in points), `tokens` or `s`."""
+
+    @property
+    def name(self) -> str:
+        return self.label.split(":")[0]
+
+
+CLAIMS: tuple[Claim, ...] = (
+    Claim("Enumeration: complete runs, mean coverage", enumeration, lambda r: r.coverage.share, "coverage", True),
+    Claim("Aggregation: risk level right, severity agreement", aggregation, _risk_right, "risk level right", True),
+    Claim("Branching: follow-ups made/required, wasted", branching, _follow_ups_made, "follow-ups made", True),
+    Claim("Token cost: tokens per run, largest prompt", token_cost, lambda r: float(r.total_tokens),
+          "tokens per run", False, "tokens"),
+    Claim("Parallelism: wall time, share in tools, concurrency", parallelism,
+          lambda r: r.wall_time_s if r.ok else None, "wall time", False, "s"),
+    Claim("Error recovery: failed calls / recovered / lost", error_recovery, _recovered, "failed checks recovered",
+          True),
+    Claim("State: follow-up values exact", state,
+          lambda r: r.answer_score.values_share if r.ok and r.answer_score else None, "follow-up values exact", True),
 )
-"""Each claim as its row reads it, and the cell that measures it for one arm's runs."""
+"""Each claim as its row reads it, the cell that measures it for one arm's runs, and its verdict's number."""
+
+
+def exercised(claim: Claim, records: list[RunRecord], meta: RunMeta, schema: TaskSchema) -> bool:
+    """Whether any arm's runs exercise the claim (its cell is a measurement, not `not exercised`)."""
+    ctx = Context(schema, meta)
+    return any(not claim.cell([r for r in records if r.approach == a], ctx).startswith(NOT_EXERCISED)
+               for a in {r.approach for r in records})
 
 
 def claims_table(records: list[RunRecord], meta: RunMeta, schema: TaskSchema) -> Table:
@@ -110,12 +158,12 @@ def claims_table(records: list[RunRecord], meta: RunMeta, schema: TaskSchema) ->
     arms = [a for a in meta.approaches if any(r.approach == a for r in records)]
     rows: list[Row] = []
     why: list[str] = []
-    for label, cell in CLAIMS:
-        cells = [cell([r for r in records if r.approach == a], ctx) for a in arms]
+    for claim in CLAIMS:
+        cells = [claim.cell([r for r in records if r.approach == a], ctx) for a in arms]
         if all(c.startswith(NOT_EXERCISED) for c in cells):  # the same reason in every arm: said once, below
-            why.append(f"{label.split(':')[0].lower()}, {cells[0].removeprefix(NOT_EXERCISED + ': ')}")
+            why.append(f"{claim.name.lower()}, {cells[0].removeprefix(NOT_EXERCISED + ': ')}")
             cells = [NOT_EXERCISED] * len(cells)
-        rows.append((label, cells))
+        rows.append((claim.label, cells))
     note = CLAIMS_NOTE + ("".join(f" Not exercised: {reason}." for reason in why))
     return Table(["Claim", *(meta.label(a) for a in arms)], rows, title="The study's claims, measured:", note=note)
 

@@ -16,6 +16,7 @@ from pathlib import Path
 from rlmbench.report.coverage_grid import run_grids
 from rlmbench.report.run_sections import RunPage, esc, run_html
 from rlmbench.report.summary import summarise
+from rlmbench.report.verdict import VERDICT_TITLE
 from rlmbench.report.tables import Table, price_line
 from rlmbench.results.files import ResultsFiles, ResultsReadError, read_results, read_traces, record_key
 from rlmbench.results.meta import RunMeta
@@ -142,6 +143,9 @@ def build_page(meta: RunMeta, records: list[RunRecord], traces: dict[tuple, dict
     closing = "".join(f"<p>{esc(line)}</p>" for line in summary.closing
                       if line.strip() and line not in meta.notices)
     notices = "".join(f'<p class="notice">{esc(n)}</p>' for n in meta.notices)
+    verdict = (f'<section class="verdict"><h2>Verdict</h2><p>{esc(VERDICT_TITLE)}</p><ul>'
+               + "".join(f"<li>{esc(line)}</li>" for line in summary.verdict) + "</ul></section>"
+               if summary.verdict else "")
     chart = ("" if chart_png is None else
              f'<img class="chart" alt="chart of this invocation" src="data:image/png;base64,'
              f'{base64.b64encode(chart_png).decode()}">')
@@ -151,7 +155,7 @@ def build_page(meta: RunMeta, records: list[RunRecord], traces: dict[tuple, dict
     return f"""<!DOCTYPE html>
 <html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
 <title>RLM vs ReAct, {esc(title)}</title><style>{_asset("page.css")}</style></head><body>
-<header><h1>RLM vs ReAct tool calling: task {esc(meta.task.name)}</h1>{notices}{_settings_html(meta)}</header>
+<header><h1>RLM vs ReAct tool calling: task {esc(meta.task.name)}</h1>{verdict}{notices}{_settings_html(meta)}</header>
 <main><h2>Summary</h2>{sections}<div class="closing">{closing}</div>
 {f"<h2>Chart</h2>{chart}" if chart else ""}
 <h2>Runs</h2>{_filters_html(records, meta)}{LEGEND}<div id="runs">{runs}</div></main>

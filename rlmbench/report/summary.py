@@ -14,6 +14,7 @@ from rlmbench.report.claims import claims_table
 from rlmbench.report.growth import fit_lines, sweep_heading, sweep_table, time_split_table
 from rlmbench.report.latency import crossover_table, latency_table
 from rlmbench.report.tables import SUMMARY_WIDTH, Section, comparison_table, invocation_cost, model_section
+from rlmbench.report.verdict import VERDICT_TITLE, verdict
 from rlmbench.results.meta import ModelRecord, RunMeta
 from rlmbench.results.records import RunRecord
 from rlmbench.tasks.behaviour import Latency
@@ -43,10 +44,16 @@ class Summary:
     """Per model (and the comparison across models), or the sweep's table."""
     closing: list[str]
     """The lines after the tables: cost, fitted growth, notices, skipped approaches."""
+    verdict: list[str] = ()
+    """A line per claim (report.verdict), per model where several ran: what a reader sees first on the page, and
+    last in the terminal."""
 
     def text(self) -> str:
         closing = [textwrap.fill(line, SUMMARY_WIDTH) if line else line for line in self.closing]
-        return "\n\n".join([*(s.text() for s in self.sections), "\n".join(closing)])
+        verdict = [VERDICT_TITLE, *(textwrap.fill(line, SUMMARY_WIDTH, subsequent_indent="  ")
+                                    for line in self.verdict)] if self.verdict else []
+        return "\n\n".join([*(s.text() for s in self.sections), "\n".join(closing),
+                             *(["\n".join(verdict)] if verdict else [])])
 
 
 def summarise(meta: RunMeta, records: list[RunRecord], schema: TaskSchema) -> Summary:
@@ -54,11 +61,16 @@ def summarise(meta: RunMeta, records: list[RunRecord], schema: TaskSchema) -> Su
         split = time_split_table(records, meta)
         return Summary([Section([sweep_heading(meta)], [sweep_table(records, meta)] + ([split] if split else []))],
                        [*fit_lines(records, meta), "", *meta.notices])
-    sections = []
+    sections, verdicts = [], []
     for model in meta.models:
         runs = [r for r in records if r.model == model.name]
         sections.append(_latency_section(runs, meta, schema, model) if meta.tools.latency_sweep_ms
                         else _model_claims(runs, meta, schema, model))
+        if meta.tools.latency_sweep_ms:  # the claims are measured at the largest latency: so is the verdict
+            runs = [r for r in runs if r.tool_latency_ms == max(meta.tools.latency_sweep_ms)]
+        prefix = f"{model.name}: " if len(meta.models) > 1 else ""
+        verdicts += [prefix + line for line in verdict(runs, meta, schema)]
     if len(meta.models) > 1:
         sections.append(Section([], [comparison_table(records, meta)]))
-    return Summary(sections, [invocation_cost(records, meta.models), *meta.notices, *meta.skipped.values()])
+    return Summary(sections, [invocation_cost(records, meta.models), *meta.notices, *meta.skipped.values()],
+                   verdicts)
