@@ -108,6 +108,9 @@ class Approach:
     """Its own exceptions' failure categories (the hybrid's PlanError is `plan_invalid`)."""
     uses_endpoint: bool = False
     """Its model client is pointed at the benchmark's metered endpoint (an arm that is not DSPy's)."""
+    prepare: Callable[[], None] | None = None
+    """Loads what the arm needs once per invocation (smolagents' import), before any run's clock starts, so the
+    first run's wall time is not the import's."""
     framework: str | None = "DSPy"
     """The agent framework whose module it runs; None for your agent (the verdict leaves it out: report.verdict)."""
 

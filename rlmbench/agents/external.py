@@ -202,13 +202,14 @@ def agent_runner(name: str, function: Callable[[AgentTask], Any], limits: Callab
 
 def endpoint_approach(name: str, label: str, function: Callable[[AgentTask], Any], *, trace: TraceKind,
                       notice: str, limits: Callable[[ApproachConfig], tuple] | None = None, sandbox: bool = False,
-                      framework: str | None = None, failure_categories: FailureCategories = ()) -> Approach:
+                      framework: str | None = None, prepare: Callable[[], None] | None = None,
+                      failure_categories: FailureCategories = ()) -> Approach:
     """The registry entry of an arm whose model is the metered endpoint (your agent, smolagents' agents): `sandbox`,
     its model's code runs in the benchmark's sandbox (AgentTask.sandbox); `limits`, its step limits (else none)."""
     return Approach(name, label, agent_runner(name, function, limits, sandbox), runs_code=sandbox,
                     needs_sandbox=sandbox, one_call_per_check=False, trace=trace,
                     limits=limits or (lambda config: (None,)), by_default=False, uses_endpoint=True, notice=notice,
-                    framework=framework,
+                    framework=framework, prepare=prepare,
                     failure_categories=(("bad_answer", (AgentAnswerError,)), *failure_categories))
 
 

@@ -31,8 +31,14 @@ REGISTRY: dict[str, Approach] = {a.name: a for a in (
 )}
 
 
+def _import_smolagents() -> None:
+    from rlmbench.agents.smol.arms import warm_up  # smolagents is imported only for an invocation of its arms
+
+    warm_up()
+
+
 def _smol_code(task: AgentTask):
-    from rlmbench.agents.smol.arms import run_code_agent  # smolagents is imported when its arm runs
+    from rlmbench.agents.smol.arms import run_code_agent
 
     return run_code_agent(task)
 
@@ -47,12 +53,12 @@ _SMOLAGENTS = ("smolagents' own prompts, parser and loop; its model is the bench
                "the task's, over the same ledger as every arm's")
 for _entry in (
     endpoint_approach("smol_code", "smolagents CodeAgent", _smol_code, trace=TRACE_KINDS["smol_code"],
-                      limits=rlm_iterations, sandbox=True, framework="smolagents",
+                      limits=rlm_iterations, sandbox=True, framework="smolagents", prepare=_import_smolagents,
                       notice=f"smolagents CodeAgent is {_SMOLAGENTS}; its code ran in the benchmark's Deno/Pyodide "
                              "sandbox (the pool RLM Direct uses), not in smolagents' in-process executor; its "
                              "max_steps is --rlm-max-iters."),
     endpoint_approach("smol_tools", "smolagents ToolCallingAgent", _smol_tools, trace=TRACE_KINDS["smol_tool_turns"],
-                      limits=react_steps, framework="smolagents",
+                      limits=react_steps, framework="smolagents", prepare=_import_smolagents,
                       notice=f"smolagents ToolCallingAgent is {_SMOLAGENTS}; a step's tool calls run at once in its "
                              "threads; its max_steps is the step-wise arms' limit."),
 ):

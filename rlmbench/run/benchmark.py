@@ -125,6 +125,8 @@ def run(settings: BenchmarkSettings) -> int:
         if any(REGISTRY[a].uses_endpoint for a in settings.approaches):
             endpoint = start_endpoint()
             settings = replace(settings, approach_config=replace(settings.approach_config, endpoint=endpoint))
+        for prepare in {REGISTRY[a].prepare for a in settings.approaches} - {None}:
+            prepare()  # what an arm loads once (smolagents' import), before any run's clock
         if settings.task.schema.user_code:
             user_tools = open_user_tools(settings)
             settings = replace(settings, task=user_tools.task)
