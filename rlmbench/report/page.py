@@ -97,7 +97,8 @@ def _settings_html(meta: RunMeta) -> str:
             ("Settings", ", ".join(f"{k} {v}" for k, v in settings.items())),
             ("Tools", meta.tools.text()),
             *([("Your tools", meta.task.user_tools_text())] if meta.task.user_tools_text() else []),
-            ("DSPy / Deno / Python", f"{meta.dspy_version} / {meta.deno_version or 'not used'} / {meta.python}"),
+            ("Frameworks / Deno / Python",
+             f"{meta.frameworks_text()} / {meta.deno_version or 'not used'} / {meta.python}"),
             ("Platform", meta.platform), ("Started", meta.started_at), ("State", STATE_WORDS[meta.state])]
     if meta.sweep:
         rows.insert(2, ("Sweep sizes", ", ".join(f"{s} ({c:,} checks)" for s, c in

@@ -94,7 +94,9 @@ def verdict_line(c: Comparison, meta: RunMeta) -> str:
     both = f"{code} {_shown(c.claim, c.code_mean)} vs {steps} {_shown(c.claim, c.steps_mean)} {c.claim.measured}"
     if c.low is None:
         return f"{c.claim.name}: no verdict, one run of an arm gives no interval ({both})."
-    interval = f"[{_amount(c.claim, c.low)}, {_amount(c.claim, c.high)}]".replace(" points", "")
+    unit = {"s": " s", "share": " points"}.get(c.claim.unit, "")
+    interval = (f"[{_amount(c.claim, c.low).removesuffix(unit)}, {_amount(c.claim, c.high).removesuffix(unit)}]"
+                + unit.replace(" ", "\N{NO-BREAK SPACE}"))  # the unit stays beside its interval when the line wraps
     if c.ahead is None:
         return f"{c.claim.name}: no clear difference ({both}; difference {interval})."
     gap = abs(c.code_mean - c.steps_mean)

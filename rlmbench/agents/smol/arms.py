@@ -93,7 +93,8 @@ def run_code_agent(task: AgentTask) -> AgentReply:
         raise lost.cause from None
     finally:
         executor.cleanup()
-    steps = [{"reasoning": step.model_output or "", "code": step.code_action or "",
+    opening = agent.code_block_tags[0]
+    steps = [{"reasoning": (step.model_output or "").split(opening, 1)[0].strip(), "code": step.code_action or "",
               "output": step.observations or "", "error": _error(step)} for step in _steps(agent)]
     return AgentReply(_answer(result.output), {"steps": steps, "state": result.state},
                       ended_by_agent=result.state == "success")
