@@ -16,8 +16,8 @@ from pathlib import Path
 from rlmbench.report.coverage_grid import run_grids
 from rlmbench.report.run_sections import RunPage, esc, run_html
 from rlmbench.report.summary import summarise
-from rlmbench.report.verdict import VERDICT_TITLE
 from rlmbench.report.tables import Table, price_line
+from rlmbench.report.verdict import VERDICT_TITLE
 from rlmbench.results.files import ResultsFiles, ResultsReadError, read_results, read_traces, record_key
 from rlmbench.results.meta import RunMeta
 from rlmbench.results.records import OUTCOMES, RunRecord
