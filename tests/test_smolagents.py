@@ -56,8 +56,8 @@ def test_with_latency_the_tool_calls_run_at_once_the_code_at_the_sandbox_pace_an
                      re.MULTILINE), tail
     assert "Across frameworks: code ahead in DSPy and in smolagents." in tail
     # smolagents runs a step's calls at once, DSPy's ReActV2 one after another: the frameworks' step-wise arms differ.
-    assert re.search(r"^Parallelism: step-wise ahead, by [\d.]+ s wall time \(smolagents CodeAgent [\d.]+ s vs "
-                     r"smolagents ToolCallingAgent", tail, re.MULTILINE), tail
+    assert re.search(r"^Parallelism: step-wise ahead, by [\d.]+ s wall time \((RLM Direct|smolagents CodeAgent) "
+                     r"[\d.]+ s vs smolagents ToolCallingAgent", tail, re.MULTILINE), tail
     assert "Results:" not in tail.split("\n\n")[0]
     page = (tmp_path / "r.html").read_text()
     header = page[page.index("<header>"):page.index("</header>")]

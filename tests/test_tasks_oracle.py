@@ -96,7 +96,8 @@ def test_the_realistic_drug_task_is_covered_recovered_followed_up_and_exact_in_e
     result = run_script(["--task", "drugs_realistic", "--model", "oracle", "--runs", "1", "--output", "r.json",
                          "--approaches", ",".join(arms)], tmp_path)
     assert result.returncode == 0, result.stderr[-2000:]
-    assert ("Tools: latency every tool 80 +/- 40 ms; transient failures every tool 10% of checks; seed 0"
+    assert ("Tools: latency every tool 80 +/- 40 ms; transient failures every tool 10% of checks; answers every tool "
+            "about 400 tokens; seed 0"
             in result.stdout)
     records = json.loads((tmp_path / "r.json").read_text())["records"]
     assert [r["approach"] for r in records] == arms

@@ -132,6 +132,6 @@ def test_a_pairs_verdict_follows_the_welch_interval_at_each_latency_and_names_wh
 def test_a_latency_list_is_refused_with_a_scale_sweep_and_on_resume_in_one_line(tmp_path):
     scale = run_script(["--model", "oracle", "--scale", "4x2", "--tool-latency", "0,25"], tmp_path)
     assert scale.returncode == 2 and scale.stderr.strip() == (
-        "error: --tool-latency: a scale sweep runs at one latency; give one value with --scale")
+        "error: --tool-latency: a scale sweep runs at one value; give one value with --scale")
     twice = run_script(["--model", "oracle", "--tool-latency", "25,25"], tmp_path)
     assert twice.returncode == 2 and "a latency is given twice in 25,25" in twice.stderr

@@ -58,6 +58,22 @@ def latency_list(text: str) -> tuple[float, ...]:
     return values
 
 
+def token_list(text: str) -> tuple[int, ...]:
+    """`2000` or `0,500,2000`: tokens, each a whole number from 0 to 200,000, no value twice."""
+    values = []
+    for part in text.split(","):
+        try:
+            value = int(part.strip())
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"not a whole number of tokens: {part.strip()!r}") from None
+        if not 0 <= value <= 200_000:
+            raise argparse.ArgumentTypeError(f"must be from 0 to 200,000 tokens, got {value}")
+        values.append(value)
+    if len(set(values)) != len(values):
+        raise argparse.ArgumentTypeError(f"a size is given twice in {text}")
+    return tuple(values)
+
+
 def failure_rate(text: str) -> float:
     value = _finite(text, "a number")
     if not 0 <= value < 1:

@@ -44,6 +44,8 @@ def apply_log_settings(args: argparse.Namespace, meta: RunMeta, given: set[str])
         "tool_latency": ((meta.tools.latency_override_ms,) if meta.tools.latency_override_ms is not None
                          else tuple(meta.tools.latency_sweep_ms) or None),
         "tool_faults": meta.tools.failure_rate_override,
+        "tool_answer_tokens": ((meta.tools.answer_tokens_override,) if meta.tools.answer_tokens_override is not None
+                               else tuple(meta.tools.answer_tokens_sweep) or None),
     }
     for dest, value in from_log.items():
         if dest not in given:

@@ -31,6 +31,7 @@ from rlmbench.cli.args import (
     non_negative_int,
     positive_int,
     positive_seconds,
+    token_list,
 )
 from rlmbench.cli.resume_args import apply_log_settings, explicit_flags, log_meta
 from rlmbench.cli.tasks_cmd import render_task_list
@@ -133,6 +134,12 @@ def build_parser(prog: str | None = None, description: str = __doc__) -> argpars
                              "of the task's own latency (default: the task's; drugs_realistic has 80 +/- 40 ms, the "
                              "other built-in tasks none); several values (0,25,100) run the whole comparison at each "
                              "and show where each pair of arms changes order")
+    parser.add_argument("--tool-answer-tokens", type=token_list, metavar="N[,N...]",
+                        help="every table tool's answers carry about N tokens of detail beside their finding (the "
+                             "task's own sentences, the finding unchanged) instead of the task's own size (default: "
+                             "the task's; drugs_realistic has 400, the other built-in tasks none); several values "
+                             "(0,2000) run the whole comparison at each and show how each arm's tokens grow, and "
+                             "where an arm first overflows the model's context window")
     parser.add_argument("--tool-faults", type=failure_rate, metavar="RATE",
                         help="the share of checks (0 to below 1, drawn by --seed) whose first call fails with a "
                              "transient error, as a real service's timeout or 503, instead of the task's own rate "
@@ -158,9 +165,14 @@ def main(argv: list[str] | None = None, prog: str | None = None, description: st
     if args.resume and args.scale:
         print("error: --resume continues the benchmark, not a --scale sweep; run the sweep again", file=sys.stderr)
         return EXIT_CONFIG
-    if args.scale and args.tool_latency and len(args.tool_latency) > 1:
-        print("error: --tool-latency: a scale sweep runs at one latency; give one value with --scale",
-              file=sys.stderr)
+    swept = [flag for flag, values in (("--tool-latency", args.tool_latency),
+                                       ("--tool-answer-tokens", args.tool_answer_tokens)) if values and len(values) > 1]
+    if args.scale and swept:
+        print(f"error: {swept[0]}: a scale sweep runs at one value; give one value with --scale", file=sys.stderr)
+        return EXIT_CONFIG
+    if len(swept) > 1:
+        print("error: sweep one tool behaviour at a time: several values for --tool-latency or for "
+              "--tool-answer-tokens, not both", file=sys.stderr)
         return EXIT_CONFIG
     logged_models = []
     if args.resume:  # continue with the log's own settings; flags given again must agree with it
@@ -169,12 +181,16 @@ def main(argv: list[str] | None = None, prog: str | None = None, description: st
         except ResumeError as exc:
             print(f"error: {exc}", file=sys.stderr)
             return EXIT_CONFIG
-        if args.tool_latency and len(args.tool_latency) > 1:
-            print("error: --resume continues a single comparison, not a --tool-latency sweep; run the sweep again",
-                  file=sys.stderr)
+        if any(v and len(v) > 1 for v in (args.tool_latency, args.tool_answer_tokens)):
+            print("error: --resume continues a single comparison, not a --tool-latency or --tool-answer-tokens "
+                  "sweep; run the sweep again", file=sys.stderr)
             return EXIT_CONFIG
     task = load_task_arg(args.task)
     if task is None:
+        return EXIT_CONFIG
+    if args.tool_answer_tokens and all(t.user_code for t in task.schema.tools):
+        print("error: --tool-answer-tokens sizes the task's own answers; every tool of this task is your own code, "
+              "whose answers are the size they are", file=sys.stderr)
         return EXIT_CONFIG
     try:
         agents = register_agents(args.agent)
@@ -220,6 +236,7 @@ def main(argv: list[str] | None = None, prog: str | None = None, description: st
         react_limit=args.react_limit,
         seed=args.seed,
         tool_latency_ms=args.tool_latency,
+        tool_answer_tokens=args.tool_answer_tokens,
         tool_failure_rate=args.tool_faults,
         plot=args.plot,
         html=args.html,

@@ -28,10 +28,11 @@ _CURRENT_LEDGER: contextvars.ContextVar[ToolLedger | None] = contextvars.Context
 Metric = Callable[..., dspy.Prediction]
 
 
-def _record_to_current_ledger(tool: str, args: dict, outcome: CallOutcome, started: float, ended: float) -> None:
+def _record_to_current_ledger(tool: str, args: dict, outcome: CallOutcome, started: float, ended: float,
+                              answer: object = None) -> None:
     ledger = _CURRENT_LEDGER.get()
     if ledger is not None:
-        ledger.record(tool, args, outcome, started, ended)
+        ledger.record(tool, args, outcome, started, ended, answer)
 
 
 # --------------------------------------------------------------------------------------------

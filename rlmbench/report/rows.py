@@ -100,6 +100,12 @@ def _no_answer(r: RunRecord) -> bool:
     return r.outcome == "no_answer"
 
 
+def _answer_tokens_cell(records: list[RunRecord]) -> str:
+    """The mean answer's size over the runs whose tools answered; n/a where none did."""
+    sizes = [x.answer_tokens_per_call for x in records if x.answer_tokens_per_call is not None]
+    return mean_int([round(size) for size in sizes]) if sizes else "n/a (no call answered)"
+
+
 @dataclass(frozen=True)
 class DiagnosticItem:
     """One thing the trace shows went wrong, as both the summary row and the run's page list it."""
@@ -176,6 +182,8 @@ SUMMARY_ROWS: tuple[SummaryRow, ...] = (
                shown=lambda c: any(x.coverage.recovery is not None for x in c.records)),
     SummaryRow("Hit iteration limit", lambda r, c, t: hit_limit_cell(r.all)),
     SummaryRow("Tool calls per run", lambda r, c, t: mean_int([x.coverage.tool_calls for x in r.all])),
+    SummaryRow("Tool answer tokens per call", lambda r, c, t: _answer_tokens_cell(r.all),
+               shown=lambda c: any(x.answer_tokens_per_call is not None for x in c.records)),
     SummaryRow("LM calls per run", lambda r, c, t: mean_int([x.lm_calls for x in r.all])),
     SummaryRow("Of these, failed / cut at --timeout", lambda r, c, t: unanswered_cell(r.all),
                shown=lambda c: any(x.lm_calls_failed or x.lm_calls_cut for x in c.records)),

@@ -10,6 +10,7 @@ from __future__ import annotations
 import textwrap
 from dataclasses import dataclass, replace
 
+from rlmbench.report.answer_sizes import answer_size_table, growth_table
 from rlmbench.report.claims import claims_table
 from rlmbench.report.growth import fit_lines, sweep_heading, sweep_table, time_split_table
 from rlmbench.report.latency import crossover_table, latency_table
@@ -27,15 +28,28 @@ def _model_claims(runs: list[RunRecord], meta: RunMeta, schema: TaskSchema, mode
     return Section(section.lines, [*section.tables, *([claims_table(runs, meta, schema)] if runs else [])])
 
 
-def _latency_section(runs: list[RunRecord], meta: RunMeta, schema: TaskSchema, model: ModelRecord) -> Section:
-    """A latency sweep: wall time per latency and the pairs' crossovers first; then the whole table and the claims
-    for the runs at the largest latency alone, as pooling latencies would mix their wall times."""
-    top = max(meta.tools.latency_sweep_ms)
-    section = _model_claims([r for r in runs if r.tool_latency_ms == top], meta, schema, model)
+def _at_largest(runs: list[RunRecord], meta: RunMeta) -> list[RunRecord]:
+    """A tool sweep's runs at its largest value (the claims and the verdict are measured there); all runs else."""
+    if meta.tools.latency_sweep_ms:
+        return [r for r in runs if r.tool_latency_ms == max(meta.tools.latency_sweep_ms)]
+    if meta.tools.answer_tokens_sweep:
+        return [r for r in runs if r.tool_answer_tokens == max(meta.tools.answer_tokens_sweep)]
+    return runs
+
+
+def _tool_sweep_section(runs: list[RunRecord], meta: RunMeta, schema: TaskSchema, model: ModelRecord) -> Section:
+    """A tool sweep: its own tables first (wall time per latency and the pairs' crossovers; tokens per answer size,
+    growth and the window's cliff); then the whole table and the claims for the runs at the largest value alone,
+    as pooling values would mix their figures."""
+    section = _model_claims(_at_largest(runs, meta), meta, schema, model)
     first, *rest = section.tables
-    return Section(section.lines, [latency_table(runs, meta), crossover_table(runs, meta),
-                                   replace(first, title=f"At {Latency(top).text()}, the largest tool latency:"),
-                                   *rest])
+    if meta.tools.latency_sweep_ms:
+        own = [latency_table(runs, meta), crossover_table(runs, meta)]
+        title = f"At {Latency(max(meta.tools.latency_sweep_ms)).text()}, the largest tool latency:"
+    else:
+        own = [answer_size_table(runs, meta), growth_table(runs, meta)]
+        title = f"At {max(meta.tools.answer_tokens_sweep):,} tokens, the largest answer size:"
+    return Section(section.lines, [*own, replace(first, title=title), *rest])
 
 
 @dataclass(frozen=True)
@@ -64,10 +78,9 @@ def summarise(meta: RunMeta, records: list[RunRecord], schema: TaskSchema) -> Su
     sections, verdicts = [], []
     for model in meta.models:
         runs = [r for r in records if r.model == model.name]
-        sections.append(_latency_section(runs, meta, schema, model) if meta.tools.latency_sweep_ms
+        sections.append(_tool_sweep_section(runs, meta, schema, model) if meta.tools.sweep_values
                         else _model_claims(runs, meta, schema, model))
-        if meta.tools.latency_sweep_ms:  # the claims are measured at the largest latency: so is the verdict
-            runs = [r for r in runs if r.tool_latency_ms == max(meta.tools.latency_sweep_ms)]
+        runs = _at_largest(runs, meta)  # the claims are measured at a sweep's largest value: so is the verdict
         prefix = f"{model.name}: " if len(meta.models) > 1 else ""
         verdicts += [prefix + line for line in verdict(runs, meta, schema)]
     if len(meta.models) > 1:

@@ -162,12 +162,23 @@ class ToolInfo(_Model):
     """Tool -> its transient failure rate from the task, for the tools that have one."""
     tool_count: int = 0
     """The task's tools: when every one behaves alike, the text says `every tool` instead of naming each."""
+    answer_tokens_override: int | None = None
+    """--tool-answer-tokens: every table tool's answer size; None: each tool's own from the task."""
+    answer_tokens: dict[str, int] = {}
+    """Tool -> the size of its answers' detail from the task (`answer_tokens`), for the tools that have one."""
+    answer_tokens_sweep: list[int] = []
+    """--tool-answer-tokens with several values: the whole comparison ran at each, every table tool at that size."""
+
+    @property
+    def sweep_values(self) -> list[float]:
+        """The values of the tool behaviour a sweep varied (latencies or answer sizes); [] without one."""
+        return list(self.latency_sweep_ms) or [float(n) for n in self.answer_tokens_sweep]
 
     @property
     def none(self) -> bool:
         """No tool was given a latency or failures, by the task or by the flags."""
         return (self.latency_override_ms is None and not self.latency and not self.latency_sweep_ms
-                and self.failure_rate_override is None and not self.failure_rates)
+                and self.failure_rate_override is None and not self.failure_rates and not self._answer_sizes())
 
     @property
     def has_latency(self) -> bool:
@@ -193,7 +204,19 @@ class ToolInfo(_Model):
             faults = f"every tool {self.failure_rate_override:.0%} of checks (--tool-faults)"
         else:
             faults = self._per_tool({tool: f"{rate:.0%} of checks" for tool, rate in self.failure_rates.items()})
-        return f"latency {latency}; transient failures {faults}; seed {self.seed}"
+        sizes = self._answer_sizes()
+        return f"latency {latency}; transient failures {faults}" + (f"; answers {sizes}" if sizes else "") + (
+            f"; seed {self.seed}")
+
+    def _answer_sizes(self) -> str:
+        """`every tool about 2,000 tokens (--tool-answer-tokens)`; "" where every answer is the finding alone."""
+        if self.answer_tokens_override is not None:
+            return f"every table tool about {self.answer_tokens_override:,} tokens (--tool-answer-tokens)"
+        if self.answer_tokens_sweep:
+            return (f"every table tool, in turn {', '.join(f'{n:,}' for n in self.answer_tokens_sweep)} tokens "
+                    f"(--tool-answer-tokens)")
+        return self._per_tool({tool: f"about {n:,} tokens" for tool, n in self.answer_tokens.items()}) \
+            if self.answer_tokens else ""
 
 
 RunState = Literal["running", "finished", "interrupted"]

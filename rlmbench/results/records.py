@@ -389,6 +389,12 @@ class RunRecord(_Model):
     a latency sweep's latency (`25 ms`); None for a single comparison on the task's own lists."""
     tool_latency_ms: float | None = None
     """The latency every tool had in this run of a latency sweep (`--tool-latency 0,25,100`); None otherwise."""
+    tool_answer_tokens: int | None = None
+    """The answer size every table tool had in this run of an answer-size sweep (`--tool-answer-tokens 0,2000`);
+    None otherwise."""
+    answer_tokens_per_call: float | None = None
+    """The mean size in tokens of the answers the tools gave (answered calls, counted after the run); None where no
+    call answered, or in files written before it was measured."""
     diagnostics: Diagnostics = Diagnostics()
     """How the run went wrong, detected from its trace."""
     time_split: TimeSplit | None = None

@@ -39,11 +39,11 @@ from rlmbench.results.records import RunRecord
 from rlmbench.run.dspy_messages import CommandLineWords
 from rlmbench.run.endpoint import EndpointError, MeteredEndpoint
 from rlmbench.run.interrupts import hold_interrupts, interrupts_restored
-from rlmbench.run.latency_sweep import run_latency_sweep
 from rlmbench.run.live_progress import LiveProgress
 from rlmbench.run.runner import ModelRun, run_benchmark
 from rlmbench.run.server_idle import ServerWatch
 from rlmbench.run.sweep import run_sweep
+from rlmbench.run.tool_sweep import ANSWER_TOKENS, LATENCY, SweepAxis, run_tool_sweep
 from rlmbench.sandbox.interpreter import SandboxSupply, check_deno
 from rlmbench.tasks.backends import UserTools
 from rlmbench.tasks.backends.truth import open_with_truth
@@ -72,6 +72,7 @@ class BenchmarkSettings:
     seed: int = 0  # the sweep's generated tasks and the tools' draws
     tool_latency_ms: tuple[float, ...] | None = None  # --tool-latency: every tool's latency(ies) instead of the task's
     tool_failure_rate: float | None = None  # --tool-faults: every tool's transient failure rate instead of the task's
+    tool_answer_tokens: tuple[int, ...] | None = None  # --tool-answer-tokens: every table tool's answer size(s)
     plot: bool = False
     html: Path | None = None  # the HTML report's path; None: next to the results JSON
 
@@ -109,10 +110,30 @@ def latency_sweep(settings: BenchmarkSettings) -> tuple[float, ...] | None:
     return tuple(sorted(given)) if given is not None and len(given) > 1 else None
 
 
+def answer_tokens_override(settings: BenchmarkSettings) -> int | None:
+    """The one --tool-answer-tokens of a single comparison; None without it, and in an answer-size sweep."""
+    given = settings.tool_answer_tokens
+    return given[0] if given is not None and len(given) == 1 else None
+
+
+def answer_tokens_sweep(settings: BenchmarkSettings) -> tuple[int, ...] | None:
+    given = settings.tool_answer_tokens
+    return tuple(sorted(given)) if given is not None and len(given) > 1 else None
+
+
+def tool_sweep(settings: BenchmarkSettings) -> tuple[SweepAxis, tuple[float, ...]] | None:
+    """The tool behaviour a sweep varies and its values (the flags allow one at a time); None: no such sweep."""
+    if (latencies := latency_sweep(settings)) is not None:
+        return LATENCY, latencies
+    if (sizes := answer_tokens_sweep(settings)) is not None:
+        return ANSWER_TOKENS, sizes
+    return None
+
+
 def tool_settings(settings: BenchmarkSettings, user_tools: UserTools | None = None) -> ToolSettings:
     latency = Latency(settings.tool_latency_ms[0]) if latency_override(settings) is not None else None
     return ToolSettings(seed=settings.seed, latency=latency, failure_rate=settings.tool_failure_rate,
-                        user_tools=user_tools)
+                        answer_tokens=answer_tokens_override(settings), user_tools=user_tools)
 
 
 def run(settings: BenchmarkSettings) -> int:
@@ -227,7 +248,10 @@ def build_header(settings: BenchmarkSettings, started: dt.datetime) -> RunMeta:
                        latency={t.name: t.latency.text() for t in task.schema.tools if not t.latency.none},
                        failure_rate_override=settings.tool_failure_rate,
                        failure_rates={t.name: t.transient_failure_rate for t in task.schema.tools
-                                      if t.transient_failure_rate}, tool_count=len(task.schema.tools)),
+                                      if t.transient_failure_rate}, tool_count=len(task.schema.tools),
+                       answer_tokens_override=answer_tokens_override(settings),
+                       answer_tokens_sweep=list(answer_tokens_sweep(settings) or []),
+                       answer_tokens={t.name: t.answer_tokens for t in task.schema.tools if t.answer_tokens}),
         started_at=started.isoformat(),
         cold_sandbox=settings.cold_sandbox if uses_sandbox else None,
         notice=task.schema.notice,
@@ -341,10 +365,10 @@ def execute(settings: BenchmarkSettings, meta: RunMeta, files: ResultsFiles, rec
                                    tool_settings=tool_settings(settings, user_tools))
                 meta.sweep.skipped = result.skipped
                 return result.interrupted
-            if (latencies := latency_sweep(settings)) is not None:
-                return run_latency_sweep(task, approaches, latencies, settings.runs, models, settings.approach_config,
-                                         on_record, sandboxes, tool_settings(settings, user_tools), timeout=settings.timeout,
-                                         watch=progress.update)
+            if (swept := tool_sweep(settings)) is not None:
+                return run_tool_sweep(*swept, task, approaches, settings.runs, models, settings.approach_config,
+                                      on_record, sandboxes, tool_settings(settings, user_tools),
+                                      timeout=settings.timeout, watch=progress.update)
             _, interrupted = run_benchmark(task, approaches, settings.runs, models, settings.approach_config,
                                            on_record, case=task.full_case(), sandboxes=sandboxes,
                                            timeout=settings.timeout, skip=done, watch=progress.update,
@@ -371,7 +395,7 @@ def finish(settings: BenchmarkSettings, meta: RunMeta, files: ResultsFiles, reco
     order = {a: i for i, a in enumerate(meta.approaches)}
     model_order = {name: i for i, name in enumerate(meta.labels)}
     records.sort(key=lambda r: (sizes.index(r.case) if r.case in sizes else -1, r.tool_latency_ms or 0.0,
-                                model_order.get(r.model, -1), order[r.approach], r.run))
+                                r.tool_answer_tokens or 0, model_order.get(r.model, -1), order[r.approach], r.run))
     if meta.sweep is not None:
         meta.sweep.fits = growth_fits(records, meta.approaches, meta.labels)
     meta.state = "interrupted" if interrupted else "finished"

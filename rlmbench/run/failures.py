@@ -35,6 +35,13 @@ def _named(*names: str) -> Callable[[BaseException], bool]:
     return lambda exc: any(c.__name__ in names and not c.__module__.startswith("builtins") for c in type(exc).__mro__)
 
 
+def _context_length(exc: BaseException) -> bool:
+    """A provider's refusal of a prompt over the window as an OpenAI-compatible client raises it (a 400 whose code is
+    `context_length_exceeded`: the OpenAI SDK's BadRequestError, inside another framework's own error)."""
+    return _named("BadRequestError")(exc) and (getattr(exc, "code", None) == "context_length_exceeded"
+                                               or "context_length_exceeded" in str(exc))
+
+
 def _no_code(exc: BaseException) -> bool:
     # DSPy 3.4.1's RLM when the model returns no code (dspy issue 9632).
     return isinstance(exc, AttributeError) and "'NoneType' object has no attribute 'strip'" in str(exc)
@@ -53,6 +60,8 @@ FAILURE_CATEGORIES: tuple[tuple[str, Callable[[BaseException], bool]], ...] = (
     ("auth_error", _is(LMAuthError)),
     ("auth_error", _named("AuthenticationError")),
     ("context_window", _is(ContextWindowExceededError)),
+    ("context_window", _named("ContextWindowExceededError")),
+    ("context_window", _context_length),
     ("parse_error", _is(AdapterParseError)),
     ("sandbox_error", _is(CodeInterpreterError)),
     ("lm_error", _is(LMError)),

@@ -35,7 +35,7 @@ from rlmbench.run.server_idle import ServerWatch
 from rlmbench.sandbox.interpreter import SandboxSupply, TimedInterpreter
 from rlmbench.scoring.diagnostics import diagnose
 from rlmbench.scoring.findings import score_answer
-from rlmbench.scoring.ledger import ToolCall, ToolLedger, measure_coverage, trace_entry
+from rlmbench.scoring.ledger import ToolCall, ToolLedger, answer_tokens, measure_coverage, trace_entry
 from rlmbench.tasks.behaviour import ToolSettings
 from rlmbench.tasks.prompt import task_prompt
 from rlmbench.tasks.task import Case, Task
@@ -144,6 +144,7 @@ class _RunState:
             time_split=self._time_split(approach.needs_sandbox, boots, calls),
             sandbox_boot_kind=boots[0].boot_kind if boots else None,
             idle_wait=self.idle_wait,
+            answer_tokens_per_call=_mean_answer_tokens(calls),
         )
         trace["tool_calls"] = [trace_entry(c, self.started or 0.0) for c in calls]
         trace["lm_calls"] = [c.model_dump() for c in lm_calls]
@@ -154,6 +155,11 @@ class _RunState:
         if output and output.answer:
             trace["answer"] = output.answer  # the typed answer itself: the report names each finding it scored
         return record, trace
+
+
+def _mean_answer_tokens(calls: list[ToolCall]) -> float | None:
+    sizes = [size for call in calls if (size := answer_tokens(call)) is not None]
+    return sum(sizes) / len(sizes) if sizes else None
 
 
 class _TrackedFactory:

@@ -7,9 +7,13 @@ the set of required checks (tool, key of items as spelled) intersected with the 
 
 from __future__ import annotations
 
+import functools
+import json
 import threading
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from typing import Any
 
+from rlmbench.lm.tokens import count_tokens
 from rlmbench.results.records import Coverage, FollowUpCoverage, Recovery, ToolCoverage
 from rlmbench.tasks.task import (
     Case,
@@ -32,6 +36,8 @@ class ToolCall:
     started: float = 0.0
     """time.perf_counter() when the call reached the tool; 0 when read back from a trace."""
     ended: float = 0.0
+    answer: Any = field(default=None, repr=False, compare=False)
+    """The tool's answer, kept until the run is recorded (answer_tokens counts it then, outside the clock)."""
 
     @property
     def valid(self) -> bool:
@@ -46,9 +52,10 @@ class ToolLedger:
         self._calls: list[ToolCall] = []
         self._lock = threading.Lock()
 
-    def record(self, tool: str, args: dict, outcome: CallOutcome, started: float, ended: float) -> None:
+    def record(self, tool: str, args: dict, outcome: CallOutcome, started: float, ended: float,
+               answer: Any = None) -> None:
         with self._lock:
-            self._calls.append(ToolCall(tool, dict(args), outcome, started, ended))
+            self._calls.append(ToolCall(tool, dict(args), outcome, started, ended, answer))
 
     @property
     def calls(self) -> list[ToolCall]:
@@ -56,10 +63,25 @@ class ToolLedger:
             return list(self._calls)
 
 
+@functools.lru_cache(maxsize=65536)
+def _tokens(text: str) -> int:
+    return count_tokens(text)
+
+
+def answer_tokens(call: ToolCall) -> int | None:
+    """The size of an answered call's answer in tokens, as a model is shown it (a dict as its JSON); None for a call
+    that did not answer. Answers repeat across runs and arms, so each text is counted once."""
+    if not call.valid or call.answer is None:
+        return None
+    return _tokens(call.answer if isinstance(call.answer, str) else json.dumps(call.answer, default=str))
+
+
 def trace_entry(call: ToolCall, run_started: float) -> dict:
-    """A call as the traces file keeps it: `at_s` from the run's start, `duration_s` inside the tool."""
+    """A call as the traces file keeps it: `at_s` from the run's start, `duration_s` inside the tool, the answer's
+    size in tokens."""
     return {"tool": call.tool, "args": call.args, "valid": call.valid, "outcome": call.outcome,
-            "at_s": round(call.started - run_started, 4), "duration_s": round(call.ended - call.started, 4)}
+            "at_s": round(call.started - run_started, 4), "duration_s": round(call.ended - call.started, 4),
+            **({"answer_tokens": size} if (size := answer_tokens(call)) is not None else {})}
 
 
 def call_from_trace(entry: dict) -> ToolCall:

@@ -57,12 +57,17 @@ class ToolSettings:
     """Every tool's latency instead of the task's; None: the task's own."""
     failure_rate: float | None = None
     """Every tool's transient failure rate instead of the task's; None: the task's own."""
+    answer_tokens: int | None = None
+    """Every table tool's answer size instead of the task's (`--tool-answer-tokens`); None: the task's own."""
     user_tools: Any = None
     """The user's functions and server this invocation opened (tasks.backends.UserTools); None for a task of
     lookup tables. Typed loosely: this module is imported by the task's schema, which the backends import."""
 
     def latency_of(self, own: Latency) -> Latency:
         return self.latency if self.latency is not None else own
+
+    def answer_tokens_of(self, own: int) -> int:
+        return self.answer_tokens if self.answer_tokens is not None else own
 
     def failure_rate_of(self, own: float) -> float:
         return self.failure_rate if self.failure_rate is not None else own

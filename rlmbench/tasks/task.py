@@ -25,6 +25,7 @@ from dataclasses import asdict, dataclass, field, replace
 from typing import Iterable, Literal
 
 from rlmbench.tasks.behaviour import Latency
+from rlmbench.tasks.detail import DetailVocabulary
 from rlmbench.tasks.matcher import FindingMatcher
 
 ToolKind = Literal["pair", "cross", "attribute"]
@@ -126,6 +127,8 @@ class ToolSpec:
     """The share of this tool's checks whose first call fails (tasks.behaviour); none by default."""
     returns: ToolReturns = "text"
     """text: the answer is a sentence from the templates; json: a dict, as a real API's (tasks.tools)."""
+    answer_tokens: int = 0
+    """About this many tokens of detail in each answer beside its finding (tasks.detail); 0: the finding alone."""
     follow_up: FollowUp | None = None
     """A follow-up tool (file kind `follow_up`): its checks are required by findings, not enumerated; `kind` is then
     the shape of its key (its `after` tool's kind), `value` how it states its answer, `answer_field` the typed
@@ -221,6 +224,8 @@ class TaskSchema:
     """The task's own default sweep sizes (`16x6`), or None for the generic default."""
     server: ServerSpec | None = None
     """The MCP server behind the tools that name one (`mcp`); None without."""
+    answer_detail: DetailVocabulary | None = None
+    """The sentences a tool's detail is drawn from (`[answer_detail]`); None: tasks.detail.GENERIC."""
 
     def list(self, name: str) -> ListSpec:
         return next(spec for spec in self.lists if spec.name == name)
@@ -317,11 +322,14 @@ class Task:
                 del tool["transient_failure_rate"]
             if tool["returns"] == "text":
                 del tool["returns"]
+            if tool["answer_tokens"] == 0:
+                del tool["answer_tokens"]
             for name in ("follow_up", "function", "mcp", "finding"):  # fields added later hash only when set
                 if tool[name] is None:
                     del tool[name]
-        if schema["server"] is None:
-            del schema["server"]
+        for name in ("server", "answer_detail"):
+            if schema[name] is None:
+                del schema[name]
         follow_ups = {t: sorted([list(k), v] for k, v in f.items()) for t, f in self.data.follow_ups.items()}
         payload = json.dumps({"schema": schema, "items": self.data.items, **({"follow_ups": follow_ups} if follow_ups
                                                                            else {}),

@@ -131,6 +131,8 @@ class ToolDoc(_Table):
     """The share of checks whose first call fails; default: [behaviour]'s, else 0."""
     returns: Text | None = None
     """text (default) or json (task.TOOL_RETURNS)."""
+    answer_tokens: Annotated[int, Field(ge=0, le=200_000)] | None = None
+    """About this many tokens of detail in each answer (tasks.detail); default: [behaviour]'s, else 0."""
     findings: list[FindingDoc] | None = None
     values: dict[str, Text] | None = None
     after: Identifier | None = None
@@ -163,6 +165,15 @@ class BehaviourDoc(_Table):
     latency_ms: Milliseconds | None = None
     latency_jitter_ms: Milliseconds | None = None
     transient_failure_rate: FailureRate | None = None
+    answer_tokens: Annotated[int, Field(ge=0, le=200_000)] | None = None
+
+
+class AnswerDetailDoc(_Table):
+    """What a tool's answer holds besides its finding, for answers of `answer_tokens` (tasks.detail)."""
+
+    fields: Annotated[dict[Identifier, Annotated[list[Text], Field(min_length=1)]], Field(min_length=1)]
+    """A field of the answer's record (`mechanism`) -> sentences it is drawn from; `{0}`, `{1}` name the check's
+    items."""
 
 
 class TaskDoc(_Table):
@@ -180,6 +191,7 @@ class TaskDoc(_Table):
     aliases: dict[str, Text] | None = None
     sweep: SweepDoc | None = None
     behaviour: BehaviourDoc | None = None
+    answer_detail: AnswerDetailDoc | None = None
     server: ServerDoc | None = None
 
 

@@ -13,6 +13,7 @@ import tomllib
 from dataclasses import replace
 from pathlib import Path
 
+from rlmbench.tasks.detail import RESERVED, DetailVocabulary
 from rlmbench.tasks.sizes import parse_sizes
 from rlmbench.tasks.task import (
     NO_RISK,
@@ -249,9 +250,31 @@ def parse_task(raw: dict, source: str) -> Task:
         or "the answer: each problem found, with its severity",
         notice=doc.notice or DEFAULT_NOTICE, lists=list_specs, tools=tuple(tools), severities=severities, risk=risk,
         sweep=tuple(doc.sweep.sizes) if doc.sweep else None, server=server,
+        answer_detail=_answer_detail(doc, tools, fail),
     )
     return Task(schema, TaskData(items, {t: f for t, f in findings.items() if f or schema.tool(t).follow_up is None},
                                  values, aliases, follow_ups, truth=_truth_source(doc, tools)), source)
+
+
+def _answer_detail(doc: TaskDoc, tools: list[ToolSpec], fail: Fail) -> DetailVocabulary | None:
+    """`[answer_detail]`: its fields may not take a JSON answer's own keys (its check's arguments included), and
+    its sentences may name a check's items only as {0} and {1}."""
+    if doc.answer_detail is None:
+        return None
+    taken = RESERVED | {a for t in tools for a in t.args}
+    for name, sentences in doc.answer_detail.fields.items():
+        if name in taken:
+            raise fail(f"answer_detail.fields.{name}", "is a key of the answers themselves; name it otherwise")
+        for sentence in sentences:
+            try:
+                sentence.format("a", "b")
+            except (IndexError, KeyError, ValueError):
+                raise fail(f"answer_detail.fields.{name}", f"{sentence!r} may name the check's items only as "
+                                                           "{0} and {1}") from None
+            if ": " in sentence or '"' in sentence:
+                raise fail(f"answer_detail.fields.{name}", f"{sentence!r} holds ': ' or a double quote, which would "
+                                                           "read as a tool's value or end its answer's line")
+    return DetailVocabulary(tuple((n, tuple(t)) for n, t in doc.answer_detail.fields.items()))
 
 
 def _declares_findings(doc: TaskDoc, fail: Fail) -> bool:

@@ -75,8 +75,14 @@ def _behaviour(tool: ToolDoc, at: str, defaults: BehaviourDoc, fail: Fail) -> di
     if tool.returns is not None and tool.returns not in TOOL_RETURNS:
         raise fail(f"{at}.returns", f"{tool.returns!r} is not an answer form; one of {', '.join(TOOL_RETURNS)}")
     rate = tool.transient_failure_rate
+    if tool.answer_tokens and (tool.function or tool.mcp):
+        raise fail(f"{at}.answer_tokens", "pads the task's own answers; your function's or server's answers are "
+                                          "your own, at the size they are")
+    own_code = tool.function or tool.mcp
+    tokens = tool.answer_tokens if tool.answer_tokens is not None else (defaults.answer_tokens or 0)
     return {"latency": _latency(tool, defaults, at, fail), "returns": tool.returns or "text",
-            "transient_failure_rate": rate if rate is not None else defaults.transient_failure_rate or 0.0}
+            "transient_failure_rate": rate if rate is not None else defaults.transient_failure_rate or 0.0,
+            "answer_tokens": 0 if own_code else tokens}
 
 
 def _default_label(name: str) -> str:

@@ -15,9 +15,10 @@ import inspect
 import threading
 import time
 from dataclasses import replace
-from typing import Callable, Literal
+from typing import Any, Callable, Literal
 
 from rlmbench.tasks.behaviour import ToolSettings
+from rlmbench.tasks.detail import GENERIC, with_detail
 from rlmbench.tasks.task import (
     Case,
     Task,
@@ -96,12 +97,13 @@ def can_fail(schema: TaskSchema) -> bool:
     """Whether any tool can fail transiently: else recovery is not exercised."""
     return any(tool.transient_failure_rate > 0 for tool in schema.tools)
 
-ToolRecorder = Callable[[str, dict, CallOutcome, float, float], None]
-"""Called as record(tool_name, normalised_args, outcome, started, ended) when a tool call returns
-(times from time.perf_counter)."""
+ToolRecorder = Callable[..., None]
+"""Called as record(tool_name, normalised_args, outcome, started, ended, answer=None) when a tool call returns
+(times from time.perf_counter; the answer of an answered call, kept by reference: its size is counted after the
+run, outside its clock)."""
 
 
-def _no_record(tool: str, args: dict, outcome: CallOutcome, started: float, ended: float) -> None:
+def _no_record(tool: str, args: dict, outcome: CallOutcome, started: float, ended: float, answer: Any = None) -> None:
     return None
 
 
@@ -110,11 +112,17 @@ def describe_finding(tool: ToolSpec, args: dict[str, str], severity: str, detail
     return tool.found.format(**args, severity=severity, SEVERITY=severity.upper(), details=details)
 
 
-def _answer(task: Task, tool: ToolSpec, args: dict[str, str]) -> str | dict:
-    """The tool's answer to a valid check: a sentence from its templates, or for `returns = "json"` a dict that
-    names the check (`check`: the tool, the arguments) and says `status` found or clear, a finding's `severity`
-    and `details`, an attribute's or a follow-up's `value`."""
+def _answer(task: Task, tool: ToolSpec, args: dict[str, str], settings: ToolSettings) -> str | dict:
+    """The tool's answer to a valid check, with its detail (tasks.detail) where the tool's answers have a size."""
     key = check_key(tool, args)
+    return with_detail(_finding_answer(task, tool, args, key), task.schema.answer_detail or GENERIC, tool.name, key,
+                       settings.seed, settings.answer_tokens_of(tool.answer_tokens))
+
+
+def _finding_answer(task: Task, tool: ToolSpec, args: dict[str, str], key: tuple[str, ...]) -> str | dict:
+    """The finding itself: a sentence from the tool's templates, or for `returns = "json"` a dict that names the
+    check (`check`: the tool, the arguments) and says `status` found or clear, a finding's `severity` and
+    `details`, an attribute's or a follow-up's `value`."""
     found = task.finding(tool.name, key)
     if tool.follow_up is not None:
         value = task.data.follow_ups.get(tool.name, {}).get(key)
@@ -170,11 +178,11 @@ def make_tool(task: Task, tool: ToolSpec, record: ToolRecorder = _no_record,
             raise ToolUnavailableError(f"{tool.name} is temporarily unavailable (the service did not answer in "
                                        f"time); the call can be retried.")
         try:
-            answer = _answer(task, tool, args) if user_code is None else user_code(tool, args)
+            answer = _answer(task, tool, args, settings) if user_code is None else user_code(tool, args)
         except Exception as exc:
             record(tool.name, args, "tool_error", started, time.perf_counter())
             raise ToolRaisedError(f"{type(exc).__name__}: {exc}") from exc
-        record(tool.name, args, "answered", started, time.perf_counter())
+        record(tool.name, args, "answered", started, time.perf_counter(), answer)
         return answer
 
     def _valid(args: dict) -> bool:
