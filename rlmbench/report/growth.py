@@ -14,6 +14,7 @@ from typing import Callable
 
 import numpy as np
 
+from rlmbench.report.cells import hit_the_window
 from rlmbench.report.tables import Table
 from rlmbench.results.meta import RunMeta
 from rlmbench.results.records import TIME_PARTS, RunRecord
@@ -118,12 +119,23 @@ def fit_lines(records: list[RunRecord], meta: RunMeta) -> list[str]:
             k = fit["exponent"]
             span = (f"{fit['sizes']} sizes, {fit['checks'][0]:,}-{fit['checks'][-1]:,} checks" if fit["checks"]
                     else "no sizes")
-            lines.append(f"  {name:<30} k = {k:.2f} ({span})" if k is not None and not math.isnan(k)
-                         else f"  {name:<30} k = n/a ({span}; needs two sizes)")
+            fitted = (f"  {name:<30} k = {k:.2f} ({span})" if k is not None and not math.isnan(k)
+                      else f"  {name:<30} k = n/a ({span}; needs two sizes)")
+            lines.append(fitted + _cliff([r for r in records if r.model == model and r.approach == a], meta))
     for a, names in meta.sweep.skipped.items():
         lines.append(f"{label(a)} skipped at {', '.join(names)}: more than --react-limit "
                      f"{meta.react_limit} checks, one LM call each.")
     return lines
+
+
+def _cliff(runs: list[RunRecord], meta: RunMeta) -> str:
+    """Where an approach's runs first met the context window (refused, or DSPy's ReAct truncating to fit): the
+    smallest size; nothing where none did."""
+    for size in meta.sweep.sizes:
+        hit = [r for r in runs if r.case == size and hit_the_window(r)]
+        if hit:
+            return f"; first met the context window at {size} ({len(hit)} / {sum(r.case == size for r in runs)} runs)"
+    return ""
 
 
 def sweep_heading(meta: RunMeta) -> str:
