@@ -76,6 +76,23 @@ def test_a_smolagents_rate_limit_is_rate_limited(tmp_path):
         "smol_code": "rate_limited", "smol_tools": "rate_limited"}
 
 
+def _refuses_content_lists(n, body, system, user):
+    """As llama.cpp's server: a 500 for a message whose content is a list of parts (smolagents sends its system
+    prompt so), where a string is all it takes."""
+    return "server_error" if any(isinstance(m.get("content"), list) for m in body["messages"]) else None
+
+
+def test_a_server_that_takes_only_strings_gets_smolagents_text_as_strings(tmp_path):
+    from rlmbench.lm.oracle.server import OpenAICompatibleServer
+
+    with OpenAICompatibleServer(faults=_refuses_content_lists) as server:
+        result = run_script(["--model", "openai/oracle", "--api-base", server.url, "--runs", "1", "--retries", "0",
+                             "--approaches", SMOL, "--output", "r.json"], tmp_path)
+        assert server.faults_served == []
+    assert result.returncode == 0 and "Give Feedback" not in result.stderr, result.stderr[-2000:]
+    assert all(r["ok"] and covered(r)[0] == covered(r)[1] for r in _run_records(tmp_path / "r.json"))
+
+
 def _code(code: str) -> str:
     return f"Thought: run it.\n<code>\n{code}\n</code>"
 

@@ -55,13 +55,24 @@ class LiteLLMUpstream:
         self.model, self.settings, self.window = model, settings, window
 
     def complete(self, body: dict, timeout: float | None) -> dict:
-        import litellm
+        from dspy.clients._litellm import get_litellm  # DSPy's own defaults: no telemetry, no debug banner on stderr
 
+        litellm = get_litellm(feature="the metered endpoint")
         _within(self.window, body)
         given = {k: v for k, v in body.items() if k in PASSED_THROUGH and v is not None}
-        response = litellm.completion(model=self.model, messages=body.get("messages") or [],
+        response = litellm.completion(model=self.model, messages=[_text_as_string(m) for m in body.get("messages") or []],
                                       **{**self.settings, **given}, **({"timeout": timeout} if timeout else {}))
         return response.model_dump()
+
+
+def _text_as_string(message: dict) -> dict:
+    """A message whose content is a list of text parts alone, with that text as a string: what OpenAI's API takes
+    either way, and all that some OpenAI-compatible servers take for a system or assistant message (llama.cpp's
+    refuses smolagents' lists with a 500). The text is the same; a list holding an image is left as it is."""
+    content = message.get("content")
+    if isinstance(content, list) and content and all(isinstance(p, dict) and p.get("type") == "text" for p in content):
+        return {**message, "content": "".join(str(p.get("text", "")) for p in content)}
+    return message
 
 
 def _retryable(exc: BaseException) -> bool:
