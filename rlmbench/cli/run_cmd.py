@@ -87,7 +87,7 @@ def build_parser(prog: str | None = None, description: str = __doc__) -> argpars
     parser.add_argument("--approaches", type=approach_list, default=DEFAULT_APPROACHES,
                         help=f"comma-separated subset of {','.join(APPROACHES)} (default: "
                              f"{','.join(DEFAULT_APPROACHES)}; rlm_batch adds a batch primitive that is not "
-                             f"DSPy's)")
+                             f"DSPy's; smol_code and smol_tools are smolagents' CodeAgent and ToolCallingAgent)")
     parser.add_argument("--agent", action="append", default=[], metavar="NAME=SPEC",
                         help="your own agent as an arm beside --approaches, repeatable: SPEC is module:function or "
                              "path/to/file.py:function, called with the task, its tools and an OpenAI-compatible "
