@@ -215,8 +215,9 @@ class ToolInfo(_Model):
         if self.answer_tokens_sweep:
             return (f"every table tool, in turn {', '.join(f'{n:,}' for n in self.answer_tokens_sweep)} tokens "
                     f"(--tool-answer-tokens)")
-        return self._per_tool({tool: f"about {n:,} tokens" for tool, n in self.answer_tokens.items()}) \
-            if self.answer_tokens else ""
+        if not self.answer_tokens:
+            return ""
+        return self._per_tool({tool: f"about {n:,} tokens" for tool, n in self.answer_tokens.items()})
 
 
 RunState = Literal["running", "finished", "interrupted"]
