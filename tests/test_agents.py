@@ -110,6 +110,42 @@ def test_an_agent_with_no_sdk_and_one_that_streams_both_work(agent, tmp_path):
     assert recovery["failures"] > 0 and recovery["recovered"] == recovery["failures"]
 
 
+SANDBOX_AGENT = '''
+import os
+
+os.environ["MY_AGENT_SECRET"] = "sk-agent-secret"
+
+
+def run(task):
+    """Code that loops over every pair in the benchmark's sandbox, as a code agent's model would write it."""
+    interpreter = task.sandbox()
+    try:
+        code = ("import os\\nfound = []\\n"
+                "for i, a in enumerate(medications):\\n    for b in medications[i + 1:]:\\n"
+                "        found.append(check_drug_interaction(drug_a=a, drug_b=b))\\n"
+                "print(len(found), os.environ.get('MY_AGENT_SECRET'))")
+        printed = interpreter.execute(code, {"medications": task.inputs["medications"]})
+    finally:
+        interpreter.shutdown()
+    return f"The sandbox printed: {printed}"
+
+
+run.sandbox = True
+'''
+
+
+def test_your_agent_may_run_its_code_in_the_benchmarks_sandbox(tmp_path):
+    (tmp_path / "code_agent.py").write_text(SANDBOX_AGENT)
+    result = run_script(["--model", "oracle", "--approaches", "rlm", "--agent", "coder=code_agent:run", "--runs", "1",
+                         "--output", "r.json"], tmp_path)
+    assert result.returncode == 0, result.stderr[-3000:]
+    coder = next(r for r in records(tmp_path / "r.json")["records"] if r["approach"] == "coder")
+    assert coder["ok"] and coder["coverage"]["tools"][0]["covered"] == 21  # every pair, through the ledger
+    assert coder["narrative"] == "The sandbox printed: 21 None\n"  # the host's environment stays outside
+    assert coder["diagnostics"]["code_cells"] == 1 and coder["sandbox_boot_s"] is not None
+    assert summary_row(result.stdout, "Code cells that raised")[1] == "0"
+
+
 def _hangs_on_the_agents_first_request():
     hung = []
 

@@ -57,7 +57,8 @@ class AgentTask:
     """The steps the arm's entry allows under this invocation's flags (the smolagents arms' `max_steps`); None for
     your agent, which sets its own."""
     sandbox: Callable[[], Any] | None = field(default=None, repr=False)
-    """For an arm registered with `sandbox=True` (smolagents' CodeAgent): a fresh Deno/Pyodide interpreter from the
+    """For an arm registered with `sandbox=True` (smolagents' CodeAgent; your function with the attribute
+    `sandbox = True`): a fresh Deno/Pyodide interpreter from the
     benchmark's pool (`execute(code, variables)`, DSPy's PythonInterpreter), the task's tools callable inside it
     over the same bridge and ledger as the RLM's, every cell logged; the caller shuts it down. None otherwise."""
 
@@ -214,9 +215,12 @@ def endpoint_approach(name: str, label: str, function: Callable[[AgentTask], Any
 
 
 def agent_approach(name: str, function: Callable[[AgentTask], Any], spec: str) -> Approach:
-    """Your agent's registry entry: the same seam as the built-in arms; `spec` as the user gave it."""
+    """Your agent's registry entry: the same seam as the built-in arms; `spec` as the user gave it. A function with
+    `sandbox = True` as an attribute runs its model's code in the benchmark's sandbox (AgentTask.sandbox), as
+    smolagents' CodeAgent arm does, with its cells logged and diagnosed."""
     doc = (inspect.getdoc(function) or "").split("\n", 1)[0].rstrip(".")
     return endpoint_approach(name, name, function, trace=TRACE_KINDS["agent_calls"],
+                             sandbox=getattr(function, "sandbox", False) is True,
                              notice=f"{name} is your agent ({spec}" + (f": {doc}" if doc else "") + "); its LM calls "
                                     "went through the benchmark's metered endpoint and its tool calls through the "
                                     "same ledger as every arm's.")
