@@ -8,7 +8,7 @@ results file's meta, its records and the task's schema, so an old results file s
 from __future__ import annotations
 
 import textwrap
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 
 from rlmbench.report.answer_sizes import answer_size_table, growth_table
 from rlmbench.report.claims import claims_table
@@ -58,7 +58,7 @@ class Summary:
     """Per model (and the comparison across models), or the sweep's table."""
     closing: list[str]
     """The lines after the tables: cost, fitted growth, notices, skipped approaches."""
-    verdict: list[str] = ()
+    verdict: list[str] = field(default_factory=list)
     """A line per claim (report.verdict), per model where several ran: what a reader sees first on the page, and
     last in the terminal."""
 
