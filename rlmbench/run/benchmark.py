@@ -98,27 +98,34 @@ class SetupError(Exception):
     """The benchmark cannot start; the message is the one line to show (exit 2)."""
 
 
-def latency_override(settings: BenchmarkSettings) -> float | None:
-    """The one --tool-latency of a single comparison; None without it, and in a latency sweep (several)."""
-    given = settings.tool_latency_ms
+def _one(given: tuple | None):
+    """A tool flag's one value for a single comparison; None without the flag, and in a sweep (several values)."""
     return given[0] if given is not None and len(given) == 1 else None
+
+
+def _swept(given: tuple | None) -> tuple | None:
+    """A tool flag's values in order, where it was given several (a sweep); None otherwise."""
+    return tuple(sorted(given)) if given is not None and len(given) > 1 else None
+
+
+def latency_override(settings: BenchmarkSettings) -> float | None:
+    """The one --tool-latency of a single comparison."""
+    return _one(settings.tool_latency_ms)
 
 
 def latency_sweep(settings: BenchmarkSettings) -> tuple[float, ...] | None:
-    """The latencies of a latency sweep (`--tool-latency 0,25,100`); None for a single comparison."""
-    given = settings.tool_latency_ms
-    return tuple(sorted(given)) if given is not None and len(given) > 1 else None
+    """The latencies of a latency sweep (`--tool-latency 0,25,100`)."""
+    return _swept(settings.tool_latency_ms)
 
 
 def answer_tokens_override(settings: BenchmarkSettings) -> int | None:
-    """The one --tool-answer-tokens of a single comparison; None without it, and in an answer-size sweep."""
-    given = settings.tool_answer_tokens
-    return given[0] if given is not None and len(given) == 1 else None
+    """The one --tool-answer-tokens of a single comparison."""
+    return _one(settings.tool_answer_tokens)
 
 
 def answer_tokens_sweep(settings: BenchmarkSettings) -> tuple[int, ...] | None:
-    given = settings.tool_answer_tokens
-    return tuple(sorted(given)) if given is not None and len(given) > 1 else None
+    """The sizes of an answer-size sweep (`--tool-answer-tokens 0,2000`)."""
+    return _swept(settings.tool_answer_tokens)
 
 
 def tool_sweep(settings: BenchmarkSettings) -> tuple[SweepAxis, tuple[float, ...]] | None:
@@ -131,7 +138,7 @@ def tool_sweep(settings: BenchmarkSettings) -> tuple[SweepAxis, tuple[float, ...
 
 
 def tool_settings(settings: BenchmarkSettings, user_tools: UserTools | None = None) -> ToolSettings:
-    latency = Latency(settings.tool_latency_ms[0]) if latency_override(settings) is not None else None
+    latency = Latency(ms) if (ms := latency_override(settings)) is not None else None
     return ToolSettings(seed=settings.seed, latency=latency, failure_rate=settings.tool_failure_rate,
                         answer_tokens=answer_tokens_override(settings), user_tools=user_tools)
 

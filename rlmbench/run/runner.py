@@ -109,6 +109,7 @@ class _RunState:
         trace: dict[str, Any] = dict(output.trace) if output else {}
         approach = REGISTRY[self.approach]
         calls = self.ledger.calls
+        sizes = [answer_tokens(call) for call in calls]  # counted once, after the run's clock
         lm_calls, cells = self.control.lm_calls_to_now(), self.control.cells  # every LM figure comes from this log
         per_call = _usage(lm_calls)
         boots = [i for i in self.control.interpreters if isinstance(i, TimedInterpreter)]
@@ -144,9 +145,9 @@ class _RunState:
             time_split=self._time_split(approach.needs_sandbox, boots, calls),
             sandbox_boot_kind=boots[0].boot_kind if boots else None,
             idle_wait=self.idle_wait,
-            answer_tokens_per_call=_mean_answer_tokens(calls),
+            answer_tokens_per_call=_mean([size for size in sizes if size is not None]),
         )
-        trace["tool_calls"] = [trace_entry(c, self.started or 0.0) for c in calls]
+        trace["tool_calls"] = [trace_entry(c, self.started or 0.0, size) for c, size in zip(calls, sizes)]
         trace["lm_calls"] = [c.model_dump() for c in lm_calls]
         if self.control.dspy_log:
             trace["dspy_log"] = self.control.dspy_log  # what DSPy logged about this run, kept off stderr
@@ -157,9 +158,8 @@ class _RunState:
         return record, trace
 
 
-def _mean_answer_tokens(calls: list[ToolCall]) -> float | None:
-    sizes = [size for call in calls if (size := answer_tokens(call)) is not None]
-    return sum(sizes) / len(sizes) if sizes else None
+def _mean(values: list[int]) -> float | None:
+    return sum(values) / len(values) if values else None
 
 
 class _TrackedFactory:

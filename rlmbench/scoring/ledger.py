@@ -76,12 +76,12 @@ def answer_tokens(call: ToolCall) -> int | None:
     return _tokens(call.answer if isinstance(call.answer, str) else json.dumps(call.answer, default=str))
 
 
-def trace_entry(call: ToolCall, run_started: float) -> dict:
-    """A call as the traces file keeps it: `at_s` from the run's start, `duration_s` inside the tool, the answer's
-    size in tokens."""
+def trace_entry(call: ToolCall, run_started: float, size: int | None) -> dict:
+    """A call as the traces file keeps it: `at_s` from the run's start, `duration_s` inside the tool, `size` its
+    answer's tokens (answer_tokens)."""
     return {"tool": call.tool, "args": call.args, "valid": call.valid, "outcome": call.outcome,
             "at_s": round(call.started - run_started, 4), "duration_s": round(call.ended - call.started, 4),
-            **({"answer_tokens": size} if (size := answer_tokens(call)) is not None else {})}
+            **({"answer_tokens": size} if size is not None else {})}
 
 
 def call_from_trace(entry: dict) -> ToolCall:

@@ -70,6 +70,14 @@ _CALL_ERROR = re.compile(r"Error executing tool '(\w+)' with arguments (\{.*?\})
 """smolagents' error for a step whose tool call raised: neither the step's calls nor its other results are shown."""
 
 
+def _literal(text: str) -> object:
+    """A Python literal as smolagents writes it (`str()` of a list or dict); None where it is not one."""
+    try:
+        return ast.literal_eval(text)
+    except (ValueError, SyntaxError):
+        return None
+
+
 def _segments(text: str) -> list[str]:
     starts = [m.start() for m in _SEGMENT.finditer(text)]
     return [text[a:b].rstrip("\n") for a, b in zip(starts, [*starts[1:], len(text)])]
@@ -77,9 +85,8 @@ def _segments(text: str) -> list[str]:
 
 def _listed_calls(segment: str) -> list[tuple[str, dict]]:
     """(name, args) of the calls a "Calling tools:" segment lists, in the order of their ids."""
-    try:
-        listed = ast.literal_eval(segment[len(CALLS_AS_TEXT):].split("\n", 1)[0])
-    except (ValueError, SyntaxError):
+    listed = _literal(segment[len(CALLS_AS_TEXT):].split("\n", 1)[0])
+    if not isinstance(listed, list):
         return []
     calls = sorted((c for c in listed if isinstance(c, dict)), key=lambda c: str(c.get("id", "")))
     return [(str((c.get("function") or {}).get("name", "")), (c.get("function") or {}).get("arguments"))
@@ -103,10 +110,7 @@ def _text_calls(messages: list[dict]) -> list[CallAnswer]:
                     out.append((at, "", {}, segment[len(_OBSERVATION):], False))
                 asked = []
             elif (error := _CALL_ERROR.search(segment)) is not None:
-                try:
-                    args = ast.literal_eval(error.group(2))
-                except (ValueError, SyntaxError):
-                    args = {}
+                args = _literal(error.group(2))
                 out.append((at, error.group(1), args if isinstance(args, dict) else {}, error.group(4), True))
                 asked = []
     return out
@@ -129,12 +133,12 @@ def _due(schema: TaskSchema, inputs: dict[str, list[str]], said: list[Statement]
 
 
 def _answer(schema: TaskSchema, body: dict, text: str, said: list[Statement],
-            tries: dict[tuple[str, tuple], list[bool]]) -> str:
-    """The typed answer's JSON: the fields the request's JSON schema names, else every field of the task's answer."""
+            tries: dict[tuple[str, tuple], list[bool]]) -> dict:
+    """The typed answer: the fields the request's JSON schema names, else every field of the task's answer."""
     answer = answer_in(schema, text, said, tries)
     wanted = ((body.get("response_format") or {}).get("json_schema") or {}).get("schema", {}).get("properties")
     names = list(wanted) if wanted else list(answer_fields(schema))
-    return json.dumps({name: answer[name] for name in names if name in answer})
+    return {name: answer[name] for name in names if name in answer}
 
 
 def native_message(schema: TaskSchema, body: dict, first_user: str) -> tuple[dict, str]:
@@ -157,7 +161,7 @@ def native_message(schema: TaskSchema, body: dict, first_user: str) -> tuple[dic
         chosen = due[:1] if one_at_a_time else due
         return {"role": "assistant", "content": None, "tool_calls": _tool_calls(chosen, turns)}, "tool_calls"
     if FINAL_ANSWER_TOOL in offered:
-        answer = json.loads(_answer(schema, body, text, said, tries))
+        answer = _answer(schema, body, text, said, tries)
         return {"role": "assistant", "content": None,
                 "tool_calls": _tool_calls([{"tool": FINAL_ANSWER_TOOL, "args": {"answer": answer}}], turns)}, "tool_calls"
-    return {"role": "assistant", "content": _answer(schema, body, text, said, tries)}, "stop"
+    return {"role": "assistant", "content": json.dumps(_answer(schema, body, text, said, tries))}, "stop"
