@@ -11,7 +11,9 @@ import re
 import signal
 import subprocess
 import sys
+import threading
 import traceback
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -142,3 +144,26 @@ def run_against_server(behaviour, args: list[str], cwd: Path):
     with OpenAICompatibleServer(behaviour) as server:
         return run_script(["--model", "openai/oracle", "--api-base", server.url, "--runs", "1", "--retries", "0",
                            "--output", "r.json", *args], cwd)
+
+
+@contextlib.contextmanager
+def leak_catcher():
+    """A local HTTP server sandboxed code must not reach: yields (its URL, the paths it was asked for)."""
+    hits: list[str] = []
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_GET(self):
+            hits.append(self.path)
+            self.send_response(200)
+            self.end_headers()
+
+        def log_message(self, *args):
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}/leak", hits
+    finally:
+        server.shutdown()
+        server.server_close()

@@ -15,6 +15,8 @@ from rlmbench.tasks.task import required_checks
 from rlmbench.tasks.task_file import load_task
 from rlmbench.tasks.tools import make_tools
 
+TABLE_TOOL = 'args = ["a", "b"]\ndoc = "Check a pair."\nfindings = [{ items = ["alpha", "gamma"], severity = "high", details = "clash" }]'
+"""user_task's pair tool answered by the task's own table (answer_tokens sizes these answers)."""
 BUILT_IN = ["drugs", "drugs_realistic", "compliance", "security", "portfolio", "supply_chain", "test_matrix"]
 
 
@@ -58,8 +60,8 @@ def test_the_realistic_drug_task_answers_with_records(tmp_path):
     ('[behaviour]\nanswer_tokens = -3', "answer_tokens"),
 ])
 def test_a_bad_answer_size_or_detail_in_a_task_file_is_one_line(tmp_path, extra, message):
-    (tmp_path / "task.toml").write_text(_table_task() + "\n" + extra + "\n")
-    result = run_script(["--task", "task.toml", "--model", "oracle", "--runs", "1"], tmp_path, timeout=60)
+    path = user_task(tmp_path, TABLE_TOOL, extra)
+    result = run_script(["--task", path, "--model", "oracle", "--runs", "1"], tmp_path, timeout=60)
     assert result.returncode == 2 and message in result.stderr and "Traceback" not in result.stderr, result.stderr
 
 
@@ -83,30 +85,6 @@ def test_answer_tokens_on_your_own_function_is_refused(tmp_path):
 def test_bad_answer_size_flags_are_one_line(tmp_path, args, message):
     result = run_script(["--model", "oracle", "--runs", "1", *args], tmp_path, timeout=60)
     assert result.returncode == 2 and message in result.stderr and "Traceback" not in result.stderr, result.stderr
-
-
-def _table_task() -> str:
-    return '''
-name = "mine"
-description = "A small task."
-instructions = "Check every pair."
-severities = ["high", "low"]
-[risk]
-levels = ["high", "low", "none"]
-none = "none"
-by_severity = { high = "high", low = "low" }
-[[lists]]
-name = "items"
-description = "the items"
-items = ["alpha", "beta", "gamma"]
-[[tools]]
-name = "check_pair"
-kind = "pair"
-lists = ["items"]
-args = ["a", "b"]
-doc = "Check a pair."
-findings = [{ items = ["alpha", "gamma"], severity = "high", details = "clash" }]
-'''
 
 
 def test_a_sweep_of_answer_sizes_shows_each_arms_growth_and_the_ledger_counts_each_answer(tmp_path):

@@ -11,12 +11,11 @@ restore from a Pyodide memory snapshot.
 """
 
 import os
-import threading
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 from dspy.primitives.code_interpreter import CodeExecutionError, CodeInterpreterError
 from dspy.primitives.python_interpreter import _find_deno_executable
+from helpers import leak_catcher
 
 from rlmbench.sandbox.interpreter import OfflinePythonInterpreter, SnapshotInterpreter
 from rlmbench.sandbox.snapshot import SnapshotStore
@@ -100,26 +99,9 @@ def test_cannot_read_host_environment(sandbox, run_fresh):
 
 
 def test_cannot_open_network_connections(run_fresh):
-    hits = []
-
-    class Handler(BaseHTTPRequestHandler):
-        def do_GET(self):
-            hits.append(self.path)
-            self.send_response(200)
-            self.end_headers()
-
-        def log_message(self, *args):
-            pass
-
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    url = f"http://127.0.0.1:{server.server_address[1]}/leak"
-    try:
+    with leak_catcher() as (url, hits):
         fetched = run_fresh(f"from pyodide.http import pyfetch\nr = await pyfetch({url!r})\nprint(r.status)")
         socketed = run_fresh(f"import urllib.request\nprint(urllib.request.urlopen({url!r}).status)")
-    finally:
-        server.shutdown()
-        server.server_close()
     assert fetched.startswith("ERROR") and socketed.startswith("ERROR")
     assert hits == []
 

@@ -4,11 +4,9 @@ way a run goes wrong ending in its category; the verdict compares the frameworks
 
 import json
 import re
-import threading
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
-from helpers import run_against_server, run_script, summary_cells, summary_row
+from helpers import leak_catcher, run_against_server, run_script, summary_cells, summary_row
 from user_tasks import covered, records
 
 from rlmbench.agents.smol.executor import SandboxExecutor, SandboxLost
@@ -218,22 +216,8 @@ def test_the_code_agents_code_reads_no_host_file_and_opens_no_connection(executo
     secret_file = tmp_path / "secret.txt"
     secret_file.write_text(SECRET)
     assert SECRET not in _attempt(executor, f"print(open({str(secret_file)!r}).read())")
-    hits = []
-
-    class Handler(BaseHTTPRequestHandler):
-        def do_GET(self):
-            hits.append(self.path)
-            self.send_response(200)
-            self.end_headers()
-
-        def log_message(self, *args):
-            pass
-
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    url = f"http://127.0.0.1:{server.server_address[1]}/leak"
     denied = {}  # attempts through Deno's own API may end the session: each in an executor of its own
-    try:
+    with leak_catcher() as (url, hits):
         for name, code in {"socket": f"import urllib.request\nprint(urllib.request.urlopen({url!r}).status)",
                            "fetch": f"from pyodide.http import pyfetch\nr = await pyfetch({url!r})\nprint(r.status)",
                            "file": f"from js import Deno\nprint(Deno.readTextFileSync({str(secret_file)!r}))",
@@ -244,9 +228,6 @@ def test_the_code_agents_code_reads_no_host_file_and_opens_no_connection(executo
                 denied[name] = _attempt(own, code)
             finally:
                 own.cleanup()
-    finally:
-        server.shutdown()
-        server.server_close()
     assert hits == []
     for name, out in denied.items():
         assert out.startswith(("ERROR", "LOST")) and SECRET not in out, (name, out)

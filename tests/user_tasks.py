@@ -22,7 +22,8 @@ def covered(record) -> tuple[int, int]:
 
 
 def user_task(folder, tools_toml: str, extra: str = "") -> str:
-    """A small task file over the user's tools in `folder`: three items, one pair tool."""
+    """A small task file in `folder`: three items, one pair tool (the user's, or the task's own table: `tools_toml`
+    says which), `extra` before the risk rule."""
     (folder / "task.toml").write_text(f'''
 name = "mine"
 description = "A user's task."
